@@ -1,0 +1,122 @@
+/**
+ * Newline framing for byte streams, capped before anything is parsed.
+ *
+ * @module
+ */
+
+/** Yielded by {@linkcode LineSplitter.split} in place of a line over the maximum. */
+export const OVERSIZE: unique symbol = Symbol("oversize");
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Splits a byte stream into lines ended by `\n` (a `\r\n` ending is accepted).
+ *
+ * Blank lines are skipped. A line longer than the maximum yields
+ * {@linkcode OVERSIZE} once, as soon as it is known, and the rest of it is
+ * discarded as it arrives, never buffered: memory stays within the maximum.
+ *
+ * A yielded line may be a view of the chunk or of an internal buffer: use it
+ * before asking the generator for the next one.
+ *
+ * @example
+ * ```ts
+ * import { LineSplitter } from "./framing.ts";
+ * const splitter = new LineSplitter(1024);
+ * const bytes = new TextEncoder().encode('{"command":"ping"}\r\n{"comm');
+ * for (const line of splitter.split(bytes)) {
+ *   // one line: {"command":"ping"}; the partial one waits for the next chunk
+ * }
+ * ```
+ */
+export class LineSplitter {
+  readonly #max: number;
+  #pending = new Uint8Array(0);
+  #length = 0;
+  #discarding = false;
+
+  /**
+   * @param maxLineBytes the longest line allowed, without its ending
+   * @throws {RangeError} when it is not a positive integer
+   */
+  constructor(maxLineBytes: number) {
+    if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 1) {
+      throw new RangeError(
+        `maxLineBytes must be a positive integer, got ${maxLineBytes}`,
+      );
+    }
+    this.#max = maxLineBytes;
+  }
+
+  /**
+   * Feeds one chunk of the stream.
+   *
+   * @param chunk the next bytes received
+   * @returns each complete line in the chunk, or {@linkcode OVERSIZE} for one too long
+   */
+  *split(chunk: Uint8Array): Generator<Uint8Array | typeof OVERSIZE> {
+    let start = 0;
+    while (start < chunk.length) {
+      const end = chunk.indexOf(LF, start);
+      if (end === -1) {
+        if (this.#keep(chunk.subarray(start))) yield OVERSIZE;
+        return;
+      }
+      const part = chunk.subarray(start, end);
+      start = end + 1;
+      if (this.#discarding) {
+        this.#discarding = false;
+        continue;
+      }
+      let line = part;
+      if (this.#length > 0) {
+        // +1: the line may still end with the `\r` of a `\r\n`.
+        if (this.#length + part.length > this.#max + 1) {
+          this.#length = 0;
+          yield OVERSIZE;
+          continue;
+        }
+        this.#append(part);
+        line = this.#pending.subarray(0, this.#length);
+        this.#length = 0;
+      }
+      if (line.length > 0 && line[line.length - 1] === CR) {
+        line = line.subarray(0, line.length - 1);
+      }
+      if (line.length > this.#max) {
+        yield OVERSIZE;
+      } else if (line.length > 0) {
+        yield line;
+      }
+    }
+  }
+
+  /** Keeps the start of an unfinished line; true when it just became too long. */
+  #keep(rest: Uint8Array): boolean {
+    if (this.#discarding) return false;
+    if (this.#length + rest.length > this.#max + 1) {
+      this.#length = 0;
+      this.#discarding = true;
+      return true;
+    }
+    this.#append(rest);
+    return false;
+  }
+
+  #append(bytes: Uint8Array): void {
+    const needed = this.#length + bytes.length;
+    if (needed > this.#pending.length) {
+      const grown = new Uint8Array(
+        Math.min(
+          Math.max(needed, this.#pending.length * 2, 4096),
+          this.#max + 1,
+        ),
+      );
+      grown.set(this.#pending.subarray(0, this.#length));
+      this.#pending = grown;
+    }
+    this.#pending.set(bytes, this.#length);
+    this.#length = needed;
+  }
+}

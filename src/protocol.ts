@@ -1,0 +1,304 @@
+/**
+ * The wire protocol: the message shape, decoding with every validation of
+ * PROTOCOL.md §6 in one place, and encoding of replies and deliveries.
+ *
+ * Pure: no I/O. Transports hand a frame's text or bytes to {@linkcode decode};
+ * the broker serialises a delivery once with {@linkcode deliveryFrame} and every
+ * transport writes that same {@linkcode Frame}.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { type ErrorContext, MistError } from "./errors.ts";
+
+/** One protocol message, in either direction (PROTOCOL.md §1). */
+export interface Message {
+  /** What to do (requests) or what this is (replies, deliveries). */
+  command: string;
+  /** The tag set of a subscription or a message. */
+  tags?: readonly string[];
+  /** The payload; never inspected or changed by the server. */
+  data?: string;
+  /** Set only on error replies. */
+  error?: string;
+  /** Correlation id chosen by the client (PROTOCOL.md §5). */
+  id?: string | number;
+}
+
+/** A decoded, validated request. `tags` keeps the order and duplicates sent. */
+export interface Request {
+  /** The command name, case-sensitive. */
+  readonly command: string;
+  /** The tags, when the request had them (valid, within the limits). */
+  readonly tags?: readonly string[];
+  /** The data, when the request had it. */
+  readonly data?: string;
+  /** The correlation id, when the request had one. */
+  readonly id?: string | number;
+}
+
+/** The size limits every decoded frame is held to (PROTOCOL.md §6). */
+export interface Limits {
+  /** Longest frame in bytes (UTF-8, without the line ending). */
+  readonly maxMessageBytes: number;
+  /** Most tags in one request. */
+  readonly maxTags: number;
+  /** Longest tag in bytes (UTF-8). */
+  readonly maxTagBytes: number;
+  /** Most subscriptions one connection may hold. */
+  readonly maxSubscriptions: number;
+}
+
+/** The protocol's default limits. */
+export const DEFAULT_LIMITS: Limits = Object.freeze({
+  maxMessageBytes: 1024 * 1024,
+  maxTags: 64,
+  maxTagBytes: 1024,
+  maxSubscriptions: 10_000,
+});
+
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Decodes and validates one frame.
+ *
+ * @param input the frame, as text (WebSocket) or UTF-8 bytes (TCP line without its ending)
+ * @param limits the size limits to enforce
+ * @returns the validated request
+ * @throws {MistError} for every case of PROTOCOL.md §6; its `context` holds what
+ *   could be read of the request, for the error reply
+ *
+ * @example
+ * ```ts
+ * import { decode } from "./protocol.ts";
+ * decode('{"command":"subscribe","tags":["a","b"]}'); // { command: "subscribe", tags: ["a", "b"] }
+ * ```
+ */
+export function decode(
+  input: string | Uint8Array,
+  limits: Limits = DEFAULT_LIMITS,
+): Request {
+  let text: string;
+  if (typeof input === "string") {
+    if (
+      input.length * 3 > limits.maxMessageBytes &&
+      utf8Length(input) > limits.maxMessageBytes
+    ) {
+      throw withContext(new MistError("too_large"), { command: "" });
+    }
+    text = input;
+  } else {
+    if (input.byteLength > limits.maxMessageBytes) {
+      throw withContext(new MistError("too_large"), { command: "" });
+    }
+    try {
+      text = utf8Decoder.decode(input);
+    } catch {
+      throw withContext(new MistError("invalid_json", "not UTF-8"), {
+        command: "",
+      });
+    }
+  }
+
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // The parser's own message quotes the input, which may hold a token.
+    throw withContext(new MistError("invalid_json"), { command: "" });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw withContext(new MistError("invalid_message", "not an object"), {
+      command: "",
+    });
+  }
+  const { command, tags, data, id } = value as Record<string, unknown>;
+  if (typeof command !== "string") {
+    throw withContext(
+      new MistError("invalid_message", "missing string command"),
+      { command: "" },
+    );
+  }
+
+  const request: {
+    command: string;
+    tags?: readonly string[];
+    data?: string;
+    id?: string | number;
+  } = { command };
+  if (id !== undefined && id !== null) {
+    if (typeof id !== "string" && typeof id !== "number") {
+      throw withContext(
+        new MistError("invalid_message", "id must be a string or a number"),
+        request,
+      );
+    }
+    request.id = id;
+  }
+  // `null` stands for absent: the original Go client sends `"tags":null`.
+  if (tags !== undefined && tags !== null) {
+    checkTags(tags, limits, request);
+    request.tags = tags;
+  }
+  if (data !== undefined && data !== null) {
+    if (typeof data !== "string") {
+      throw withContext(new MistError("invalid_data"), request);
+    }
+    request.data = data;
+  }
+  return request;
+}
+
+function checkTags(
+  tags: unknown,
+  limits: Limits,
+  context: ErrorContext,
+): asserts tags is string[] {
+  if (!Array.isArray(tags)) {
+    throw withContext(
+      new MistError("invalid_tags", "expected an array of strings"),
+      context,
+    );
+  }
+  if (tags.length > limits.maxTags) {
+    throw withContext(
+      new MistError("too_many_tags", `${tags.length} > ${limits.maxTags}`),
+      context,
+    );
+  }
+  for (const tag of tags) {
+    if (typeof tag !== "string") {
+      throw withContext(
+        new MistError("invalid_tags", "expected an array of strings"),
+        context,
+      );
+    }
+    if (tag === "") {
+      throw withContext(new MistError("invalid_tags", "empty tag"), context);
+    }
+    if (
+      tag.length * 3 > limits.maxTagBytes &&
+      utf8Length(tag) > limits.maxTagBytes
+    ) {
+      throw withContext(
+        new MistError(
+          "tag_too_long",
+          `longer than ${limits.maxTagBytes} bytes`,
+        ),
+        context,
+      );
+    }
+  }
+}
+
+function withContext(err: MistError, context: ErrorContext): MistError {
+  err.context = { ...context };
+  return err;
+}
+
+/**
+ * The request's tags, which the command requires to be non-empty.
+ *
+ * @param request a decoded request
+ * @returns its tags
+ * @throws {MistError} `missing tags` when it has none
+ */
+export function requireTags(request: Request): readonly string[] {
+  if (request.tags === undefined || request.tags.length === 0) {
+    throw new MistError("missing_tags");
+  }
+  return request.tags;
+}
+
+/**
+ * The error reply for a failed request (PROTOCOL.md §6).
+ *
+ * @param err the error
+ * @param context what is known of the request
+ * @returns `{command, tags?, error, id?}`
+ */
+export function errorReply(err: MistError, context: ErrorContext): Message {
+  const reply: Message = { command: context.command };
+  if (context.tags !== undefined) reply.tags = context.tags;
+  reply.error = err.message;
+  if (context.id !== undefined) reply.id = context.id;
+  return reply;
+}
+
+/**
+ * A message serialised once, shared by every connection it is written to.
+ *
+ * `text` is what WebSocket and SSE send; `line` is the UTF-8 line TCP sends,
+ * encoded on first use and then reused.
+ */
+export class Frame {
+  /** The JSON text of the message. */
+  readonly text: string;
+  #line: Uint8Array | undefined;
+
+  /**
+   * Wraps the JSON text of one message.
+   *
+   * @param text the JSON text
+   */
+  constructor(text: string) {
+    this.text = text;
+  }
+
+  /** The message as UTF-8 bytes ended by `\n`. */
+  get line(): Uint8Array {
+    // Buffer.from encodes small strings into a pooled slab: several times
+    // faster than TextEncoder.encode, which allocates a buffer per call.
+    return this.#line ??= Buffer.from(this.text + "\n");
+  }
+
+  /** The size the frame counts for in an outbound queue, in bytes. */
+  get size(): number {
+    return this.line.byteLength;
+  }
+}
+
+/**
+ * Serialises a message into a frame.
+ *
+ * @param message the message
+ * @returns its frame
+ */
+export function encode(message: Message): Frame {
+  return new Frame(JSON.stringify(message));
+}
+
+/**
+ * The frame delivered to subscribers of a published message.
+ *
+ * @param tags the tags as published
+ * @param data the payload
+ * @returns `{"command":"publish","tags":[...],"data":"..."}`
+ */
+export function deliveryFrame(tags: readonly string[], data: string): Frame {
+  return new Frame(JSON.stringify({ command: "publish", tags, data }));
+}
+
+/**
+ * The length of a string in UTF-8 bytes, without encoding it.
+ *
+ * @param text any string (lone surrogates count as the 3 bytes of U+FFFD)
+ * @returns its UTF-8 length
+ */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (
+      c >= 0xd800 && c <= 0xdbff && i + 1 < text.length &&
+      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
