@@ -1,0 +1,168 @@
+/**
+ * The TCP listener (`tcp://`): one JSON object per line.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { LineSplitter, OVERSIZE } from "../framing.ts";
+import type { Frame } from "../protocol.ts";
+import type { Outlet } from "../session.ts";
+import {
+  bindAddress,
+  boundUrl,
+  type Listener,
+  type ListenerContext,
+  newStats,
+  writeAll,
+} from "./listener.ts";
+
+const log = getLogger(["mist", "tcp"]);
+
+/** The port of a `tcp://` URL without one. */
+export const TCP_DEFAULT_PORT = 1445;
+
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * Starts a TCP listener.
+ *
+ * @param url e.g. `tcp://127.0.0.1:1445` (port 0 picks a free port)
+ * @param context the server's side
+ * @returns the started listener
+ * @throws {Deno.errors.AddrInUse} and the other errors of `Deno.listen`
+ */
+export function listenTcp(
+  url: URL,
+  context: ListenerContext,
+): Promise<Listener> {
+  const listener = Deno.listen({
+    ...bindAddress(url, TCP_DEFAULT_PORT),
+    transport: "tcp",
+  });
+  return Promise.resolve(
+    serveConnections(
+      listener,
+      boundUrl("tcp", listener.addr),
+      context,
+    ),
+  );
+}
+
+/**
+ * Serves the line protocol on every connection a `Deno.Listener` accepts; the
+ * TLS listener shares it.
+ *
+ * @param listener a bound TCP or TLS listener
+ * @param url its bound address, for logs and for {@linkcode Listener.url}
+ * @param context the server's side
+ * @returns the running listener
+ */
+export function serveConnections(
+  listener: Deno.Listener,
+  url: string,
+  context: ListenerContext,
+): Listener {
+  const stats = newStats();
+  const connections = new Set<Promise<void>>();
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) {
+        const done = serveConnection(conn, url, context, stats)
+          .finally(() => connections.delete(done));
+        connections.add(done);
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.BadResource)) {
+        log.error("{listener} stopped accepting: {error}", {
+          listener: url,
+          error: err,
+        });
+      }
+    }
+  })();
+  return {
+    url,
+    stats,
+    close() {
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+    },
+    finished: accepting.then(async () => {
+      while (connections.size > 0) await Promise.all(connections);
+    }),
+  };
+}
+
+async function serveConnection(
+  conn: Deno.Conn,
+  url: string,
+  context: ListenerContext,
+  stats: ReturnType<typeof newStats>,
+): Promise<void> {
+  try {
+    (conn as Deno.TcpConn).setNoDelay?.(true);
+  } catch {
+    // Not every conn has the option (TLS before its handshake); harmless.
+  }
+  const remote = conn.remoteAddr as Deno.NetAddr;
+  const session = context.open(tcpOutlet(conn), {
+    listener: url,
+    remote: `${remote.hostname}:${remote.port}`,
+    stats,
+  });
+  const splitter = new LineSplitter(context.maxMessageBytes);
+  const buffer = new Uint8Array(READ_BUFFER_BYTES);
+  try {
+    while (!session.isClosed) {
+      const n = await conn.read(buffer);
+      if (n === null) {
+        // The client finished sending: write what it is owed, then close.
+        await session.drain(context.drainTimeoutMs);
+        break;
+      }
+      for (const line of splitter.split(buffer.subarray(0, n))) {
+        const pending = line === OVERSIZE
+          ? session.tooLarge()
+          : session.handle(line);
+        if (pending !== undefined) await pending;
+        // Stop reading requests while the client does not read its replies.
+        if (session.congested) await session.writable();
+        if (session.isClosed) break;
+      }
+    }
+  } catch (err) {
+    if (!session.isClosed) {
+      log.debug("{listener} session {id}: read failed: {error}", {
+        listener: url,
+        id: session.id,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  } finally {
+    session.close();
+  }
+}
+
+function tcpOutlet(conn: Deno.Conn): Outlet {
+  return {
+    write(frames: readonly Frame[]): Promise<void> {
+      if (frames.length === 1) return writeAll(conn, frames[0]!.line);
+      let size = 0;
+      for (const frame of frames) size += frame.size;
+      const bytes = new Uint8Array(size);
+      let offset = 0;
+      for (const frame of frames) {
+        bytes.set(frame.line, offset);
+        offset += frame.line.byteLength;
+      }
+      return writeAll(conn, bytes);
+    },
+    close() {
+      conn.close();
+    },
+  };
+}

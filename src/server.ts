@@ -1,0 +1,274 @@
+/**
+ * The server: one broker, one command table and the listeners that feed them.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { Broker } from "./broker/broker.ts";
+import { type CommandHandler, commandTable } from "./commands.ts";
+import {
+  type Listener,
+  type ListenerContext,
+  listenerFactory,
+  registerListener,
+} from "./listeners/listener.ts";
+import { listenTcp } from "./listeners/tcp.ts";
+import { DEFAULT_LIMITS, type Limits } from "./protocol.ts";
+import {
+  type ListenerStats,
+  type Outlet,
+  Session,
+  type SessionHost,
+  type SessionInfo,
+} from "./session.ts";
+
+registerListener("tcp", listenTcp);
+
+const log = getLogger(["mist", "server"]);
+
+/** The listeners a server starts when none are given. */
+export const DEFAULT_LISTENERS: readonly string[] = Object.freeze([
+  "tcp://127.0.0.1:1445",
+  "http://127.0.0.1:8080",
+  "ws://127.0.0.1:8888",
+]);
+
+/** The default capacity of each connection's outbound queue: 8 MiB. */
+export const DEFAULT_QUEUE_BYTES = 8 * 1024 * 1024;
+
+/** How a server is set up. Every field is optional. */
+export interface ServeOptions {
+  /** Listener URLs; a scheme nobody registered is logged and skipped. */
+  listeners?: readonly string[];
+  /** Size limits; unset fields keep the protocol's defaults. */
+  limits?: Partial<Limits>;
+  /** Capacity of each connection's outbound queue in bytes (default 8 MiB). */
+  queueBytes?: number;
+  /** Custom commands by name. */
+  commands?: Readonly<Record<string, CommandHandler>>;
+  /** How long shutdown waits for each connection to write what it is owed (default 5000 ms). */
+  drainTimeoutMs?: number;
+}
+
+/** A snapshot of a server's counters. */
+export interface ServerStats {
+  /** Per listener, by bound URL. */
+  listeners: ({ url: string } & ListenerStats)[];
+  /** Subscriptions held over every connection. */
+  subscriptions: number;
+  /** Nodes of the subscription index (0 exactly when it is empty). */
+  indexNodes: number;
+  /** The most bytes any connection's outbound queue has held. */
+  peakQueuedBytes: number;
+}
+
+/**
+ * A running mist server. Start one with {@linkcode serve}.
+ */
+export class MistServer implements AsyncDisposable {
+  /** The size limits in force. */
+  readonly limits: Limits;
+  /** Capacity of each connection's outbound queue in bytes. */
+  readonly queueBytes: number;
+  readonly #broker = new Broker<Session>();
+  readonly #host: SessionHost;
+  readonly #drainTimeoutMs: number;
+  readonly #listeners: Listener[] = [];
+  readonly #sessions = new Set<Session>();
+  #closing: Promise<void> | undefined;
+  readonly #finished = Promise.withResolvers<void>();
+
+  /**
+   * Builds a server without starting it; {@linkcode serve} does both.
+   *
+   * @param options the set-up
+   * @throws {RangeError} for a limit that is not a positive integer
+   * @throws {TypeError} for a custom command that would replace a protocol command
+   */
+  constructor(options: ServeOptions = {}) {
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    for (const [name, value] of Object.entries(limits)) {
+      positiveInteger(name, value);
+    }
+    this.limits = Object.freeze(limits);
+    this.queueBytes = positiveInteger(
+      "queueBytes",
+      options.queueBytes ?? DEFAULT_QUEUE_BYTES,
+    );
+    this.#drainTimeoutMs = options.drainTimeoutMs ?? 5000;
+    this.#host = {
+      broker: this.#broker,
+      limits: this.limits,
+      queueBytes: this.queueBytes,
+      commands: commandTable(options.commands),
+      route: (from, tags, data) => this.#route(from, tags, data),
+      release: (session) => this.#sessions.delete(session),
+    };
+  }
+
+  /** The bound URLs of the listeners, in the order they started. */
+  get addresses(): string[] {
+    return this.#listeners.map((listener) => listener.url);
+  }
+
+  /** Resolves once the server has closed. */
+  get finished(): Promise<void> {
+    return this.#finished.promise;
+  }
+
+  /**
+   * Starts the listeners. A scheme nobody registered is logged and skipped.
+   *
+   * @param urls listener URLs
+   * @throws {Error} when a listener cannot start (the ones already started are
+   *   closed) or none could be started
+   */
+  async listen(urls: readonly string[]): Promise<void> {
+    const context: ListenerContext = {
+      open: (outlet, info) => this.#open(outlet, info),
+      maxMessageBytes: this.limits.maxMessageBytes,
+      drainTimeoutMs: this.#drainTimeoutMs,
+    };
+    for (const text of urls) {
+      let url: URL;
+      try {
+        url = new URL(text);
+      } catch {
+        await this.close();
+        throw new Error(`Invalid listener URL "${text}"`);
+      }
+      const scheme = url.protocol.slice(0, -1);
+      const factory = listenerFactory(scheme);
+      if (factory === undefined) {
+        log.warn("Skipping listener {url}: scheme {scheme} is not supported", {
+          url: text,
+          scheme,
+        });
+        continue;
+      }
+      try {
+        const listener = await factory(url, context);
+        this.#listeners.push(listener);
+        log.info("{scheme} listener on {url}", {
+          scheme: scheme.toUpperCase(),
+          url: listener.url,
+        });
+      } catch (err) {
+        await this.close();
+        throw new Error(`Cannot listen on ${text}: ${describe(err)}`, {
+          cause: err,
+        });
+      }
+    }
+    if (this.#listeners.length === 0) {
+      await this.close();
+      throw new Error(
+        `No listener started (asked for: ${urls.join(", ") || "none"})`,
+      );
+    }
+  }
+
+  #open(outlet: Outlet, info: SessionInfo): Session {
+    const session = new Session(this.#host, outlet, info);
+    this.#sessions.add(session);
+    if (this.#closing !== undefined) session.close();
+    return session;
+  }
+
+  #route(
+    from: Session | undefined,
+    tags: readonly string[],
+    data: string,
+  ): void {
+    this.#broker.publish(from, tags, data);
+  }
+
+  /**
+   * Publishes a message from the server itself: every connection with a
+   * matching subscription receives it.
+   *
+   * @param tags the message's tags
+   * @param data the payload
+   */
+  publish(tags: readonly string[], data: string): void {
+    this.#route(undefined, tags, data);
+  }
+
+  /**
+   * The server's counters now.
+   *
+   * @returns a snapshot
+   */
+  stats(): ServerStats {
+    let peakQueuedBytes = 0;
+    for (const session of this.#sessions) {
+      peakQueuedBytes = Math.max(peakQueuedBytes, session.peakQueuedBytes);
+    }
+    return {
+      listeners: this.#listeners.map((l) => ({ url: l.url, ...l.stats })),
+      subscriptions: this.#broker.subscriptionCount,
+      indexNodes: this.#broker.indexSize,
+      peakQueuedBytes,
+    };
+  }
+
+  /**
+   * Shuts down: stops accepting, lets every connection write what it is owed
+   * (up to the drain timeout), closes them and waits for the listeners to end.
+   * Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const listener of this.#listeners) listener.close();
+      const sessions = [...this.#sessions];
+      await Promise.all(
+        sessions.map((session) => session.drain(this.#drainTimeoutMs)),
+      );
+      for (const session of sessions) session.close();
+      await Promise.all(this.#listeners.map((listener) => listener.finished));
+      log.info("Server closed");
+      this.#finished.resolve();
+    })();
+    return this.#closing;
+  }
+
+  /** Closes the server (`await using server = await serve()`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Starts a mist server.
+ *
+ * @param options the set-up; `listeners` defaults to {@linkcode DEFAULT_LISTENERS}
+ * @returns the running server
+ * @throws {Error} when a listener cannot start or none could
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "./server.ts";
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+ * server.addresses; // ["tcp://127.0.0.1:40123"]
+ * ```
+ */
+export async function serve(options: ServeOptions = {}): Promise<MistServer> {
+  const server = new MistServer(options);
+  await server.listen(options.listeners ?? DEFAULT_LISTENERS);
+  return server;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Deno.errors.AddrInUse) return "address already in use";
+  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
