@@ -1,0 +1,128 @@
+/**
+ * The `mist` program: `mist --server` runs a server.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import denoJson from "./deno.json" with { type: "json" };
+import { type Config, ConfigError, loadConfig } from "./src/config.ts";
+import { setupLogging } from "./src/log.ts";
+import { type MistServer, serve } from "./src/server.ts";
+
+/** The version of this program. */
+export const VERSION: string = denoJson.version;
+
+const HELP = `mist ${VERSION}: a tag-based publish/subscribe server
+
+Usage:
+  mist --server [flags]     run a server
+  mist -v, --version        print the version
+  mist -h, --help           print this help
+
+Server flags (each is also a key of the --config file, without the dashes):
+  --config FILE             YAML file of settings; flags override it
+  --listeners URLS          comma-separated listener URLs
+                            (default tcp://127.0.0.1:1445,http://127.0.0.1:8080,ws://127.0.0.1:8888;
+                            a scheme this build does not support is logged and skipped)
+  --log-level LEVEL         TRACE, DEBUG, INFO, WARN, ERROR or FATAL (default INFO)
+  --max-message-size SIZE   longest message in bytes (default 1MiB)
+  --max-tags N              most tags in one message (default 64)
+  --max-tag-length SIZE     longest tag in bytes (default 1KiB)
+  --max-subscriptions N     most subscriptions per connection (default 10000)
+  --queue-size SIZE         outbound buffer per connection; when a client reads too
+                            slowly, newer messages to it are dropped (default 8MiB)
+
+Sizes are bytes, or a number with KiB, MiB, GiB, KB, MB or GB.
+The server stops cleanly on SIGINT or SIGTERM.
+`;
+
+const encoder = new TextEncoder();
+
+function print(stream: { writeSync(b: Uint8Array): number }, text: string) {
+  const bytes = encoder.encode(text);
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += stream.writeSync(bytes.subarray(offset));
+  }
+}
+
+/**
+ * Runs the program.
+ *
+ * @param args the arguments after the program name
+ * @returns the exit code
+ */
+export async function main(args: readonly string[]): Promise<number> {
+  let config: Config;
+  try {
+    const invocation = await loadConfig(args);
+    if (invocation.help) {
+      print(Deno.stdout, HELP);
+      return 0;
+    }
+    if (invocation.version) {
+      print(Deno.stdout, `mist ${VERSION}\n`);
+      return 0;
+    }
+    config = invocation.config;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    print(Deno.stderr, `mist: ${err.message}\nRun "mist --help" for usage.\n`);
+    return 2;
+  }
+  if (!config.server) {
+    print(Deno.stderr, HELP);
+    return 2;
+  }
+  if (config.authenticator !== undefined) {
+    print(
+      Deno.stderr,
+      "mist: authenticators are not available in this build\n",
+    );
+    return 2;
+  }
+  await setupLogging(config.logLevel);
+  return await runServer(config);
+}
+
+async function runServer(config: Config): Promise<number> {
+  const log = getLogger(["mist"]);
+  let server: MistServer;
+  try {
+    server = await serve({
+      listeners: config.listeners,
+      limits: {
+        maxMessageBytes: config.maxMessageSize,
+        maxTags: config.maxTags,
+        maxTagBytes: config.maxTagLength,
+        maxSubscriptions: config.maxSubscriptions,
+      },
+      queueBytes: config.queueSize,
+    });
+  } catch (err) {
+    log.fatal("{error}", { error: err instanceof Error ? err.message : err });
+    return 1;
+  }
+
+  const stop = Promise.withResolvers<string>();
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  const handlers = signals.map((signal) => {
+    const handler = () => {
+      log.info("{signal} received, shutting down", { signal });
+      stop.resolve(signal);
+    };
+    Deno.addSignalListener(signal, handler);
+    return handler;
+  });
+  await stop.promise;
+  await server.close();
+  signals.forEach((signal, i) =>
+    Deno.removeSignalListener(signal, handlers[i]!)
+  );
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

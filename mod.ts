@@ -1,0 +1,53 @@
+/**
+ * mist: a tag-based publish/subscribe server.
+ *
+ * Clients subscribe to sets of tags and receive every message whose tags
+ * include all the tags of one of their subscriptions. This module starts a
+ * server inside a Deno program, extends it with custom commands and
+ * listeners, and exposes the protocol's types.
+ *
+ * @example Run a server on a free port
+ * ```ts
+ * import { serve } from "@mist/mist";
+ *
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+ * console.log(server.addresses); // ["tcp://127.0.0.1:40123"]
+ * ```
+ *
+ * @module
+ */
+
+export {
+  DEFAULT_LISTENERS,
+  DEFAULT_QUEUE_BYTES,
+  MistServer,
+  serve,
+  type ServeOptions,
+  type ServerStats,
+} from "./src/server.ts";
+export {
+  ERROR_TEXT,
+  type ErrorCode,
+  type ErrorContext,
+  MistError,
+} from "./src/errors.ts";
+export {
+  DEFAULT_LIMITS,
+  Frame,
+  type Limits,
+  type Message,
+  type Request,
+} from "./src/protocol.ts";
+export type { CommandHandler } from "./src/commands.ts";
+export type {
+  ListenerStats,
+  Outlet,
+  Session,
+  SessionInfo,
+} from "./src/session.ts";
+export {
+  type Listener,
+  type ListenerContext,
+  type ListenerFactory,
+  registerListener,
+} from "./src/listeners/listener.ts";

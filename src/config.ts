@@ -1,0 +1,291 @@
+/**
+ * The server's configuration: defaults ← YAML file ← command-line flags.
+ *
+ * Config keys and flags share their names (`log-level` in the file is
+ * `--log-level` on the command line). Every value is validated with a message
+ * that names the key and where it came from.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { parse as parseYaml } from "yaml";
+import { LOG_LEVELS, type LogLevelName } from "./log.ts";
+import { DEFAULT_LIMITS } from "./protocol.ts";
+import { DEFAULT_LISTENERS, DEFAULT_QUEUE_BYTES } from "./server.ts";
+
+/** A bad flag, config file, key or value. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** The server's settings. */
+export interface Config {
+  /** Run as a server (`--server`, or `server: true` in the file). */
+  server: boolean;
+  /** Listener URLs. */
+  listeners: string[];
+  /** The least severe level logged. */
+  logLevel: LogLevelName;
+  /** The admin token. */
+  token?: string;
+  /** The authenticator URI. */
+  authenticator?: string;
+  /** Longest frame in bytes. */
+  maxMessageSize: number;
+  /** Most tags per request. */
+  maxTags: number;
+  /** Longest tag in bytes. */
+  maxTagLength: number;
+  /** Most subscriptions per connection. */
+  maxSubscriptions: number;
+  /** Each connection's outbound queue in bytes. */
+  queueSize: number;
+}
+
+/** What the command line asked for. */
+export interface Invocation {
+  /** The merged settings. */
+  config: Config;
+  /** `--help` was given. */
+  help: boolean;
+  /** `--version` was given. */
+  version: boolean;
+}
+
+type Kind = "boolean" | "string" | "list" | "level" | "count" | "size";
+
+/** Every config key: its kind, its field, its help. */
+export const CONFIG_KEYS = {
+  "server": { kind: "boolean", field: "server" },
+  "listeners": { kind: "list", field: "listeners" },
+  "log-level": { kind: "level", field: "logLevel" },
+  "token": { kind: "string", field: "token" },
+  "authenticator": { kind: "string", field: "authenticator" },
+  "max-message-size": { kind: "size", field: "maxMessageSize" },
+  "max-tags": { kind: "count", field: "maxTags" },
+  "max-tag-length": { kind: "size", field: "maxTagLength" },
+  "max-subscriptions": { kind: "count", field: "maxSubscriptions" },
+  "queue-size": { kind: "size", field: "queueSize" },
+} as const satisfies Record<string, { kind: Kind; field: keyof Config }>;
+
+type Key = keyof typeof CONFIG_KEYS;
+
+/** The settings when nothing is configured. */
+export function defaultConfig(): Config {
+  return {
+    server: false,
+    listeners: [...DEFAULT_LISTENERS],
+    logLevel: "INFO",
+    maxMessageSize: DEFAULT_LIMITS.maxMessageBytes,
+    maxTags: DEFAULT_LIMITS.maxTags,
+    maxTagLength: DEFAULT_LIMITS.maxTagBytes,
+    maxSubscriptions: DEFAULT_LIMITS.maxSubscriptions,
+    queueSize: DEFAULT_QUEUE_BYTES,
+  };
+}
+
+/**
+ * Parses the server's command line, reading the config file it names.
+ *
+ * @param args the arguments after the program name
+ * @returns the merged settings and the informational flags
+ * @throws {ConfigError} for an unknown flag or key, a bad value, or an unreadable file
+ */
+export async function loadConfig(args: readonly string[]): Promise<Invocation> {
+  const options: Record<
+    string,
+    { type: "string" | "boolean"; multiple?: boolean; short?: string }
+  > = {
+    config: { type: "string" },
+    help: { type: "boolean", short: "h" },
+    version: { type: "boolean", short: "v" },
+  };
+  for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
+    options[key] = spec.kind === "boolean"
+      ? { type: "boolean" }
+      : { type: "string", multiple: spec.kind === "list" };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options,
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
+  const { values, positionals } = parsed;
+
+  const config = defaultConfig();
+  const file = values.config;
+  if (typeof file === "string") {
+    apply(config, await readConfigFile(file), `config file ${file}`);
+  }
+
+  const flags: Record<string, unknown> = {};
+  for (const key of Object.keys(CONFIG_KEYS)) {
+    if (values[key] !== undefined) flags[key] = values[key];
+  }
+  // The original's own example: --listeners "tcp://a:1", "http://b:2"
+  const extra = positionals.filter((arg) => arg.includes("://"));
+  const stray = positionals.filter((arg) => !arg.includes("://"));
+  if (stray.length > 0 || (extra.length > 0 && flags.listeners === undefined)) {
+    throw new ConfigError(
+      `Unexpected argument "${stray[0] ?? extra[0]}"`,
+    );
+  }
+  if (extra.length > 0) {
+    flags.listeners = [...(flags.listeners as string[]), ...extra];
+  }
+  apply(config, flags, "flag");
+
+  if (config.queueSize < config.maxMessageSize) {
+    throw new ConfigError(
+      `queue-size (${config.queueSize}) must be at least max-message-size (${config.maxMessageSize})`,
+    );
+  }
+  return {
+    config,
+    help: values.help === true,
+    version: values.version === true,
+  };
+}
+
+async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    const reason = err instanceof Deno.errors.NotFound
+      ? "no such file"
+      : err instanceof Error
+      ? err.message
+      : String(err);
+    throw new ConfigError(`Cannot read config file ${path}: ${reason}`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(
+      `Config file ${path} is not valid YAML: ${
+        err instanceof Error ? err.message.split("\n")[0] : String(err)
+      }`,
+    );
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError(`Config file ${path} must be a mapping of keys`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function apply(
+  config: Config,
+  values: Record<string, unknown>,
+  origin: string,
+): void {
+  for (const [key, value] of Object.entries(values)) {
+    if (!Object.hasOwn(CONFIG_KEYS, key)) {
+      throw new ConfigError(
+        `Unknown config key "${key}" in ${origin}; known keys: ${
+          Object.keys(CONFIG_KEYS).join(", ")
+        }`,
+      );
+    }
+    const { kind, field } = CONFIG_KEYS[key as Key];
+    const where = origin === "flag" ? `--${key}` : `"${key}" in ${origin}`;
+    (config as unknown as Record<string, unknown>)[field] = convert(
+      kind,
+      value,
+      where,
+    );
+  }
+}
+
+function convert(kind: Kind, value: unknown, where: string): unknown {
+  const bad = (expected: string) =>
+    new ConfigError(
+      `Invalid value for ${where}: expected ${expected}, got ${
+        JSON.stringify(value)
+      }`,
+    );
+  switch (kind) {
+    case "boolean":
+      if (typeof value !== "boolean") throw bad("true or false");
+      return value;
+    case "string":
+      if (typeof value !== "string" || value === "") {
+        throw bad("a non-empty string");
+      }
+      return value;
+    case "list": {
+      const items = typeof value === "string"
+        ? [value]
+        : Array.isArray(value) && value.every((v) => typeof v === "string")
+        ? value as string[]
+        : undefined;
+      if (items === undefined) throw bad("a list of URLs");
+      const urls = items.flatMap((item) => item.split(","))
+        .map((item) => item.trim()).filter((item) => item !== "");
+      for (const url of urls) {
+        if (!URL.canParse(url)) throw bad("URLs such as tcp://127.0.0.1:1445");
+      }
+      return urls;
+    }
+    case "level": {
+      const level = typeof value === "string" ? value.toUpperCase() : "";
+      const name = level === "WARNING" ? "WARN" : level;
+      if (!(LOG_LEVELS as readonly string[]).includes(name)) {
+        throw bad(LOG_LEVELS.join(", "));
+      }
+      return name;
+    }
+    case "count": {
+      const n = typeof value === "number"
+        ? value
+        : typeof value === "string" && /^\d+$/.test(value.trim())
+        ? Number(value)
+        : NaN;
+      if (!Number.isSafeInteger(n) || n < 1) throw bad("a positive integer");
+      return n;
+    }
+    case "size": {
+      const n = parseSize(value);
+      if (n === undefined) throw bad("a size such as 1048576, 512KiB or 8MiB");
+      return n;
+    }
+  }
+}
+
+const UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1000,
+  kib: 1024,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+};
+
+/**
+ * Parses a size in bytes: a positive integer, or a string like `512KiB`, `8MiB`, `1MB`.
+ *
+ * @param value a number or a string
+ * @returns the size in bytes, or `undefined` when it is not a positive whole size
+ */
+export function parseSize(value: unknown): number | undefined {
+  if (typeof value === "number") {
+    return Number.isSafeInteger(value) && value >= 1 ? value : undefined;
+  }
+  if (typeof value !== "string") return undefined;
+  const match = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = UNITS[match?.[2]?.toLowerCase() ?? "?"];
+  if (match === null || unit === undefined) return undefined;
+  const n = Number(match[1]) * unit;
+  return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
+}
