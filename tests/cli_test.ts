@@ -1,0 +1,191 @@
+/**
+ * The program as a user runs it: `mist --server` in a subprocess.
+ */
+
+import assert from "node:assert/strict";
+import denoJson from "../deno.json" with { type: "json" };
+import { LineClient, runProgram, ServerProcess, tempFile } from "./_helpers.ts";
+
+Deno.test("mist --version prints the version", async () => {
+  for (const flag of ["-v", "--version"]) {
+    const { code, stdout } = await runProgram([flag]);
+    assert.equal(code, 0);
+    assert.equal(stdout, `mist ${denoJson.version}\n`);
+  }
+});
+
+Deno.test("mist --help describes every server flag", async () => {
+  const { code, stdout } = await runProgram(["--help"]);
+  assert.equal(code, 0);
+  for (
+    const flag of [
+      "--server",
+      "--config",
+      "--listeners",
+      "--log-level",
+      "--max-message-size",
+      "--max-tags",
+      "--max-tag-length",
+      "--max-subscriptions",
+      "--queue-size",
+    ]
+  ) {
+    assert.ok(stdout.includes(flag), `help lacks ${flag}`);
+  }
+});
+
+Deno.test("mist without --server prints the help and fails", async () => {
+  const { code, stdout, stderr } = await runProgram([]);
+  assert.equal(code, 2);
+  assert.equal(stdout, "");
+  assert.match(stderr, /Usage:/);
+});
+
+Deno.test("mist refuses bad flags, keys and values with a clear message", async (t) => {
+  const badKey = await tempFile(
+    "server: true\nlisteners: [tcp://127.0.0.1:0]\nlog-levle: DEBUG\n",
+  );
+  const badValue = await tempFile("max-tags: lots\n");
+  const badYaml = await tempFile("listeners: [tcp://\n");
+  const cases: [string, string[], RegExp][] = [
+    ["an unknown flag", ["--server", "--colour"], /Unknown option '--colour'/],
+    [
+      "a bad log level",
+      ["--server", "--log-level", "LOUD"],
+      /--log-level: expected TRACE, DEBUG, INFO, WARN, ERROR, FATAL/,
+    ],
+    [
+      "a bad size",
+      ["--server", "--queue-size", "lots"],
+      /--queue-size: expected a size/,
+    ],
+    [
+      "a queue smaller than a message",
+      ["--server", "--queue-size", "1KiB"],
+      /queue-size \(1024\) must be at least max-message-size/,
+    ],
+    [
+      "a bad listener URL",
+      ["--server", "--listeners", "not a url"],
+      /--listeners: expected URLs/,
+    ],
+    [
+      "an unknown config key",
+      ["--config", badKey],
+      new RegExp(`Unknown config key "log-levle" in config file ${badKey}`),
+    ],
+    [
+      "a bad config value",
+      ["--server", "--config", badValue],
+      /"max-tags" in config file .*: expected a positive integer, got "lots"/,
+    ],
+    [
+      "a config file that is not YAML",
+      ["--server", "--config", badYaml],
+      /is not valid YAML/,
+    ],
+    ["a missing config file", [
+      "--server",
+      "--config",
+      "/nonexistent/mist.yaml",
+    ], /Cannot read config file \/nonexistent\/mist.yaml: no such file/],
+  ];
+  for (const [name, args, message] of cases) {
+    await t.step(name, async () => {
+      const { code, stderr } = await runProgram(args);
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, message);
+    });
+  }
+  await Promise.all(
+    [badKey, badValue, badYaml].map((path) => Deno.remove(path)),
+  );
+});
+
+Deno.test("mist --server fails clearly when its port is in use", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const url = `tcp://127.0.0.1:${taken.addr.port}`;
+  const { code, stderr } = await runProgram(["--server", "--listeners", url]);
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    new RegExp(`FATAL.*Cannot listen on ${url}: address already in use`),
+  );
+});
+
+Deno.test("mist --server skips a scheme it does not support, and fails when none is left", async () => {
+  const { code, stderr } = await runProgram([
+    "--server",
+    "--listeners",
+    "udp://127.0.0.1:0,quic://127.0.0.1:0",
+  ]);
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    /WARN .*Skipping listener udp:\/\/127.0.0.1:0: scheme udp is not supported/,
+  );
+  assert.match(stderr, /FATAL.*No listener started/);
+});
+
+Deno.test("mist --server serves, logs each listener, and exits 0 on SIGTERM and SIGINT", async (t) => {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    await t.step(signal, async () => {
+      await using server = new ServerProcess([
+        "--listeners",
+        "tcp://127.0.0.1:0,udp://127.0.0.1:1",
+      ]);
+      const url = await server.address("tcp");
+      await using client = await LineClient.connect(url);
+      assert.deepEqual(await client.request({ command: "ping" }), {
+        command: "ping",
+        tags: [],
+        data: "pong",
+      });
+      await server.waitFor(/Skipping listener udp:/);
+      const { code, stderr } = await server.stop(signal);
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, new RegExp(`${signal} received, shutting down`));
+      assert.match(stderr, /Server closed/);
+      await client.ended();
+    });
+  }
+});
+
+Deno.test("mist --config reads the original's keys and the limits; flags override the file", async () => {
+  const config = await tempFile(
+    [
+      "server: true",
+      "listeners:",
+      "  - tcp://127.0.0.1:0",
+      "log-level: warn",
+      "max-tags: 2",
+      "queue-size: 4MiB",
+    ].join("\n"),
+  );
+  await using server = new ServerProcess([
+    "--config",
+    config,
+    "--log-level",
+    "INFO",
+  ]);
+  const url = await server.address("tcp"); // logged at INFO: the flag won
+  await using client = await LineClient.connect(url);
+  assert.deepEqual(
+    await client.request({ command: "subscribe", tags: ["a", "b", "c"] }),
+    { command: "subscribe", error: "too many tags: 3 > 2" },
+  );
+  const { code } = await server.stop();
+  assert.equal(code, 0);
+  await Deno.remove(config);
+});
+
+Deno.test("mist accepts the original README's listener list with spaces", async () => {
+  await using server = new ServerProcess([
+    "--listeners",
+    "tcp://127.0.0.1:0,",
+    "udp://127.0.0.1:0",
+  ]);
+  await server.address("tcp");
+  await server.waitFor(/Skipping listener udp:/);
+  assert.equal((await server.stop()).code, 0);
+});
