@@ -1,12 +1,15 @@
 /**
- * The command table: the protocol's commands by name (PROTOCOL.md §3), plus
- * whatever custom commands a library user registers.
+ * The command table: the protocol's commands by name (PROTOCOL.md §3, §4),
+ * plus whatever custom commands a library user registers.
  *
  * @module
  */
 
+import type { Access } from "./auth/access.ts";
+import { checkAdmin } from "./auth/principal.ts";
+import { MistError } from "./errors.ts";
 import { type Request, requireTags } from "./protocol.ts";
-import type { CommandHandler, Session } from "./session.ts";
+import type { CommandHandler } from "./session.ts";
 
 export type { CommandHandler };
 
@@ -16,35 +19,78 @@ export const BASIC_COMMANDS: ReadonlyMap<string, CommandHandler> = new Map<
   CommandHandler
 >([
   ["ping", () => ({ command: "ping", tags: [], data: "pong" })],
-  ["subscribe", (session: Session, request: Request) => {
+  ["subscribe", (session, request) => {
     session.subscribe(requireTags(request));
   }],
-  ["unsubscribe", (session: Session, request: Request) => {
+  ["unsubscribe", (session, request) => {
     session.unsubscribe(requireTags(request));
   }],
-  ["publish", (session: Session, request: Request) => {
+  ["publish", (session, request) => {
     session.publish(requireTags(request), request.data ?? "");
   }],
-  ["list", (session: Session) => ({
+  ["list", (session) => ({
     command: "list",
     tags: [],
     data: JSON.stringify(session.subscriptions()),
   })],
-  // Authentication is off: `auth` is accepted and ignored.
-  ["auth", () => {}],
+  ["auth", (session, request) => session.authenticate(request.data)],
 ]);
+
+function token(request: Request): string {
+  if (request.data === undefined || request.data === "") {
+    throw new MistError("invalid_data", "missing token");
+  }
+  return request.data;
+}
+
+/**
+ * The admin commands of PROTOCOL.md §4, bound to a server's access control.
+ * Only admin connections may use them; everyone else gets `forbidden: admin only`.
+ *
+ * @param access the server's access control
+ * @returns the commands by name
+ */
+export function adminCommands(
+  access: Access,
+): Map<string, CommandHandler> {
+  return new Map<string, CommandHandler>([
+    ["register", async (session, request) => {
+      checkAdmin(session.principal);
+      await access.register(token(request), request.tags ?? []);
+    }],
+    ["unregister", async (session, request) => {
+      checkAdmin(session.principal);
+      await access.unregister(token(request));
+    }],
+    ["set", async (session, request) => {
+      checkAdmin(session.principal);
+      await access.grant(token(request), requireTags(request));
+    }],
+    ["unset", async (session, request) => {
+      checkAdmin(session.principal);
+      await access.revoke(token(request), requireTags(request));
+    }],
+    ["tags", async (session, request) => {
+      checkAdmin(session.principal);
+      const name = token(request);
+      return { command: "tags", tags: await access.tags(name), data: name };
+    }],
+  ]);
+}
 
 /**
  * Builds a server's command table.
  *
+ * @param access the server's access control, for the admin commands
  * @param custom extra commands by name
- * @returns the basic commands and the custom ones
+ * @returns the protocol's commands and the custom ones
  * @throws {TypeError} when a custom command would replace a protocol command
  */
 export function commandTable(
+  access: Access,
   custom: Readonly<Record<string, CommandHandler>> = {},
 ): Map<string, CommandHandler> {
-  const table = new Map(BASIC_COMMANDS);
+  const table = new Map([...BASIC_COMMANDS, ...adminCommands(access)]);
   for (const [name, handler] of Object.entries(custom)) {
     if (table.has(name)) {
       throw new TypeError(`Cannot replace the protocol command "${name}"`);

@@ -65,6 +65,8 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @param input the frame, as text (WebSocket) or UTF-8 bytes (TCP line without its ending)
  * @param limits the size limits to enforce
+ * @param defaultCommand the command of a frame that names none (`POST /publish`
+ *   bodies); without it such a frame is an `invalid message`
  * @returns the validated request
  * @throws {MistError} for every case of PROTOCOL.md §6; its `context` holds what
  *   could be read of the request, for the error reply
@@ -78,6 +80,7 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 export function decode(
   input: string | Uint8Array,
   limits: Limits = DEFAULT_LIMITS,
+  defaultCommand?: string,
 ): Request {
   let text: string;
   if (typeof input === "string") {
@@ -113,7 +116,8 @@ export function decode(
       command: "",
     });
   }
-  const { command, tags, data, id } = value as Record<string, unknown>;
+  const { tags, data, id } = value as Record<string, unknown>;
+  const command = (value as Record<string, unknown>).command ?? defaultCommand;
   if (typeof command !== "string") {
     throw withContext(
       new MistError("invalid_message", "missing string command"),
@@ -150,7 +154,15 @@ export function decode(
   return request;
 }
 
-function checkTags(
+/**
+ * Validates a tag list against the limits.
+ *
+ * @param tags the value of a `tags` field
+ * @param limits the size limits
+ * @param context what an error should echo of the request
+ * @throws {MistError} `invalid tags`, `too many tags`, `tag too long`
+ */
+export function checkTags(
   tags: unknown,
   limits: Limits,
   context: ErrorContext,

@@ -9,6 +9,14 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import type { Access } from "./auth/access.ts";
+import {
+  ANONYMOUS,
+  checkGranted,
+  isGranted,
+  OPEN,
+  type Principal,
+} from "./auth/principal.ts";
 import type { Broker } from "./broker/broker.ts";
 import { OutboundQueue } from "./broker/queue.ts";
 import { type ErrorContext, MistError } from "./errors.ts";
@@ -65,6 +73,8 @@ export interface SessionHost {
   readonly queueBytes: number;
   /** The command table. */
   readonly commands: ReadonlyMap<string, CommandHandler>;
+  /** Access control: principals, grants. */
+  readonly access: Access;
   /** Routes a message published by a session. */
   route(from: Session, tags: readonly string[], data: string): void;
   /** Forgets a closed session. */
@@ -97,6 +107,10 @@ export class Session {
   readonly #host: SessionHost;
   readonly #outlet: Outlet;
   readonly #queue: OutboundQueue<Frame>;
+  #principal: Principal;
+  /** Whether the transport presented a token when it connected. */
+  readonly #presented: boolean;
+  #commands = 0;
   #flushing = false;
   #isClosed = false;
   #writable: PromiseWithResolvers<void> | undefined;
@@ -109,12 +123,23 @@ export class Session {
    * @param host the server
    * @param outlet the transport to write to
    * @param info where the session comes from
+   * @param presented the principal of a token the transport presented when it
+   *   connected (HTTP header or query parameter); without one the session
+   *   starts anonymous (or open, while authentication is off)
    */
-  constructor(host: SessionHost, outlet: Outlet, info: SessionInfo) {
+  constructor(
+    host: SessionHost,
+    outlet: Outlet,
+    info: SessionInfo,
+    presented?: Principal,
+  ) {
     this.#host = host;
     this.#outlet = outlet;
     this.info = info;
     this.#queue = new OutboundQueue(host.queueBytes);
+    this.#presented = presented !== undefined;
+    this.#principal = presented ?? (host.access.enabled ? ANONYMOUS : OPEN);
+    this.#follow();
     info.stats.connections++;
     info.stats.accepted++;
     log.debug("{listener} session {id} opened from {remote}", {
@@ -142,6 +167,15 @@ export class Session {
   /** The most bytes its queue ever held. */
   get peakQueuedBytes(): number {
     return this.#queue.peak;
+  }
+
+  /**
+   * Whether replies the client asked for but does not read have filled twice
+   * the queue's capacity: a transport that cannot stop reading requests
+   * (WebSocket) should drop such a client.
+   */
+  get overloaded(): boolean {
+    return this.#queue.bytes > 2 * this.#queue.capacity;
   }
 
   /**
@@ -175,6 +209,7 @@ export class Session {
       this.#fail(err, { command: "" });
       return;
     }
+    this.#commands++;
     log.trace("{listener} session {id} command {command}", {
       listener: this.info.listener,
       id: this.id,
@@ -201,9 +236,13 @@ export class Session {
     this.#answer(request, result);
   }
 
-  /** Answers a frame that was too large to read (PROTOCOL.md §6). */
-  tooLarge(): void {
-    this.#fail(new MistError("too_large"), { command: "" });
+  /**
+   * Answers a frame the transport could not read (too large, binary).
+   *
+   * @param error why
+   */
+  refuse(error: MistError): void {
+    this.#fail(error, { command: "" });
   }
 
   #answer(request: Request, reply: Message | void): void {
@@ -241,6 +280,66 @@ export class Session {
     this.send(errorReply(error, context));
   }
 
+  // ---- who it is ----------------------------------------------------------
+
+  /** Who this session acts as. */
+  get principal(): Principal {
+    return this.#principal;
+  }
+
+  /**
+   * Authenticates with a token (the `auth` command). Ignored while
+   * authentication is off.
+   *
+   * @param token the token sent
+   * @throws {MistError} `auth must be the first command` unless this is the
+   *   session's first command and no token was presented on connect;
+   *   `invalid token` (the session stays anonymous); `authenticator unavailable`
+   */
+  async authenticate(token: string | undefined): Promise<void> {
+    if (!this.#host.access.enabled) return;
+    if (this.#commands > 1 || this.#presented) {
+      throw new MistError("auth_not_first");
+    }
+    if (token === undefined) throw new MistError("invalid_token");
+    const principal = await this.#host.access.principal(token);
+    if (this.#isClosed) return;
+    this.#principal = principal;
+    this.#follow();
+    log.debug("{listener} session {id} authenticated as {kind}", {
+      listener: this.info.listener,
+      id: this.id,
+      kind: principal.kind,
+    });
+  }
+
+  /**
+   * Replaces this session's principal after its token's grants changed, and
+   * drops the subscriptions that are no longer granted.
+   *
+   * @param principal the new principal
+   */
+  regrant(principal: Principal): void {
+    this.#principal = principal;
+    const removed = this.#host.broker.retain(
+      this,
+      (tags) => isGranted(principal, tags),
+    );
+    if (removed > 0) {
+      log.debug("{listener} session {id} lost {removed} subscription(s)", {
+        listener: this.info.listener,
+        id: this.id,
+        removed,
+      });
+    }
+  }
+
+  #follow(): void {
+    if (this.#principal.kind === "token") {
+      this.#host.access.track(this.#principal.digest, this);
+    }
+  }
+
   // ---- what commands do ---------------------------------------------------
 
   /**
@@ -248,9 +347,10 @@ export class Session {
    *
    * @param tags the subscription's tags
    * @returns whether it is new
-   * @throws {MistError} `too many subscriptions`
+   * @throws {MistError} `forbidden` for tags not granted; `too many subscriptions`
    */
   subscribe(tags: readonly string[]): boolean {
+    checkGranted(this.#principal, tags);
     return this.#host.broker.subscribe(
       this,
       tags,
@@ -283,8 +383,10 @@ export class Session {
    *
    * @param tags the message's tags
    * @param data the payload
+   * @throws {MistError} `forbidden` for tags not granted
    */
   publish(tags: readonly string[], data: string): void {
+    checkGranted(this.#principal, tags);
     this.info.stats.received++;
     this.#host.route(this, tags, data);
   }
@@ -385,6 +487,9 @@ export class Session {
     if (this.#isClosed) return;
     this.#isClosed = true;
     this.#host.broker.remove(this);
+    if (this.#principal.kind === "token") {
+      this.#host.access.untrack(this.#principal.digest, this);
+    }
     this.#host.release(this);
     this.info.stats.connections--;
     this.#writable?.resolve();

@@ -1,0 +1,218 @@
+/**
+ * Access control of a server: turns presented tokens into principals, runs the
+ * admin commands against the authenticator, and keeps every live connection's
+ * grants current when an admin changes them (PROTOCOL.md §4).
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { MistError } from "../errors.ts";
+import {
+  type Authenticator,
+  tokenDigest,
+  tokensEqual,
+} from "./authenticator.ts";
+import { ADMIN, ANONYMOUS, OPEN, type Principal } from "./principal.ts";
+
+const log = getLogger(["mist", "auth"]);
+
+/** A live connection whose grants follow its token's. */
+export interface GrantHolder {
+  /** Replaces the connection's principal, dropping what it no longer may hold. */
+  regrant(principal: Principal): void;
+}
+
+/**
+ * Called when a token's grants change on this node, so that other nodes can
+ * apply the change too.
+ *
+ * @param digest the token's SHA-256 digest
+ * @param tags every tag it grants now, or `null` when it was unregistered
+ */
+export type GrantsListener = (digest: string, tags: string[] | null) => void;
+
+/**
+ * The access control of one server.
+ *
+ * @example
+ * ```ts ignore
+ * const access = new Access(authenticator, "admin-secret");
+ * await access.principal("admin-secret"); // { kind: "admin" }
+ * await access.principal(undefined); // { kind: "anonymous" }
+ * ```
+ */
+export class Access {
+  readonly #authenticator: Authenticator | undefined;
+  readonly #adminToken: string | undefined;
+  readonly #holders = new Map<string, Set<GrantHolder>>();
+  #listener: GrantsListener | undefined;
+
+  /**
+   * @param authenticator where tokens live; without one, authentication is off
+   * @param adminToken the admin token, required with an authenticator
+   * @throws {TypeError} for an authenticator without an admin token
+   */
+  constructor(authenticator?: Authenticator, adminToken?: string) {
+    if (authenticator !== undefined && !adminToken) {
+      throw new TypeError("An authenticator needs an admin token");
+    }
+    this.#authenticator = authenticator;
+    this.#adminToken = authenticator === undefined ? undefined : adminToken;
+  }
+
+  /** Whether authentication is on. */
+  get enabled(): boolean {
+    return this.#authenticator !== undefined;
+  }
+
+  /** The authenticator, when authentication is on. */
+  get authenticator(): Authenticator | undefined {
+    return this.#authenticator;
+  }
+
+  /**
+   * Who a connection is that presented this token.
+   *
+   * @param token the presented token, or `undefined` when none was
+   * @returns its principal: `open` while authentication is off
+   * @throws {MistError} `invalid token` for a token that is neither the admin
+   *   token nor registered; `authenticator unavailable`
+   */
+  async principal(token: string | undefined): Promise<Principal> {
+    if (this.#authenticator === undefined) return OPEN;
+    if (token === undefined) return ANONYMOUS;
+    if (tokensEqual(token, this.#adminToken!)) return ADMIN;
+    const tags = await this.#authenticator.getTags(token);
+    if (tags === undefined) throw new MistError("invalid_token");
+    return { kind: "token", digest: tokenDigest(token), tags: new Set(tags) };
+  }
+
+  /**
+   * Follows a connection's token: its grants change with the token's.
+   *
+   * @param digest the token's digest
+   * @param holder the connection
+   */
+  track(digest: string, holder: GrantHolder): void {
+    let holders = this.#holders.get(digest);
+    if (holders === undefined) {
+      holders = new Set();
+      this.#holders.set(digest, holders);
+    }
+    holders.add(holder);
+  }
+
+  /**
+   * Stops following a connection.
+   *
+   * @param digest the token's digest
+   * @param holder the connection
+   */
+  untrack(digest: string, holder: GrantHolder): void {
+    const holders = this.#holders.get(digest);
+    if (holders?.delete(holder) && holders.size === 0) {
+      this.#holders.delete(digest);
+    }
+  }
+
+  /**
+   * Sets who hears of grant changes made here (the cluster).
+   *
+   * @param listener called after each change
+   */
+  onGrantsChanged(listener: GrantsListener): void {
+    this.#listener = listener;
+  }
+
+  /**
+   * Applies a token's new grants to every live connection using it on this node.
+   *
+   * @param digest the token's digest
+   * @param tags its tags now, or `null` when it was unregistered
+   */
+  applyGrants(digest: string, tags: readonly string[] | null): void {
+    const holders = this.#holders.get(digest);
+    if (holders === undefined) return;
+    const principal: Principal = {
+      kind: "token",
+      digest,
+      tags: new Set(tags ?? []),
+    };
+    for (const holder of [...holders]) holder.regrant(principal);
+    log.debug("Grants of a token changed for {count} connection(s)", {
+      count: holders.size,
+    });
+  }
+
+  #changed(token: string, tags: string[] | null): void {
+    const digest = tokenDigest(token);
+    this.applyGrants(digest, tags);
+    this.#listener?.(digest, tags);
+  }
+
+  #store(): Authenticator {
+    // Admin commands are only dispatched for admin principals, which exist
+    // only while authentication is on.
+    return this.#authenticator!;
+  }
+
+  /**
+   * Registers a token (`register`).
+   *
+   * @param token the token
+   * @param tags its grants
+   * @throws {MistError} `token already exists`, `authenticator unavailable`
+   */
+  async register(token: string, tags: readonly string[]): Promise<void> {
+    await this.#store().addToken(token, tags);
+    this.#changed(token, [...new Set(tags)].sort());
+  }
+
+  /**
+   * Removes a token (`unregister`); its live connections lose every grant.
+   *
+   * @param token the token
+   * @throws {MistError} `token not found`, `authenticator unavailable`
+   */
+  async unregister(token: string): Promise<void> {
+    await this.#store().removeToken(token);
+    this.#changed(token, null);
+  }
+
+  /**
+   * Grants more tags (`set`).
+   *
+   * @param token the token
+   * @param tags the tags to add
+   * @throws {MistError} `token not found`, `authenticator unavailable`
+   */
+  async grant(token: string, tags: readonly string[]): Promise<void> {
+    this.#changed(token, await this.#store().addTags(token, tags));
+  }
+
+  /**
+   * Revokes tags (`unset`); live connections lose the subscriptions that are
+   * no longer granted.
+   *
+   * @param token the token
+   * @param tags the tags to remove
+   * @throws {MistError} `token not found`, `authenticator unavailable`
+   */
+  async revoke(token: string, tags: readonly string[]): Promise<void> {
+    this.#changed(token, await this.#store().removeTags(token, tags));
+  }
+
+  /**
+   * The tags of a token (`tags`).
+   *
+   * @param token the token
+   * @returns its tags, sorted
+   * @throws {MistError} `token not found`, `authenticator unavailable`
+   */
+  async tags(token: string): Promise<string[]> {
+    const tags = await this.#store().getTags(token);
+    if (tags === undefined) throw new MistError("token_not_found");
+    return tags;
+  }
+}
