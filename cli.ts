@@ -6,6 +6,10 @@
 
 import { getLogger } from "@logtape/logtape";
 import denoJson from "./deno.json" with { type: "json" };
+import {
+  type Authenticator,
+  openAuthenticator,
+} from "./src/auth/authenticator.ts";
 import { type Config, ConfigError, loadConfig } from "./src/config.ts";
 import { setupLogging } from "./src/log.ts";
 import { type MistServer, serve } from "./src/server.ts";
@@ -22,9 +26,15 @@ Usage:
 
 Server flags (each is also a key of the --config file, without the dashes):
   --config FILE             YAML file of settings; flags override it
-  --listeners URLS          comma-separated listener URLs
-                            (default tcp://127.0.0.1:1445,http://127.0.0.1:8080,ws://127.0.0.1:8888;
+  --listeners URLS          comma-separated listener URLs: tcp://, tls://, http://,
+                            https://, ws://, wss:// (default
+                            tcp://127.0.0.1:1445,http://127.0.0.1:8080,ws://127.0.0.1:8888;
                             a scheme this build does not support is logged and skipped)
+  --tls-cert FILE           PEM certificate of the tls://, https:// and wss:// listeners
+  --tls-key FILE            PEM private key that goes with --tls-cert
+  --authenticator URI       turn authentication on, tokens kept in memory://,
+                            scribble://?db=DIR or postgres://USER:PASS@HOST:PORT?db=NAME
+  --token TOKEN             the admin token (required with --authenticator)
   --log-level LEVEL         TRACE, DEBUG, INFO, WARN, ERROR or FATAL (default INFO)
   --max-message-size SIZE   longest message in bytes (default 1MiB)
   --max-tags N              most tags in one message (default 64)
@@ -88,23 +98,7 @@ export async function main(args: readonly string[]): Promise<number> {
 
 async function runServer(config: Config): Promise<number> {
   const log = getLogger(["mist"]);
-  let server: MistServer;
-  try {
-    server = await serve({
-      listeners: config.listeners,
-      limits: {
-        maxMessageBytes: config.maxMessageSize,
-        maxTags: config.maxTags,
-        maxTagBytes: config.maxTagLength,
-        maxSubscriptions: config.maxSubscriptions,
-      },
-      queueBytes: config.queueSize,
-    });
-  } catch (err) {
-    log.fatal("{error}", { error: err instanceof Error ? err.message : err });
-    return 1;
-  }
-
+  // Signals first: one that arrives while listeners start still stops cleanly.
   const stop = Promise.withResolvers<string>();
   const signals = ["SIGINT", "SIGTERM"] as const;
   const handlers = signals.map((signal) => {
@@ -115,12 +109,76 @@ async function runServer(config: Config): Promise<number> {
     Deno.addSignalListener(signal, handler);
     return handler;
   });
-  await stop.promise;
-  await server.close();
-  signals.forEach((signal, i) =>
-    Deno.removeSignalListener(signal, handlers[i]!)
-  );
-  return 0;
+  try {
+    const server = await startServer(config);
+    if (server === undefined) return 1;
+    await stop.promise;
+    await server.close();
+    return 0;
+  } finally {
+    signals.forEach((signal, i) =>
+      Deno.removeSignalListener(signal, handlers[i]!)
+    );
+  }
+}
+
+async function startServer(config: Config): Promise<MistServer | undefined> {
+  const log = getLogger(["mist"]);
+  if (config.token !== undefined && config.authenticator === undefined) {
+    log.warn(
+      "A token without an authenticator has no effect: authentication is off",
+    );
+  }
+  let authenticator: Authenticator | undefined;
+  try {
+    const tls = config.tlsCert === undefined || config.tlsKey === undefined
+      ? undefined
+      : {
+        cert: await readPem(config.tlsCert, "tls-cert"),
+        key: await readPem(config.tlsKey, "tls-key"),
+      };
+    if (config.authenticator !== undefined) {
+      authenticator = await openAuthenticator(config.authenticator);
+      log.info("Authentication is on, tokens in {scheme}", {
+        // Only the scheme: the URI may hold a password.
+        scheme: new URL(config.authenticator).protocol + "//",
+      });
+    }
+    return await serve({
+      listeners: config.listeners,
+      limits: {
+        maxMessageBytes: config.maxMessageSize,
+        maxTags: config.maxTags,
+        maxTagBytes: config.maxTagLength,
+        maxSubscriptions: config.maxSubscriptions,
+      },
+      queueBytes: config.queueSize,
+      ...(authenticator === undefined ? {} : { authenticator }),
+      ...(config.token === undefined ? {} : { token: config.token }),
+      ...(tls === undefined ? {} : { tls }),
+    });
+  } catch (err) {
+    // serve() closes the authenticator it was given; before that, it is ours.
+    await authenticator?.close().catch(() => {});
+    log.fatal("{error}", { error: err instanceof Error ? err.message : err });
+    return undefined;
+  }
+}
+
+async function readPem(path: string, key: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (err) {
+    throw new Error(
+      `Cannot read ${key} ${path}: ${
+        err instanceof Deno.errors.NotFound
+          ? "no such file"
+          : err instanceof Error
+          ? err.message
+          : String(err)
+      }`,
+    );
+  }
 }
 
 if (import.meta.main) {

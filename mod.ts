@@ -46,8 +46,17 @@ export type {
   SessionInfo,
 } from "./src/session.ts";
 export {
+  type HealthReport,
   type Listener,
   type ListenerContext,
   type ListenerFactory,
   registerListener,
+  type TlsCertificate,
 } from "./src/listeners/listener.ts";
+export {
+  type Authenticator,
+  type AuthenticatorFactory,
+  openAuthenticator,
+  registerAuthenticator,
+} from "./src/auth/authenticator.ts";
+export type { Principal } from "./src/auth/principal.ts";

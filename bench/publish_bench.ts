@@ -1,26 +1,31 @@
 /**
  * The in-memory publish path, no sockets: a publish request's bytes decoded by
  * a session, matched by the broker, queued to every subscriber and flushed to
- * an outlet that discards it.
+ * an outlet that discards it. Sessions come from a real server through a
+ * listener of its own scheme, as a custom transport would get them.
  */
 
 import { Broker } from "../src/broker/broker.ts";
-import { commandTable } from "../src/commands.ts";
-import { newStats } from "../src/listeners/listener.ts";
-import { DEFAULT_LIMITS, type Frame } from "../src/protocol.ts";
-import { Session, type SessionHost } from "../src/session.ts";
+import {
+  type ListenerContext,
+  newStats,
+  registerListener,
+} from "../src/listeners/listener.ts";
+import type { Frame } from "../src/protocol.ts";
+import { serve } from "../src/server.ts";
 
-function host(): SessionHost {
-  const broker = new Broker<Session>();
-  return {
-    broker,
-    limits: DEFAULT_LIMITS,
-    queueBytes: 8 * 1024 * 1024,
-    commands: commandTable(),
-    route: (from, tags, data) => void broker.publish(from, tags, data),
-    release: () => {},
-  };
-}
+let context!: ListenerContext;
+const stats = newStats();
+registerListener("bench", (url, ctx) => {
+  context = ctx;
+  return Promise.resolve({
+    url: url.href,
+    stats,
+    close() {},
+    finished: Promise.resolve(),
+  });
+});
+await serve({ listeners: ["bench://memory"] });
 
 let written = 0;
 const outlet = {
@@ -29,28 +34,26 @@ const outlet = {
   },
   close() {},
 };
-const stats = newStats();
-const info = { listener: "bench://", remote: "bench", stats };
-
-const request = new TextEncoder().encode(
-  JSON.stringify({
-    command: "publish",
-    tags: ["room:42", "kind:chat"],
-    data: "x".repeat(100),
-  }),
-);
+const info = { listener: "bench://memory", remote: "bench", stats };
+const encoder = new TextEncoder();
 
 for (const fanOut of [1, 100]) {
-  const server = host();
-  const publisher = new Session(server, outlet, info);
-  for (let i = 0; i < fanOut; i++) {
-    new Session(server, outlet, info).subscribe(["room:42"]);
-  }
+  // Each group has a room of its own, so a publish reaches only its subscribers.
+  const room = `room:${fanOut}`;
+  const publisher = context.open(outlet, info);
+  for (let i = 0; i < fanOut; i++) context.open(outlet, info).subscribe([room]);
+  const line = encoder.encode(
+    JSON.stringify({
+      command: "publish",
+      tags: [room, "kind:chat"],
+      data: "x".repeat(100),
+    }),
+  );
   Deno.bench(`publish 1 -> ${fanOut} (decode, match, queue, flush)`, {
     group: "publish path",
     baseline: fanOut === 1,
   }, async () => {
-    publisher.handle(request);
+    publisher.handle(line);
     // Let the subscribers' flushes run, as the event loop would between reads.
     await Promise.resolve();
   });
@@ -59,11 +62,10 @@ for (const fanOut of [1, 100]) {
 const data = "x".repeat(100);
 for (const fanOut of [1, 100]) {
   const broker = new Broker<{ deliver(frame: Frame): void }>();
-  const subscriber = {
-    deliver: (frame: Frame) => void (written += frame.size),
-  };
   for (let i = 0; i < fanOut; i++) {
-    broker.subscribe({ ...subscriber }, ["room:42"]);
+    broker.subscribe({
+      deliver: (frame) => void (written += frame.text.length),
+    }, ["room:42"]);
   }
   Deno.bench(`broker.publish 1 -> ${fanOut}`, { group: "broker only" }, () => {
     broker.publish(undefined, ["room:42", "kind:chat"], data);

@@ -31,6 +31,10 @@ export interface Config {
   token?: string;
   /** The authenticator URI. */
   authenticator?: string;
+  /** Path of the PEM certificate of the TLS listeners. */
+  tlsCert?: string;
+  /** Path of the PEM private key of the TLS listeners. */
+  tlsKey?: string;
   /** Longest frame in bytes. */
   maxMessageSize: number;
   /** Most tags per request. */
@@ -62,6 +66,8 @@ export const CONFIG_KEYS = {
   "log-level": { kind: "level", field: "logLevel" },
   "token": { kind: "string", field: "token" },
   "authenticator": { kind: "string", field: "authenticator" },
+  "tls-cert": { kind: "string", field: "tlsCert" },
+  "tls-key": { kind: "string", field: "tlsKey" },
   "max-message-size": { kind: "size", field: "maxMessageSize" },
   "max-tags": { kind: "count", field: "maxTags" },
   "max-tag-length": { kind: "size", field: "maxTagLength" },
@@ -142,6 +148,14 @@ export async function loadConfig(args: readonly string[]): Promise<Invocation> {
   }
   apply(config, flags, "flag");
 
+  if (config.authenticator !== undefined && config.token === undefined) {
+    throw new ConfigError(
+      "An authenticator needs the admin token: set token (--token)",
+    );
+  }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError("tls-cert and tls-key go together: set both");
+  }
   if (config.queueSize < config.maxMessageSize) {
     throw new ConfigError(
       `queue-size (${config.queueSize}) must be at least max-message-size (${config.maxMessageSize})`,

@@ -1,20 +1,33 @@
 /**
- * The server: one broker, one command table and the listeners that feed them.
+ * The server: one broker, one command table, access control, and the
+ * listeners that feed them.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
+import { Access } from "./auth/access.ts";
+import type { Authenticator } from "./auth/authenticator.ts";
+import { checkGranted, type Principal } from "./auth/principal.ts";
 import { Broker } from "./broker/broker.ts";
 import { type CommandHandler, commandTable } from "./commands.ts";
+import { listenHttp, listenWebSocket } from "./listeners/http.ts";
 import {
+  type HealthReport,
   type Listener,
   type ListenerContext,
   listenerFactory,
   registerListener,
+  type TlsCertificate,
 } from "./listeners/listener.ts";
-import { listenTcp } from "./listeners/tcp.ts";
-import { DEFAULT_LIMITS, type Limits } from "./protocol.ts";
+import { listenTcp, listenTls } from "./listeners/tcp.ts";
+import { renderMetrics } from "./metrics.ts";
+import {
+  DEFAULT_LIMITS,
+  type Limits,
+  type Request,
+  requireTags,
+} from "./protocol.ts";
 import {
   type ListenerStats,
   type Outlet,
@@ -24,6 +37,11 @@ import {
 } from "./session.ts";
 
 registerListener("tcp", listenTcp);
+registerListener("tls", listenTls);
+registerListener("http", listenHttp);
+registerListener("https", listenHttp);
+registerListener("ws", listenWebSocket);
+registerListener("wss", listenWebSocket);
 
 const log = getLogger(["mist", "server"]);
 
@@ -37,6 +55,9 @@ export const DEFAULT_LISTENERS: readonly string[] = Object.freeze([
 /** The default capacity of each connection's outbound queue: 8 MiB. */
 export const DEFAULT_QUEUE_BYTES = 8 * 1024 * 1024;
 
+/** How long `/health` waits for the authenticator, in milliseconds. */
+const HEALTH_TIMEOUT_MS = 2000;
+
 /** How a server is set up. Every field is optional. */
 export interface ServeOptions {
   /** Listener URLs; a scheme nobody registered is logged and skipped. */
@@ -47,8 +68,19 @@ export interface ServeOptions {
   queueBytes?: number;
   /** Custom commands by name. */
   commands?: Readonly<Record<string, CommandHandler>>;
+  /**
+   * Where tokens live; turns authentication on. The server closes it when it
+   * closes. Requires `token`.
+   */
+  authenticator?: Authenticator;
+  /** The admin token (required with an authenticator). */
+  token?: string;
+  /** The certificate of `tls://`, `https://` and `wss://` listeners. */
+  tls?: TlsCertificate;
   /** How long shutdown waits for each connection to write what it is owed (default 5000 ms). */
   drainTimeoutMs?: number;
+  /** How often an idle event stream gets a keep-alive comment (default 15000 ms). */
+  keepAliveMs?: number;
 }
 
 /** A snapshot of a server's counters. */
@@ -72,7 +104,9 @@ export class MistServer implements AsyncDisposable {
   /** Capacity of each connection's outbound queue in bytes. */
   readonly queueBytes: number;
   readonly #broker = new Broker<Session>();
+  readonly #access: Access;
   readonly #host: SessionHost;
+  readonly #context: ListenerContext;
   readonly #drainTimeoutMs: number;
   readonly #listeners: Listener[] = [];
   readonly #sessions = new Set<Session>();
@@ -84,7 +118,8 @@ export class MistServer implements AsyncDisposable {
    *
    * @param options the set-up
    * @throws {RangeError} for a limit that is not a positive integer
-   * @throws {TypeError} for a custom command that would replace a protocol command
+   * @throws {TypeError} for a custom command that would replace a protocol
+   *   command, or an authenticator without a token
    */
   constructor(options: ServeOptions = {}) {
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -97,13 +132,27 @@ export class MistServer implements AsyncDisposable {
       options.queueBytes ?? DEFAULT_QUEUE_BYTES,
     );
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 5000;
+    this.#access = new Access(options.authenticator, options.token);
     this.#host = {
       broker: this.#broker,
       limits: this.limits,
       queueBytes: this.queueBytes,
-      commands: commandTable(options.commands),
+      commands: commandTable(this.#access, options.commands),
+      access: this.#access,
       route: (from, tags, data) => this.#route(from, tags, data),
       release: (session) => this.#sessions.delete(session),
+    };
+    this.#context = {
+      open: (outlet, info, presented) => this.#open(outlet, info, presented),
+      authenticate: (token) => this.#access.principal(token),
+      publish: (principal, request, stats) =>
+        this.#publishRequest(principal, request, stats),
+      health: () => this.health(),
+      metrics: () => renderMetrics(this.stats()),
+      limits: this.limits,
+      drainTimeoutMs: this.#drainTimeoutMs,
+      tls: options.tls,
+      keepAliveMs: options.keepAliveMs ?? 15_000,
     };
   }
 
@@ -125,11 +174,6 @@ export class MistServer implements AsyncDisposable {
    *   closed) or none could be started
    */
   async listen(urls: readonly string[]): Promise<void> {
-    const context: ListenerContext = {
-      open: (outlet, info) => this.#open(outlet, info),
-      maxMessageBytes: this.limits.maxMessageBytes,
-      drainTimeoutMs: this.#drainTimeoutMs,
-    };
     for (const text of urls) {
       let url: URL;
       try {
@@ -148,7 +192,7 @@ export class MistServer implements AsyncDisposable {
         continue;
       }
       try {
-        const listener = await factory(url, context);
+        const listener = await factory(url, this.#context);
         this.#listeners.push(listener);
         log.info("{scheme} listener on {url}", {
           scheme: scheme.toUpperCase(),
@@ -169,8 +213,8 @@ export class MistServer implements AsyncDisposable {
     }
   }
 
-  #open(outlet: Outlet, info: SessionInfo): Session {
-    const session = new Session(this.#host, outlet, info);
+  #open(outlet: Outlet, info: SessionInfo, presented?: Principal): Session {
+    const session = new Session(this.#host, outlet, info, presented);
     this.#sessions.add(session);
     if (this.#closing !== undefined) session.close();
     return session;
@@ -182,6 +226,17 @@ export class MistServer implements AsyncDisposable {
     data: string,
   ): void {
     this.#broker.publish(from, tags, data);
+  }
+
+  #publishRequest(
+    principal: Principal,
+    request: Request,
+    stats: ListenerStats,
+  ): void {
+    const tags = requireTags(request);
+    checkGranted(principal, tags);
+    stats.received++;
+    this.#route(undefined, tags, request.data ?? "");
   }
 
   /**
@@ -214,9 +269,32 @@ export class MistServer implements AsyncDisposable {
   }
 
   /**
+   * Whether every part of the server is up (`GET /health`).
+   *
+   * @returns the state of each listener and of the authenticator
+   */
+  async health(): Promise<HealthReport> {
+    const closing = this.#closing !== undefined;
+    const listeners: Record<string, "up"> = {};
+    if (!closing) {
+      for (const listener of this.#listeners) listeners[listener.url] = "up";
+    }
+    const authenticator = this.#access.authenticator === undefined
+      ? "off"
+      : await healthy(this.#access.authenticator)
+      ? "up"
+      : "down";
+    return {
+      ok: !closing && authenticator !== "down",
+      listeners,
+      authenticator,
+    };
+  }
+
+  /**
    * Shuts down: stops accepting, lets every connection write what it is owed
-   * (up to the drain timeout), closes them and waits for the listeners to end.
-   * Idempotent.
+   * (up to the drain timeout), closes them, waits for the listeners to end
+   * and closes the authenticator. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -227,6 +305,7 @@ export class MistServer implements AsyncDisposable {
       );
       for (const session of sessions) session.close();
       await Promise.all(this.#listeners.map((listener) => listener.finished));
+      await this.#access.authenticator?.close();
       log.info("Server closed");
       this.#finished.resolve();
     })();
@@ -257,6 +336,21 @@ export async function serve(options: ServeOptions = {}): Promise<MistServer> {
   const server = new MistServer(options);
   await server.listen(options.listeners ?? DEFAULT_LISTENERS);
   return server;
+}
+
+async function healthy(authenticator: Authenticator): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), HEALTH_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([
+      authenticator.healthy().catch(() => false),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function positiveInteger(name: string, value: number): number {

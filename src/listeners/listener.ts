@@ -5,12 +5,32 @@
  * @module
  */
 
+import type { Principal } from "../auth/principal.ts";
+import type { Limits, Request } from "../protocol.ts";
 import type {
   ListenerStats,
   Outlet,
   Session,
   SessionInfo,
 } from "../session.ts";
+
+/** A certificate and its private key, both PEM. */
+export interface TlsCertificate {
+  /** The certificate chain, PEM. */
+  readonly cert: string;
+  /** The private key, PEM. */
+  readonly key: string;
+}
+
+/** The server's health, as `GET /health` reports it. */
+export interface HealthReport {
+  /** Whether everything below is up. */
+  ok: boolean;
+  /** Each listener by bound URL. */
+  listeners: Record<string, "up">;
+  /** The authenticator's store, or `off` without authentication. */
+  authenticator: "up" | "down" | "off";
+}
 
 /** A started listener. */
 export interface Listener {
@@ -31,12 +51,38 @@ export interface ListenerContext {
    *
    * @param outlet where the session writes
    * @param info where the connection comes from
+   * @param presented the principal of the token presented on connect, if any
    */
-  open(outlet: Outlet, info: SessionInfo): Session;
-  /** The longest frame in bytes, for the transport's own framing. */
-  readonly maxMessageBytes: number;
+  open(outlet: Outlet, info: SessionInfo, presented?: Principal): Session;
+  /**
+   * Who presents this token (HTTP header or query parameter).
+   *
+   * @param token the token, or `undefined` when none was presented
+   * @returns the principal
+   * @throws {MistError} `invalid token`, `authenticator unavailable`
+   */
+  authenticate(token: string | undefined): Promise<Principal>;
+  /**
+   * Publishes a message that arrived outside a session (`POST /publish`).
+   *
+   * @param principal who publishes
+   * @param request the validated publish request
+   * @param stats the listener's counters
+   * @throws {MistError} `missing tags`, `forbidden`
+   */
+  publish(principal: Principal, request: Request, stats: ListenerStats): void;
+  /** The server's health now. */
+  health(): Promise<HealthReport>;
+  /** The server's metrics in Prometheus text format. */
+  metrics(): string;
+  /** The size limits of frames. */
+  readonly limits: Limits;
   /** How long a closing connection may take to write what is queued, in milliseconds. */
   readonly drainTimeoutMs: number;
+  /** The certificate of the TLS listeners, when one was configured. */
+  readonly tls: TlsCertificate | undefined;
+  /** How often an idle event stream gets a keep-alive comment, in milliseconds. */
+  readonly keepAliveMs: number;
 }
 
 /**

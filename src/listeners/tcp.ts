@@ -5,6 +5,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { MistError } from "../errors.ts";
 import { LineSplitter, OVERSIZE } from "../framing.ts";
 import type { Frame } from "../protocol.ts";
 import type { Outlet } from "../session.ts";
@@ -49,6 +50,35 @@ export function listenTcp(
   );
 }
 
+/** The port of a `tls://` URL without one. */
+export const TLS_DEFAULT_PORT = 1446;
+
+/**
+ * Starts a TLS listener: the TCP line protocol over TLS.
+ *
+ * @param url e.g. `tls://0.0.0.0:1446`
+ * @param context the server's side; its `tls` certificate is required
+ * @returns the started listener
+ * @throws {Error} without a certificate; the errors of `Deno.listenTls`
+ */
+export function listenTls(
+  url: URL,
+  context: ListenerContext,
+): Promise<Listener> {
+  if (context.tls === undefined) {
+    throw new Error("tls:// needs a certificate: set tls-cert and tls-key");
+  }
+  const listener = Deno.listenTls({
+    ...bindAddress(url, TLS_DEFAULT_PORT),
+    cert: context.tls.cert,
+    key: context.tls.key,
+    transport: "tcp",
+  });
+  return Promise.resolve(
+    serveConnections(listener, boundUrl("tls", listener.addr), context),
+  );
+}
+
 /**
  * Serves the line protocol on every connection a `Deno.Listener` accepts; the
  * TLS listener shares it.
@@ -65,10 +95,15 @@ export function serveConnections(
 ): Listener {
   const stats = newStats();
   const connections = new Set<Promise<void>>();
+  /** Connections still in their TLS handshake: closed with the listener. */
+  const handshaking = new Set<Deno.Conn>();
   const accepting = (async () => {
     try {
       for await (const conn of listener) {
-        const done = serveConnection(conn, url, context, stats)
+        const done = handshake(conn, handshaking)
+          .then(async (ok) => {
+            if (ok) await serveConnection(conn, url, context, stats);
+          })
           .finally(() => connections.delete(done));
         connections.add(done);
       }
@@ -90,11 +125,37 @@ export function serveConnections(
       } catch {
         // Already closed.
       }
+      for (const conn of handshaking) conn.close();
     },
     finished: accepting.then(async () => {
       while (connections.size > 0) await Promise.all(connections);
     }),
   };
+}
+
+/** Completes a TLS handshake (plain TCP has none); false when it failed. */
+async function handshake(
+  conn: Deno.Conn,
+  handshaking: Set<Deno.Conn>,
+): Promise<boolean> {
+  if (!("handshake" in conn)) return true;
+  handshaking.add(conn);
+  try {
+    await (conn as Deno.TlsConn).handshake();
+    return true;
+  } catch (err) {
+    log.debug("TLS handshake failed: {error}", {
+      error: err instanceof Error ? err.message : String(err),
+    });
+    try {
+      conn.close();
+    } catch {
+      // Closed by the listener already.
+    }
+    return false;
+  } finally {
+    handshaking.delete(conn);
+  }
 }
 
 async function serveConnection(
@@ -114,7 +175,7 @@ async function serveConnection(
     remote: `${remote.hostname}:${remote.port}`,
     stats,
   });
-  const splitter = new LineSplitter(context.maxMessageBytes);
+  const splitter = new LineSplitter(context.limits.maxMessageBytes);
   const buffer = new Uint8Array(READ_BUFFER_BYTES);
   try {
     while (!session.isClosed) {
@@ -126,7 +187,7 @@ async function serveConnection(
       }
       for (const line of splitter.split(buffer.subarray(0, n))) {
         const pending = line === OVERSIZE
-          ? session.tooLarge()
+          ? session.refuse(new MistError("too_large"))
           : session.handle(line);
         if (pending !== undefined) await pending;
         // Stop reading requests while the client does not read its replies.
@@ -162,7 +223,24 @@ function tcpOutlet(conn: Deno.Conn): Outlet {
       return writeAll(conn, bytes);
     },
     close() {
-      conn.close();
+      if (!("handshake" in conn)) {
+        conn.close();
+        return;
+      }
+      // TLS says goodbye with close_notify, but never waits long on a peer.
+      const timer = setTimeout(() => closeQuietly(conn), 1000);
+      conn.closeWrite().catch(() => {}).finally(() => {
+        clearTimeout(timer);
+        closeQuietly(conn);
+      });
     },
   };
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
 }

@@ -1,0 +1,113 @@
+/**
+ * Server-Sent Events: `GET /subscribe?tags=a,b&tags=c` streams every matching
+ * delivery as one `data:` event (PROTOCOL.md §8).
+ *
+ * @module
+ */
+
+import type { Principal } from "../auth/principal.ts";
+import { MistError } from "../errors.ts";
+import { checkTags, type Frame, type Limits } from "../protocol.ts";
+import type { Outlet, SessionInfo } from "../session.ts";
+import type { ListenerContext } from "./listener.ts";
+
+const encoder = new TextEncoder();
+
+/** How much the stream buffers before the session stops writing to it. */
+const STREAM_HIGH_WATER_BYTES = 64 * 1024;
+
+/**
+ * The subscriptions an event-stream request asks for: each `tags` parameter is
+ * one subscription, its tags separated by commas.
+ *
+ * @param url the request URL
+ * @param limits the size limits
+ * @returns the subscriptions
+ * @throws {MistError} `missing tags` when there is none; the tag errors of §6
+ */
+export function requestedSubscriptions(url: URL, limits: Limits): string[][] {
+  const subscriptions = url.searchParams.getAll("tags").map((value) =>
+    value.split(",").map((tag) => tag.trim()).filter((tag) => tag !== "")
+  ).filter((tags) => tags.length > 0);
+  if (subscriptions.length === 0) throw new MistError("missing_tags");
+  if (subscriptions.length > limits.maxSubscriptions) {
+    throw new MistError("too_many_subscriptions");
+  }
+  for (const tags of subscriptions) {
+    checkTags(tags, limits, { command: "subscribe" });
+  }
+  return subscriptions;
+}
+
+/**
+ * Opens an event stream for a session holding the given subscriptions.
+ *
+ * @param subscriptions what to subscribe to
+ * @param context the server's side
+ * @param info where the connection comes from
+ * @param principal who subscribes
+ * @returns the streaming response
+ * @throws {MistError} `forbidden` for tags not granted (before anything is sent)
+ */
+export function serveEvents(
+  subscriptions: readonly string[][],
+  context: ListenerContext,
+  info: SessionInfo,
+  principal: Principal,
+): Response {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let resume: (() => void) | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    pull() {
+      resume?.();
+      resume = undefined;
+    },
+    cancel() {
+      session.close();
+    },
+  }, new ByteLengthQueuingStrategy({ highWaterMark: STREAM_HIGH_WATER_BYTES }));
+
+  const keepAlive = setInterval(() => {
+    // A stalled client gets no comments either: they would only pile up.
+    if ((controller.desiredSize ?? 0) > 0) {
+      controller.enqueue(encoder.encode(": keep-alive\n\n"));
+    }
+  }, context.keepAliveMs);
+  const outlet: Outlet = {
+    write(frames: readonly Frame[]): void | Promise<void> {
+      let text = "";
+      for (const frame of frames) text += `data: ${frame.text}\n\n`;
+      controller.enqueue(encoder.encode(text));
+      if ((controller.desiredSize ?? 0) <= 0) {
+        return new Promise<void>((resolve) => resume = resolve);
+      }
+    },
+    close() {
+      clearInterval(keepAlive);
+      resume?.();
+      try {
+        controller.close();
+      } catch {
+        // Cancelled by the client already.
+      }
+    },
+  };
+  const session = context.open(outlet, info, principal);
+  try {
+    for (const tags of subscriptions) session.subscribe(tags);
+  } catch (err) {
+    session.close();
+    throw err;
+  }
+  controller.enqueue(encoder.encode(": subscribed\n\n"));
+  return new Response(body, {
+    headers: {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      "x-accel-buffering": "no",
+    },
+  });
+}

@@ -1,0 +1,321 @@
+/**
+ * The HTTP listeners on `Deno.serve`:
+ *
+ * - `http://` and `https://`: the HTTP API of PROTOCOL.md §8 (`/ping`, the
+ *   WebSocket upgrade, `POST /publish`, Server-Sent Events at `/subscribe`,
+ *   `/health`, `/metrics`);
+ * - `ws://` and `wss://`: the WebSocket upgrade paths and `/ping` only.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { Principal } from "../auth/principal.ts";
+import { MistError } from "../errors.ts";
+import { decode, errorReply, type Message } from "../protocol.ts";
+import type { ListenerStats, SessionInfo } from "../session.ts";
+import { requestedSubscriptions, serveEvents } from "./events.ts";
+import {
+  bindAddress,
+  boundUrl,
+  type Listener,
+  type ListenerContext,
+  newStats,
+} from "./listener.ts";
+import { acceptWebSocket } from "./websocket.ts";
+
+const log = getLogger(["mist", "http"]);
+
+const DEFAULT_PORTS: Record<string, number> = {
+  http: 8080,
+  https: 8443,
+  ws: 8888,
+  wss: 8889,
+};
+
+/**
+ * Starts an `http://` or `https://` listener with the whole HTTP API.
+ *
+ * @param url e.g. `http://127.0.0.1:8080`
+ * @param context the server's side
+ * @returns the started listener
+ * @throws {Error} for `https://` without a certificate; the errors of `Deno.serve`
+ */
+export function listenHttp(
+  url: URL,
+  context: ListenerContext,
+): Promise<Listener> {
+  return Promise.resolve(startHttp(url, context, true));
+}
+
+/**
+ * Starts a `ws://` or `wss://` listener: WebSocket upgrades and `/ping`.
+ *
+ * @param url e.g. `ws://127.0.0.1:8888`
+ * @param context the server's side
+ * @returns the started listener
+ * @throws {Error} for `wss://` without a certificate; the errors of `Deno.serve`
+ */
+export function listenWebSocket(
+  url: URL,
+  context: ListenerContext,
+): Promise<Listener> {
+  return Promise.resolve(startHttp(url, context, false));
+}
+
+function startHttp(
+  url: URL,
+  context: ListenerContext,
+  api: boolean,
+): Listener {
+  const scheme = url.protocol.slice(0, -1);
+  const secure = scheme === "https" || scheme === "wss";
+  if (secure && context.tls === undefined) {
+    throw new Error(
+      `${scheme}:// needs a certificate: set tls-cert and tls-key`,
+    );
+  }
+  const stats = newStats();
+  let bound = "";
+  const server = Deno.serve({
+    ...bindAddress(url, DEFAULT_PORTS[scheme] ?? 80),
+    ...(secure ? { cert: context.tls!.cert, key: context.tls!.key } : {}),
+    onListen() {},
+    onError(err) {
+      log.error("{listener}: request failed: {error}", {
+        listener: bound,
+        error: err,
+      });
+      return json(500, { error: "internal error" });
+    },
+  }, (request, info) => {
+    const remote = info.remoteAddr as Deno.NetAddr;
+    return route(request, {
+      context,
+      api,
+      stats,
+      session: {
+        listener: bound,
+        remote: `${remote.hostname}:${remote.port}`,
+        stats,
+      },
+    });
+  });
+  bound = boundUrl(scheme, server.addr as Deno.NetAddr);
+  return {
+    url: bound,
+    stats,
+    close() {
+      // Resolves once open streams end: the server closes their sessions.
+      server.shutdown().catch(() => {});
+    },
+    finished: server.finished,
+  };
+}
+
+interface Route {
+  context: ListenerContext;
+  api: boolean;
+  stats: ListenerStats;
+  session: SessionInfo;
+}
+
+async function route(request: Request, r: Route): Promise<Response> {
+  const url = new URL(request.url);
+  const path = url.pathname;
+  const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
+  if (path === "/subscribe/websocket" || (path === "/" && upgrade)) {
+    if (request.method !== "GET") return methodNotAllowed("GET");
+    if (!upgrade) return json(426, { error: "expected a WebSocket upgrade" });
+    try {
+      const token = presentedToken(request, url);
+      const principal = token === undefined
+        ? undefined
+        : await r.context.authenticate(token);
+      return acceptWebSocket(request, r.context, r.session, principal);
+    } catch (err) {
+      return failure(err, undefined, { command: "" });
+    }
+  }
+  if (path === "/ping") {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return methodNotAllowed("GET, HEAD");
+    }
+    return new Response("pong\n", {
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    });
+  }
+  if (r.api) {
+    switch (path) {
+      case "/publish":
+        if (request.method !== "POST") return methodNotAllowed("POST");
+        return await publish(request, url, r);
+      case "/subscribe": {
+        if (request.method !== "GET") return methodNotAllowed("GET");
+        let principal: Principal | undefined;
+        try {
+          principal = await r.context.authenticate(
+            presentedToken(request, url),
+          );
+          const subscriptions = requestedSubscriptions(url, r.context.limits);
+          return serveEvents(subscriptions, r.context, r.session, principal);
+        } catch (err) {
+          return failure(err, principal, { command: "subscribe" });
+        }
+      }
+      case "/health": {
+        if (request.method !== "GET") return methodNotAllowed("GET");
+        const health = await r.context.health();
+        return json(health.ok ? 200 : 503, health);
+      }
+      case "/metrics": {
+        if (request.method !== "GET") return methodNotAllowed("GET");
+        let principal: Principal | undefined;
+        try {
+          principal = await r.context.authenticate(
+            presentedToken(request, url),
+          );
+          if (principal.kind !== "open" && principal.kind !== "admin") {
+            throw new MistError("forbidden", "admin only");
+          }
+        } catch (err) {
+          return failure(err, principal, { command: "" });
+        }
+        return new Response(r.context.metrics(), {
+          headers: { "content-type": "text/plain; version=0.0.4" },
+        });
+      }
+    }
+  }
+  return json(404, { error: "not found" });
+}
+
+async function publish(
+  request: Request,
+  url: URL,
+  r: Route,
+): Promise<Response> {
+  let principal: Principal;
+  try {
+    principal = await r.context.authenticate(presentedToken(request, url));
+  } catch (err) {
+    return failure(err, undefined, { command: "publish" });
+  }
+  const body = await readBody(request, r.context.limits.maxMessageBytes);
+  if (body === undefined) {
+    return failure(new MistError("too_large"), principal, {
+      command: "publish",
+    });
+  }
+  let message: Message = { command: "publish" };
+  try {
+    const decoded = decode(body, r.context.limits, "publish");
+    message = { command: decoded.command };
+    if (decoded.tags !== undefined) message.tags = decoded.tags;
+    if (decoded.id !== undefined) message.id = decoded.id;
+    if (decoded.command !== "publish") {
+      throw new MistError("invalid_message", 'POST /publish takes a "publish"');
+    }
+    r.context.publish(principal, decoded, r.stats);
+  } catch (err) {
+    return failure(err, principal, message);
+  }
+  const ack: Message = { command: "publish", tags: message.tags ?? [] };
+  ack.data = "ok";
+  if (message.id !== undefined) ack.id = message.id;
+  return json(202, ack);
+}
+
+/** Reads a body up to a size; `undefined` when it is longer. */
+async function readBody(
+  request: Request,
+  max: number,
+): Promise<Uint8Array | undefined> {
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  if (declared > max) {
+    await request.body?.cancel();
+    return undefined;
+  }
+  if (request.body === null) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > max) return undefined; // leaving the loop cancels the body
+    chunks.push(chunk);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+/**
+ * The token a request presents: the `X-AUTH-TOKEN` header, else the
+ * `x-auth-token` query parameter (its name matched case-insensitively).
+ *
+ * @param request the request
+ * @param url its parsed URL
+ * @returns the token, or `undefined` when none is presented
+ */
+export function presentedToken(request: Request, url: URL): string | undefined {
+  const header = request.headers.get("x-auth-token");
+  if (header !== null) return header;
+  for (const [name, value] of url.searchParams) {
+    if (name.toLowerCase() === "x-auth-token") return value;
+  }
+  return undefined;
+}
+
+function failure(
+  err: unknown,
+  principal: Principal | undefined,
+  message: Message,
+): Response {
+  if (!(err instanceof MistError)) throw err;
+  const reply = errorReply(err, err.context ?? message);
+  return json(statusOf(err, principal), reply);
+}
+
+/**
+ * The HTTP status of an error (PROTOCOL.md §8).
+ *
+ * @param err the error
+ * @param principal who made the request, when known
+ * @returns 401 for a missing or invalid token, 403 for a refused valid one,
+ *   413 for a message too large, 503 when the authenticator is down, else 400
+ */
+export function statusOf(err: MistError, principal?: Principal): number {
+  switch (err.code) {
+    case "invalid_token":
+      return 401;
+    case "forbidden":
+      return principal === undefined || principal.kind === "anonymous"
+        ? 401
+        : 403;
+    case "authenticator_unavailable":
+      return 503;
+    case "too_large":
+      return 413;
+    default:
+      return 400;
+  }
+}
+
+function methodNotAllowed(allow: string): Response {
+  return json(405, { error: "method not allowed" }, { allow });
+}
+
+function json(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(JSON.stringify(body) + "\n", {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}

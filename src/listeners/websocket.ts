@@ -1,0 +1,143 @@
+/**
+ * The WebSocket adapter: one JSON message per text frame, the same sessions
+ * and commands as TCP. Shared by the `ws://` and `http://` listeners.
+ *
+ * @module
+ */
+
+import type { Principal } from "../auth/principal.ts";
+import { MistError } from "../errors.ts";
+import type { Frame } from "../protocol.ts";
+import type { Outlet, Session, SessionInfo } from "../session.ts";
+import type { ListenerContext } from "./listener.ts";
+
+/**
+ * Past this many bytes waiting in the socket, the session stops writing (its
+ * own queue then fills and drops newer deliveries, PROTOCOL.md §7).
+ */
+const HIGH_WATER_BYTES = 1024 * 1024;
+/** Writing resumes once the socket holds no more than this. */
+const LOW_WATER_BYTES = 256 * 1024;
+/** How often a stalled socket is looked at again, in milliseconds. */
+const DRAIN_POLL_MS = 10;
+/** Requests that may wait while a slow command runs; past it the client is dropped. */
+const MAX_PENDING_REQUESTS = 4096;
+
+/** WebSocket close codes this adapter uses. */
+const GOING_AWAY = 1001;
+const POLICY_VIOLATION = 1008;
+
+/**
+ * Upgrades a request to a WebSocket whose session speaks the mist protocol.
+ *
+ * @param request the HTTP request, which asks for an upgrade
+ * @param context the server's side
+ * @param info where the connection comes from
+ * @param presented the principal of a token presented with the request
+ * @returns the upgrade response
+ * @throws {TypeError} when the request is not a valid upgrade
+ */
+export function acceptWebSocket(
+  request: Request,
+  context: ListenerContext,
+  info: SessionInfo,
+  presented: Principal | undefined,
+): Response {
+  const { socket, response } = Deno.upgradeWebSocket(request, {
+    idleTimeout: 60,
+  });
+  socket.binaryType = "arraybuffer";
+  let inbox: Inbox | undefined;
+  socket.onopen = () => {
+    const session = context.open(webSocketOutlet(socket), info, presented);
+    inbox = new Inbox(session, socket);
+  };
+  socket.onmessage = (event: MessageEvent) => inbox?.push(event.data);
+  socket.onclose = () => inbox?.session.close();
+  // An error is followed by a close event; nothing else to do.
+  socket.onerror = () => {};
+  return response;
+}
+
+/** Feeds frames to a session one at a time, in order, as commands finish. */
+class Inbox {
+  readonly session: Session;
+  readonly #socket: WebSocket;
+  readonly #pending: unknown[] = [];
+  #busy = false;
+
+  constructor(session: Session, socket: WebSocket) {
+    this.session = session;
+    this.#socket = socket;
+  }
+
+  push(data: unknown): void {
+    if (this.#pending.length >= MAX_PENDING_REQUESTS) {
+      this.#drop("too many requests waiting");
+      return;
+    }
+    this.#pending.push(data);
+    if (!this.#busy) this.#run();
+  }
+
+  #run(): void {
+    while (this.#pending.length > 0 && !this.session.isClosed) {
+      // Unlike TCP, a WebSocket cannot stop reading: a client that keeps
+      // asking without reading the replies is dropped instead.
+      if (this.session.overloaded) {
+        this.#drop("too many unread replies");
+        return;
+      }
+      const data = this.#pending.shift();
+      const result = typeof data === "string"
+        ? this.session.handle(data)
+        : this.session.refuse(
+          new MistError("invalid_message", "binary frames are not supported"),
+        );
+      if (result !== undefined) {
+        this.#busy = true;
+        result.finally(() => {
+          this.#busy = false;
+          this.#run();
+        });
+        return;
+      }
+    }
+  }
+
+  #drop(reason: string): void {
+    this.#pending.length = 0;
+    try {
+      this.#socket.close(POLICY_VIOLATION, reason);
+    } catch {
+      // Already closing.
+    }
+    this.session.close();
+  }
+}
+
+function webSocketOutlet(socket: WebSocket): Outlet {
+  return {
+    write(frames: readonly Frame[]): void | Promise<void> {
+      for (const frame of frames) socket.send(frame.text);
+      if (socket.bufferedAmount > HIGH_WATER_BYTES) return drained(socket);
+    },
+    close() {
+      if (socket.readyState === WebSocket.OPEN) {
+        socket.close(GOING_AWAY, "closing");
+      }
+    },
+  };
+}
+
+async function drained(socket: WebSocket): Promise<void> {
+  while (
+    socket.bufferedAmount > LOW_WATER_BYTES &&
+    socket.readyState === WebSocket.OPEN
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+  }
+  if (socket.readyState !== WebSocket.OPEN) {
+    throw new Error("WebSocket closed");
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The server's counters in Prometheus text format (`GET /metrics`).
+ *
+ * @module
+ */
+
+import type { ServerStats } from "./server.ts";
+
+interface Family {
+  name: string;
+  type: "counter" | "gauge";
+  help: string;
+  samples: [labels: string, value: number][];
+}
+
+/**
+ * Renders server statistics as Prometheus text exposition format 0.0.4.
+ * Tokens never appear: the statistics hold none.
+ *
+ * @param stats a snapshot of the server's counters
+ * @returns the metrics text
+ */
+export function renderMetrics(stats: ServerStats): string {
+  const perListener = (pick: (l: ServerStats["listeners"][number]) => number) =>
+    stats.listeners.map((l): [string, number] => [
+      `{listener="${escapeLabel(l.url)}"}`,
+      pick(l),
+    ]);
+  const families: Family[] = [
+    {
+      name: "mist_connections",
+      type: "gauge",
+      help: "Connections open now.",
+      samples: perListener((l) => l.connections),
+    },
+    {
+      name: "mist_connections_accepted_total",
+      type: "counter",
+      help: "Connections accepted since start.",
+      samples: perListener((l) => l.accepted),
+    },
+    {
+      name: "mist_messages_received_total",
+      type: "counter",
+      help: "Messages published by clients of the listener.",
+      samples: perListener((l) => l.received),
+    },
+    {
+      name: "mist_messages_delivered_total",
+      type: "counter",
+      help: "Messages queued for delivery to clients of the listener.",
+      samples: perListener((l) => l.delivered),
+    },
+    {
+      name: "mist_messages_dropped_total",
+      type: "counter",
+      help: "Messages dropped because a client read too slowly.",
+      samples: perListener((l) => l.dropped),
+    },
+    {
+      name: "mist_subscriptions",
+      type: "gauge",
+      help: "Subscriptions held over every connection.",
+      samples: [["", stats.subscriptions]],
+    },
+  ];
+  let text = "";
+  for (const family of families) {
+    text += `# HELP ${family.name} ${family.help}\n`;
+    text += `# TYPE ${family.name} ${family.type}\n`;
+    for (const [labels, value] of family.samples) {
+      text += `${family.name}${labels} ${value}\n`;
+    }
+  }
+  return text;
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(
+    /\n/g,
+    "\\n",
+  );
+}
