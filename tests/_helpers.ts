@@ -30,63 +30,24 @@ export function hostPort(url: string): { hostname: string; port: number } {
 type Received = Message | { closed: true };
 
 /**
- * A raw TCP client of the line protocol: sends whatever it is told, parses
- * every line it receives, and never hides a malformed one.
+ * What every test client shares: an inbox of parsed messages, and the ways to
+ * wait on it.
  */
-export class LineClient implements AsyncDisposable {
-  readonly conn: Deno.TcpConn;
+export abstract class ProtocolClient implements AsyncDisposable {
   readonly #inbox: Received[] = [];
   #waiter: (() => void) | undefined;
-  readonly #reading: Promise<void>;
 
-  private constructor(conn: Deno.TcpConn) {
-    this.conn = conn;
-    this.#reading = this.#read();
-  }
+  /** Sends raw text, or an object as one JSON message. */
+  abstract send(message: string | object | Uint8Array): Promise<void>;
+  /** Waits until the server closes the connection. */
+  abstract ended(): Promise<void>;
+  /** Closes the connection and waits for it to end. */
+  abstract close(): Promise<void>;
 
-  /** Connects to a `tcp://` listener URL. */
-  static async connect(url: string): Promise<LineClient> {
-    const conn = await Deno.connect(hostPort(url));
-    conn.setNoDelay(true);
-    return new LineClient(conn);
-  }
-
-  async #read(): Promise<void> {
-    const splitter = new LineSplitter(64 * 1024 * 1024);
-    const buffer = new Uint8Array(64 * 1024);
-    try {
-      while (true) {
-        const n = await this.conn.read(buffer);
-        if (n === null) break;
-        for (const line of splitter.split(buffer.subarray(0, n))) {
-          assert.notEqual(line, OVERSIZE);
-          this.#push(JSON.parse(decoder.decode(line as Uint8Array)));
-        }
-      }
-    } catch (err) {
-      if (
-        !(err instanceof Deno.errors.BadResource ||
-          err instanceof Deno.errors.Interrupted)
-      ) throw err;
-    } finally {
-      this.#push({ closed: true });
-    }
-  }
-
-  #push(item: Received): void {
+  /** Adds what arrived. */
+  protected push(item: Received): void {
     this.#inbox.push(item);
     this.#waiter?.();
-  }
-
-  /** Sends raw text, or an object as one JSON line. */
-  async send(message: string | object | Uint8Array): Promise<void> {
-    const bytes = message instanceof Uint8Array ? message : encoder.encode(
-      typeof message === "string" ? message : JSON.stringify(message) + "\n",
-    );
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += await this.conn.write(bytes.subarray(offset));
-    }
   }
 
   /** The next message received (fails after `timeoutMs` or when the connection closed). */
@@ -131,6 +92,66 @@ export class LineClient implements AsyncDisposable {
     }
   }
 
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * A raw TCP client of the line protocol: sends whatever it is told, parses
+ * every line it receives, and never hides a malformed one.
+ */
+export class LineClient extends ProtocolClient {
+  readonly conn: Deno.Conn;
+  readonly #reading: Promise<void>;
+
+  /** Speaks the line protocol over an open connection (TCP or TLS). */
+  constructor(conn: Deno.Conn) {
+    super();
+    this.conn = conn;
+    this.#reading = this.#read();
+  }
+
+  /** Connects to a `tcp://` listener URL. */
+  static async connect(url: string): Promise<LineClient> {
+    const conn = await Deno.connect(hostPort(url));
+    conn.setNoDelay(true);
+    return new LineClient(conn);
+  }
+
+  async #read(): Promise<void> {
+    const splitter = new LineSplitter(64 * 1024 * 1024);
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await this.conn.read(buffer);
+        if (n === null) break;
+        for (const line of splitter.split(buffer.subarray(0, n))) {
+          assert.notEqual(line, OVERSIZE);
+          this.push(JSON.parse(decoder.decode(line as Uint8Array)));
+        }
+      }
+    } catch (err) {
+      if (
+        !(err instanceof Deno.errors.BadResource ||
+          err instanceof Deno.errors.Interrupted)
+      ) throw err;
+    } finally {
+      this.push({ closed: true });
+    }
+  }
+
+  /** Sends raw text, or an object as one JSON line. */
+  async send(message: string | object | Uint8Array): Promise<void> {
+    const bytes = message instanceof Uint8Array ? message : encoder.encode(
+      typeof message === "string" ? message : JSON.stringify(message) + "\n",
+    );
+    let offset = 0;
+    while (offset < bytes.length) {
+      offset += await this.conn.write(bytes.subarray(offset));
+    }
+  }
+
   /** Waits until the server closes the connection. */
   async ended(): Promise<void> {
     await this.#reading;
@@ -145,9 +166,292 @@ export class LineClient implements AsyncDisposable {
     }
     await this.#reading;
   }
+}
+
+/** A client over Deno's own WebSocket: one JSON message per text frame. */
+export class WsClient extends ProtocolClient {
+  readonly socket: WebSocket;
+  readonly #closed = Promise.withResolvers<void>();
+
+  private constructor(socket: WebSocket) {
+    super();
+    this.socket = socket;
+    socket.onmessage = (event) => this.push(JSON.parse(event.data));
+    socket.onclose = () => {
+      this.push({ closed: true });
+      this.#closed.resolve();
+    };
+  }
+
+  /**
+   * Connects to a `ws://` URL (path `/subscribe/websocket` when it has none).
+   *
+   * @param url the listener URL, or a full WebSocket URL
+   * @param headers request headers (e.g. `X-AUTH-TOKEN`)
+   */
+  static async connect(
+    url: string,
+    headers: Record<string, string> = {},
+  ): Promise<WsClient> {
+    const target = new URL(url);
+    target.protocol = target.protocol === "https:"
+      ? "wss:"
+      : target.protocol === "http:"
+      ? "ws:"
+      : target.protocol;
+    if (target.pathname === "/" && !url.endsWith("/")) {
+      target.pathname = "/subscribe/websocket";
+    }
+    const socket = new WebSocket(target.href, { headers });
+    const opened = Promise.withResolvers<void>();
+    socket.onopen = () => opened.resolve();
+    socket.onerror = (event) =>
+      opened.reject(
+        new Error(`WebSocket failed: ${(event as ErrorEvent).message}`),
+      );
+    await opened.promise;
+    return new WsClient(socket);
+  }
+
+  /** Sends raw text or bytes, or an object as one JSON text frame. */
+  send(message: string | object | Uint8Array): Promise<void> {
+    this.socket.send(
+      typeof message === "string" || message instanceof Uint8Array
+        ? message
+        : JSON.stringify(message),
+    );
+    return Promise.resolve();
+  }
+
+  /** Waits until the connection closed. */
+  ended(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  /** Closes the connection and waits for it to end. */
+  async close(): Promise<void> {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.close();
+    await this.#closed.promise;
+  }
+}
+
+/**
+ * A WebSocket client written over a bare connection (TCP or TLS), for what
+ * Deno's WebSocket cannot do in a test: stop reading, or trust a test CA.
+ */
+export class RawWebSocket {
+  readonly conn: Deno.Conn;
+  #buffer: Uint8Array;
+
+  private constructor(conn: Deno.Conn, rest: Uint8Array) {
+    this.conn = conn;
+    this.#buffer = rest;
+  }
+
+  /** Performs the upgrade handshake on a connection; fails unless it gets 101. */
+  static async handshake(
+    conn: Deno.Conn,
+    path = "/subscribe/websocket",
+    headers: Record<string, string> = {},
+  ): Promise<RawWebSocket> {
+    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`)
+      .join("");
+    await writeAllTo(
+      conn,
+      encoder.encode(
+        `GET ${path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n` +
+          `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
+          `Sec-WebSocket-Version: 13\r\n${extra}\r\n`,
+      ),
+    );
+    let received: Uint8Array = new Uint8Array(0);
+    while (true) {
+      const chunk = new Uint8Array(4096);
+      const n = await conn.read(chunk);
+      if (n === null) assert.fail("closed during the handshake");
+      received = concat(received, chunk.subarray(0, n));
+      const text = decoder.decode(received);
+      const end = text.indexOf("\r\n\r\n");
+      if (end >= 0) {
+        assert.match(text, /^HTTP\/1\.1 101/, text.split("\r\n")[0]);
+        const headerBytes = encoder.encode(text.slice(0, end + 4)).length;
+        return new RawWebSocket(conn, received.subarray(headerBytes));
+      }
+    }
+  }
+
+  /** Sends one masked text frame. */
+  async sendText(text: string): Promise<void> {
+    const payload = encoder.encode(text);
+    const mask = crypto.getRandomValues(new Uint8Array(4));
+    const length = payload.length;
+    const header = length < 126
+      ? new Uint8Array([0x81, 0x80 | length])
+      : length < 65536
+      ? new Uint8Array([0x81, 0x80 | 126, length >> 8, length & 0xff])
+      : (() => {
+        const h = new Uint8Array(10);
+        h[0] = 0x81;
+        h[1] = 0x80 | 127;
+        new DataView(h.buffer).setBigUint64(2, BigInt(length));
+        return h;
+      })();
+    const masked = payload.map((byte, i) => byte ^ mask[i % 4]!);
+    await writeAllTo(this.conn, concat(concat(header, mask), masked));
+  }
+
+  /** Reads the next text message; `undefined` once the server closes. */
+  async readText(): Promise<string | undefined> {
+    while (true) {
+      const frame = this.#frame();
+      if (frame !== undefined) {
+        const { opcode, payload } = frame;
+        if (opcode === 0x1) return decoder.decode(payload);
+        if (opcode === 0x8) return undefined;
+        continue; // ping, pong: not what the test waits for
+      }
+      const chunk = new Uint8Array(64 * 1024);
+      const n = await this.conn.read(chunk);
+      if (n === null) return undefined;
+      this.#buffer = concat(this.#buffer, chunk.subarray(0, n));
+    }
+  }
+
+  #frame(): { opcode: number; payload: Uint8Array } | undefined {
+    const b = this.#buffer;
+    if (b.length < 2) return undefined;
+    let length = b[1]! & 0x7f;
+    let offset = 2;
+    if (length === 126) {
+      if (b.length < 4) return undefined;
+      length = (b[2]! << 8) | b[3]!;
+      offset = 4;
+    } else if (length === 127) {
+      if (b.length < 10) return undefined;
+      length = Number(
+        new DataView(b.buffer, b.byteOffset + 2, 8).getBigUint64(0),
+      );
+      offset = 10;
+    }
+    if (b.length < offset + length) return undefined;
+    const payload = b.slice(offset, offset + length);
+    this.#buffer = b.slice(offset + length);
+    return { opcode: b[0]! & 0x0f, payload };
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+async function writeAllTo(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += await conn.write(bytes.subarray(offset));
+  }
+}
+
+/** An event-stream client: `GET /subscribe?...`, each `data:` event parsed. */
+export class EventStreamClient implements AsyncDisposable {
+  readonly response: Response;
+  readonly comments: string[] = [];
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  #buffer = "";
+
+  private constructor(response: Response) {
+    this.response = response;
+    this.#reader = response.body!.pipeThrough(new TextDecoderStream())
+      .getReader();
+  }
+
+  /** Opens a stream; fails unless the server answers 200. */
+  static async open(
+    url: string,
+    init: RequestInit = {},
+  ): Promise<EventStreamClient> {
+    const response = await fetch(url, init);
+    if (response.status !== 200) {
+      const body = await response.text();
+      assert.fail(`event stream refused: ${response.status} ${body}`);
+    }
+    const client = new EventStreamClient(response);
+    // The server opens with a comment once the subscriptions are in place.
+    assert.equal(await client.nextComment(), "subscribed");
+    return client;
+  }
+
+  async #event(): Promise<string> {
+    while (true) {
+      const end = this.#buffer.indexOf("\n\n");
+      if (end >= 0) {
+        const event = this.#buffer.slice(0, end);
+        this.#buffer = this.#buffer.slice(end + 2);
+        return event;
+      }
+      const { value, done } = await this.#reader.read();
+      if (done) assert.fail("event stream ended");
+      this.#buffer += value;
+    }
+  }
+
+  /** The next data event's message (comments are collected on the way). */
+  async next(): Promise<Message> {
+    while (true) {
+      const event = await this.#event();
+      if (event.startsWith(":")) {
+        this.comments.push(event.slice(1).trim());
+        continue;
+      }
+      assert.ok(event.startsWith("data: "), event);
+      return JSON.parse(event.slice("data: ".length));
+    }
+  }
+
+  /** The next comment. */
+  async nextComment(): Promise<string> {
+    const event = await this.#event();
+    assert.ok(event.startsWith(":"), `expected a comment, got ${event}`);
+    return event.slice(1).trim();
+  }
+
+  /** Stops reading and closes the stream. */
+  async close(): Promise<void> {
+    await this.#reader.cancel().catch(() => {});
+  }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+/** The first bound address of a scheme. */
+export function addressOf(server: MistServer, scheme: string): string {
+  const url = server.addresses.find((a) => a.startsWith(`${scheme}://`));
+  assert.ok(url, `no ${scheme} listener in ${server.addresses}`);
+  return url;
+}
+
+/** Starts a server with TCP, HTTP and WebSocket listeners on free ports. */
+export function allServer(options: ServeOptions = {}): Promise<MistServer> {
+  return serve({
+    listeners: ["tcp://127.0.0.1:0", "http://127.0.0.1:0", "ws://127.0.0.1:0"],
+    ...options,
+  });
+}
+
+/** Waits (bounded) until a condition holds. */
+export async function eventually(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
@@ -286,6 +590,102 @@ export class ServerProcess implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop("SIGKILL");
   }
+}
+
+/** A test CA and a server certificate it signed for `localhost` and 127.0.0.1. */
+export interface TestCertificate {
+  /** The CA certificate, PEM: what clients trust. */
+  ca: string;
+  /** The server certificate, PEM. */
+  cert: string;
+  /** The server's private key, PEM. */
+  key: string;
+  certFile: string;
+  keyFile: string;
+}
+
+async function openssl(args: string[]): Promise<void> {
+  const { success, stderr } = await new Deno.Command("openssl", {
+    args,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(success, `openssl ${args[0]}: ${decoder.decode(stderr)}`);
+}
+
+/**
+ * Makes a test CA and a server certificate in a temporary directory with
+ * openssl, or `undefined` when openssl is missing (a failure when CI=true).
+ */
+export async function testCertificate(): Promise<TestCertificate | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "mist-tls-" });
+  const file = (name: string) => `${dir}/${name}`;
+  const ec = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+  ];
+  try {
+    await openssl([
+      "req",
+      "-x509",
+      ...ec,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=mist test CA",
+      "-keyout",
+      file("ca.key"),
+      "-out",
+      file("ca.pem"),
+    ]);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    if (Deno.env.get("CI") === "true") assert.fail("openssl is missing in CI");
+    return undefined;
+  }
+  await openssl([
+    "req",
+    "-new",
+    ...ec,
+    "-subj",
+    "/CN=localhost",
+    "-keyout",
+    file("key.pem"),
+    "-out",
+    file("server.csr"),
+  ]);
+  await Deno.writeTextFile(
+    file("san.ext"),
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+  );
+  await openssl([
+    "x509",
+    "-req",
+    "-in",
+    file("server.csr"),
+    "-CA",
+    file("ca.pem"),
+    "-CAkey",
+    file("ca.key"),
+    "-CAcreateserial",
+    "-days",
+    "1",
+    "-extfile",
+    file("san.ext"),
+    "-out",
+    file("cert.pem"),
+  ]);
+  return {
+    ca: await Deno.readTextFile(file("ca.pem")),
+    cert: await Deno.readTextFile(file("cert.pem")),
+    key: await Deno.readTextFile(file("key.pem")),
+    certFile: file("cert.pem"),
+    keyFile: file("key.pem"),
+  };
 }
 
 /** Writes a temporary file and returns its path. */

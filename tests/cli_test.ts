@@ -189,3 +189,38 @@ Deno.test("mist accepts the original README's listener list with spaces", async 
   await server.waitFor(/Skipping listener udp:/);
   assert.equal((await server.stop()).code, 0);
 });
+
+function portsFree(ports: number[]): boolean {
+  for (const port of ports) {
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+const DEFAULT_PORTS = [1445, 8080, 8888];
+const defaultsFree = portsFree(DEFAULT_PORTS);
+if (!defaultsFree) {
+  // deno-lint-ignore no-console
+  console.warn(
+    "Skipping the default-listeners test: 1445, 8080 or 8888 is in use",
+  );
+}
+
+Deno.test({
+  name:
+    "mist --server with no flags starts the three default listeners and logs each",
+  ignore: !defaultsFree,
+  async fn() {
+    await using server = new ServerProcess([]);
+    assert.equal(await server.address("tcp"), "tcp://127.0.0.1:1445");
+    assert.equal(await server.address("http"), "http://127.0.0.1:8080");
+    assert.equal(await server.address("ws"), "ws://127.0.0.1:8888");
+    const ping = await fetch("http://127.0.0.1:8080/ping");
+    assert.equal(await ping.text(), "pong\n");
+    assert.equal((await server.stop()).code, 0);
+  },
+});
