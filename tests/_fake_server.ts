@@ -89,6 +89,7 @@ export class FakeConnection {
 
   constructor(conn: Deno.TcpConn) {
     this.conn = conn;
+    conn.setNoDelay(true);
     this.reading = this.#read();
   }
 
@@ -352,6 +353,7 @@ export class WebSocketBridge implements AsyncDisposable {
     let conn: Deno.TcpConn;
     try {
       conn = await connecting;
+      conn.setNoDelay(true);
     } catch {
       socket.close();
       await closed.promise;
@@ -430,6 +432,7 @@ export class TlsBridge implements AsyncDisposable {
     try {
       await tls.handshake();
       tcp = await Deno.connect(hostPort(target));
+      tcp.setNoDelay(true);
     } catch {
       tls.close();
       return;
@@ -563,4 +566,116 @@ export function closedPort(): number {
   const port = listener.addr.port;
   listener.close();
   return port;
+}
+
+/**
+ * The original mist's behaviour in front of a real server: a TCP proxy that
+ * strips `id` from every request, so the server never acknowledges anything
+ * and replies exactly as the original did. Records each request as received.
+ */
+export class LegacyProxy implements AsyncDisposable {
+  readonly #listener: Deno.TcpListener;
+  readonly #pipes = new Set<Promise<void>>();
+  readonly #accepting: Promise<void>;
+  readonly #conns = new Set<Deno.Conn>();
+  /** Every request line, as the client sent it. */
+  readonly requests: string[] = [];
+  readonly url: string;
+
+  constructor(target: string) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#listener = listener;
+    this.url = `tcp://127.0.0.1:${listener.addr.port}`;
+    this.#accepting = (async () => {
+      try {
+        for await (const conn of listener) {
+          const done: Promise<void> = this.#pipe(conn, target).finally(() =>
+            this.#pipes.delete(done)
+          );
+          this.#pipes.add(done);
+        }
+      } catch {
+        // Listener closed.
+      }
+    })();
+  }
+
+  async #pipe(client: Deno.TcpConn, target: string): Promise<void> {
+    const server = await Deno.connect(hostPort(target));
+    client.setNoDelay(true);
+    server.setNoDelay(true);
+    this.#conns.add(client).add(server);
+    const closeBoth = () => {
+      for (const conn of [client, server]) {
+        this.#conns.delete(conn);
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
+    };
+    const upstream = (async () => {
+      const splitter = new LineSplitter(1024 * 1024);
+      const buffer = new Uint8Array(64 * 1024);
+      try {
+        while (true) {
+          const n = await client.read(buffer);
+          if (n === null) break;
+          for (const line of splitter.split(buffer.subarray(0, n))) {
+            if (line === OVERSIZE) continue;
+            const text = decoder.decode(line);
+            this.requests.push(text);
+            let forward = text;
+            try {
+              const { id: _, ...rest } = JSON.parse(text);
+              forward = JSON.stringify(rest);
+            } catch {
+              // Not JSON: forwarded as is, the server answers it.
+            }
+            const bytes = encoder.encode(forward + "\n");
+            let offset = 0;
+            while (offset < bytes.length) {
+              offset += await server.write(bytes.subarray(offset));
+            }
+          }
+        }
+      } catch {
+        // One side closed.
+      } finally {
+        closeBoth();
+      }
+    })();
+    const downstream = (async () => {
+      const buffer = new Uint8Array(64 * 1024);
+      try {
+        while (true) {
+          const n = await server.read(buffer);
+          if (n === null) break;
+          let offset = 0;
+          while (offset < n) {
+            offset += await client.write(buffer.subarray(offset, n));
+          }
+        }
+      } catch {
+        // One side closed.
+      } finally {
+        closeBoth();
+      }
+    })();
+    await Promise.all([upstream, downstream]);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#listener.close();
+    await this.#accepting;
+    for (const conn of [...this.#conns]) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    while (this.#pipes.size > 0) await Promise.all(this.#pipes);
+  }
 }
