@@ -148,7 +148,9 @@ Deno.test("unsubscribe(tags) ends every subscription with exactly those tags", a
 });
 
 Deno.test("an error reply rejects the call with a typed MistError carrying the server's text", async (t) => {
-  await using server = await tcpServer({ limits: { maxTags: 2 } });
+  await using server = await tcpServer({
+    limits: { maxTags: 2, maxMessageBytes: 1024 },
+  });
   await using client = await connect(server.addresses[0]!);
   await t.step("publish with too many tags", async () => {
     await assert.rejects(client.publish(["a", "b", "c"], "x"), (err) => {
@@ -180,6 +182,15 @@ Deno.test("an error reply rejects the call with a typed MistError carrying the s
       code: "unknown_command",
     });
   });
+  await t.step(
+    "a request too large to read (its error has no id)",
+    async () => {
+      const sending = client.publish(["a"], "x".repeat(2000));
+      const after = client.ping();
+      await assert.rejects(sending, { code: "too_large" });
+      assert.ok((await after) >= 0);
+    },
+  );
   await t.step("the connection is still usable", async () => {
     await client.ping();
   });

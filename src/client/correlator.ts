@@ -3,7 +3,10 @@
  * a server that never acknowledges (the original mist), with ping barriers.
  * Pure: no I/O, no timers.
  *
- * With ids, every request carries an `id` and gets exactly one reply with it.
+ * With ids, every request carries an `id` and gets exactly one reply with it,
+ * except one the server could not read (`message too large`): its error comes
+ * without an id, and answers the oldest request waiting, since a server answers
+ * a connection's requests in order.
  *
  * Without them, a server answers requests in order and only some of them: a
  * `ping` always (its pong), others only on error or when they have a reply.
@@ -141,12 +144,27 @@ export class Correlator {
       settle(entry.pending, message);
       return true;
     }
-    if (this.#mode === "ids" || this.#fifo.length === 0) return false;
+    if (this.#mode === "ids") return this.#acceptUnread(message);
+    if (this.#fifo.length === 0) return false;
     if (this.#mode === "detect") {
       this.#mode = "legacy";
       this.#byId.clear();
     }
     return this.#acceptInOrder(message);
+  }
+
+  /**
+   * An error reply without an id answers a request the server could not read
+   * (`message too large`): the oldest one waiting, as replies come in order.
+   */
+  #acceptUnread(message: Message): boolean {
+    if (message.error === undefined) return false;
+    for (const [id, entry] of this.#byId) {
+      this.#byId.delete(id);
+      settle(entry.pending, message);
+      return true;
+    }
+    return false;
   }
 
   #acceptInOrder(message: Message): boolean {

@@ -62,6 +62,28 @@ Deno.test("with ids, a reply without one or with an unknown one is not taken", (
   assert.equal(ping.settled, false);
 });
 
+Deno.test("with ids, an error without an id answers the oldest request waiting", () => {
+  const correlator = new Correlator("ids", counter());
+  const big = new Probe({ command: "publish", tags: ["a"], data: "x" });
+  const ping = new Probe({ command: "ping" });
+  correlator.encode(big);
+  correlator.encode(ping);
+  assert.equal(
+    correlator.accept({ command: "", error: "message too large" }),
+    true,
+  );
+  assert.ok(big.result instanceof MistError);
+  assert.equal(big.result.code, "too_large");
+  assert.equal(ping.settled, false);
+  correlator.accept({ ...PONG, id: 2 });
+  assert.equal(correlator.waiting, 0);
+  assert.equal(
+    correlator.accept({ command: "", error: "invalid JSON" }),
+    false,
+    "nothing waits",
+  );
+});
+
 Deno.test("with ids, a late reply to a request that timed out is absorbed", () => {
   const correlator = new Correlator("ids", counter());
   const ping = new Probe({ command: "ping" });
