@@ -1,11 +1,16 @@
 /**
- * The `mist` program: `mist --server` runs a server.
+ * The `mist` program: `mist --server` runs a server; `mist ping`, `subscribe`,
+ * `publish`, `list` and `admin` are a client.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
 import denoJson from "./deno.json" with { type: "json" };
+import {
+  CLIENT_COMMANDS,
+  runClientCommand,
+} from "./src/cli/client_commands.ts";
 import { type Config, ConfigError, loadConfig } from "./src/config.ts";
 import { setupLogging } from "./src/log.ts";
 import { type MistServer, serve } from "./src/server.ts";
@@ -17,6 +22,8 @@ const HELP = `mist ${VERSION}: a tag-based publish/subscribe server
 
 Usage:
   mist --server [flags]     run a server
+  mist ping|subscribe|publish|list|admin [flags]
+                            talk to a server ("mist COMMAND --help" for each)
   mist -v, --version        print the version
   mist -h, --help           print this help
 
@@ -54,6 +61,7 @@ function print(stream: { writeSync(b: Uint8Array): number }, text: string) {
  * @returns the exit code
  */
 export async function main(args: readonly string[]): Promise<number> {
+  if (CLIENT_COMMANDS.has(args[0] ?? "")) return await runClientCommand(args);
   let config: Config;
   try {
     const invocation = await loadConfig(args);

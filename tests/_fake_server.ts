@@ -679,3 +679,89 @@ export class LegacyProxy implements AsyncDisposable {
     while (this.#pipes.size > 0) await Promise.all(this.#pipes);
   }
 }
+
+/** The admin token of {@linkcode authScript}'s server. */
+export const ADMIN_TOKEN = "admin-secret-0001";
+
+/**
+ * A script that plays a server with authentication on, PROTOCOL.md §4 with
+ * ids: the admin token is {@linkcode ADMIN_TOKEN}; `reader-token` exists.
+ *
+ * @param seen receives each connection's requests
+ */
+export function authScript(
+  seen: Message[][] = [],
+): (conn: FakeConnection) => Promise<void> {
+  const tokens = new Map<string, Set<string>>([[
+    "reader-token",
+    new Set(["a"]),
+  ]]);
+  return async (conn: FakeConnection) => {
+    const requests: Message[] = [];
+    seen.push(requests);
+    let admin = false;
+    for (let i = 0;; i++) {
+      let request: Message;
+      try {
+        request = await conn.request(60_000);
+      } catch {
+        return;
+      }
+      requests.push(request);
+      const fail = (error: string): Promise<void> =>
+        conn.send({
+          command: request.command,
+          ...(request.tags ? { tags: request.tags } : {}),
+          error,
+          id: request.id,
+        });
+      const token = request.data ?? "";
+      switch (request.command) {
+        case "auth":
+          if (i > 0) await fail("auth must be the first command");
+          else if (token === ADMIN_TOKEN) {
+            admin = true;
+            await conn.ack(request);
+          } else await fail("invalid token");
+          break;
+        case "ping":
+          await conn.ack(request, { command: "ping", tags: [], data: "pong" });
+          break;
+        case "register":
+        case "unregister":
+        case "set":
+        case "unset":
+        case "tags":
+          if (!admin) await fail("forbidden: admin only");
+          else if (request.command === "register") {
+            if (tokens.has(token)) await fail("token already exists");
+            else {
+              tokens.set(token, new Set(request.tags));
+              await conn.ack(request);
+            }
+          } else if (!tokens.has(token)) await fail("token not found");
+          else if (request.command === "unregister") {
+            tokens.delete(token);
+            await conn.ack(request);
+          } else if (request.command === "set") {
+            for (const tag of request.tags ?? []) tokens.get(token)!.add(tag);
+            await conn.ack(request);
+          } else if (request.command === "unset") {
+            for (const tag of request.tags ?? []) {
+              tokens.get(token)!.delete(tag);
+            }
+            await conn.ack(request);
+          } else {
+            await conn.ack(request, {
+              command: "tags",
+              tags: [...tokens.get(token)!].sort(),
+              data: token,
+            });
+          }
+          break;
+        default:
+          await conn.ack(request);
+      }
+    }
+  };
+}

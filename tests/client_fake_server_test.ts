@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { connect, type Delivery, MistError } from "../mod.ts";
 import type { Message } from "../src/protocol.ts";
 import {
+  ADMIN_TOKEN,
+  authScript,
   basicScript,
   type FakeConnection,
   FakeServer,
@@ -23,7 +25,6 @@ import {
 import { tcpServer } from "./_helpers.ts";
 
 const PONG = { command: "ping", tags: [], data: "pong" };
-const ADMIN_TOKEN = "admin-secret-0001";
 
 /** Answers the handshake's ping (and `auth`, if any) as mist does. */
 async function handshake(conn: FakeConnection): Promise<Message> {
@@ -353,82 +354,6 @@ Deno.test("without acks, reconnecting subscribes again and the barrier confirms 
 });
 
 // ---- tokens and admin commands -----------------------------------------------
-
-/** A fake server with authentication on, playing PROTOCOL.md §4 with ids. */
-function authScript(seen: Message[][]) {
-  const tokens = new Map<string, Set<string>>([[
-    "reader-token",
-    new Set(["a"]),
-  ]]);
-  return async (conn: FakeConnection) => {
-    const requests: Message[] = [];
-    seen.push(requests);
-    let admin = false;
-    for (let i = 0;; i++) {
-      let request: Message;
-      try {
-        request = await conn.request(60_000);
-      } catch {
-        return;
-      }
-      requests.push(request);
-      const fail = (error: string) =>
-        conn.send({
-          command: request.command,
-          ...(request.tags ? { tags: request.tags } : {}),
-          error,
-          id: request.id,
-        });
-      const token = request.data ?? "";
-      switch (request.command) {
-        case "auth":
-          if (i > 0) await fail("auth must be the first command");
-          else if (token === ADMIN_TOKEN) {
-            admin = true;
-            await conn.ack(request);
-          } else await fail("invalid token");
-          break;
-        case "ping":
-          await conn.ack(request, PONG);
-          break;
-        case "register":
-        case "unregister":
-        case "set":
-        case "unset":
-        case "tags":
-          if (!admin) await fail("forbidden: admin only");
-          else if (request.command === "register") {
-            if (tokens.has(token)) await fail("token already exists");
-            else {
-              tokens.set(token, new Set(request.tags));
-              await conn.ack(request);
-            }
-          } else if (!tokens.has(token)) await fail("token not found");
-          else if (request.command === "unregister") {
-            tokens.delete(token);
-            await conn.ack(request);
-          } else if (request.command === "set") {
-            for (const tag of request.tags ?? []) tokens.get(token)!.add(tag);
-            await conn.ack(request);
-          } else if (request.command === "unset") {
-            for (const tag of request.tags ?? []) {
-              tokens.get(token)!.delete(tag);
-            }
-            await conn.ack(request);
-          } else {
-            await conn.ack(request, {
-              command: "tags",
-              tags: [...tokens.get(token)!].sort(),
-              data: token,
-            });
-          }
-          break;
-        default:
-          await conn.ack(request);
-      }
-    }
-  };
-}
 
 Deno.test("the token goes first as auth, and admin commands keep PROTOCOL.md §4's shapes", async () => {
   const seen: Message[][] = [];
