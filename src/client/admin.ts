@@ -15,6 +15,18 @@ import type { Message } from "../protocol.ts";
  *
  * Tokens travel to the server and nowhere else: they never appear in the
  * client's errors or logs.
+ *
+ * @example
+ * ```ts
+ * import type { MistAdmin } from "@mist/mist";
+ *
+ * // With `client = await connect(url, { token: ADMIN_TOKEN })`, call it with `client.admin`.
+ * async function onboard(admin: MistAdmin, token: string): Promise<string[]> {
+ *   await admin.register(token, ["orders"]);
+ *   await admin.set(token, ["invoices"]);
+ *   return await admin.tags(token); // ["invoices", "orders"]
+ * }
+ * ```
  */
 export interface MistAdmin {
   /**

@@ -5,7 +5,22 @@
  * @module
  */
 
-/** How a client reconnects after losing its connection. Every field is optional. */
+/**
+ * How a client reconnects after losing its connection: capped exponential
+ * backoff with jitter. Every field is optional.
+ *
+ * @example Give up after about a minute
+ * ```ts
+ * import type { ConnectOptions, ReconnectOptions } from "@mist/mist";
+ *
+ * const reconnect: ReconnectOptions = {
+ *   initialDelayMs: 200,
+ *   maxDelayMs: 5_000,
+ *   maxAttempts: 15,
+ * };
+ * const options: ConnectOptions = { reconnect }; // for connect(address, options)
+ * ```
+ */
 export interface ReconnectOptions {
   /** The wait before the first attempt, in milliseconds (default 100). */
   initialDelayMs?: number;
@@ -21,7 +36,16 @@ export interface ReconnectOptions {
   maxAttempts?: number;
 }
 
-/** The reconnect policy when none is given. */
+/**
+ * The reconnect policy when none is given: from 100 ms, doubling up to 5 s,
+ * up to half of each wait random, no limit on attempts.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RECONNECT } from "@mist/mist";
+ * DEFAULT_RECONNECT.maxDelayMs; // 5000
+ * ```
+ */
 export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>> = Object
   .freeze({
     initialDelayMs: 100,

@@ -38,6 +38,14 @@ const log = getLogger(["mist", "client"]);
 /**
  * How the client matches replies to requests.
  *
+ * @example Talk to the original mist exactly as its own clients do
+ * ```ts
+ * import type { ConnectionMode, ConnectOptions } from "@mist/mist";
+ *
+ * const mode: ConnectionMode = "legacy";
+ * const options: ConnectOptions = { mode }; // for connect(address, options)
+ * ```
+ *
  * - `"auto"` (the default): it sends correlation ids (PROTOCOL.md §5) and looks
  *   at the answer to the ping it sends on connecting: a server that echoes the
  *   id acknowledges every request; one that does not (the original mist) is
@@ -49,14 +57,29 @@ const log = getLogger(["mist", "client"]);
  */
 export type ConnectionMode = "auto" | "ids" | "legacy";
 
-/** How a {@linkcode MistClient} connects and behaves. Every field is optional. */
+/**
+ * How a {@linkcode MistClient} connects and behaves. Every field is optional.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectOptions } from "@mist/mist";
+ *
+ * const options: ConnectOptions = {
+ *   token: Deno.env.get("MIST_TOKEN"), // none when unset
+ *   reconnect: { initialDelayMs: 250, maxDelayMs: 10_000, maxAttempts: 20 },
+ *   whenDisconnected: "fail", // don't queue requests while reconnecting
+ *   requestTimeoutMs: 5_000,
+ *   signal: AbortSignal.timeout(60_000), // close after a minute
+ * };
+ * ```
+ */
 export interface ConnectOptions {
   /**
    * The token to present: sent as `auth`, the first command, on `tcp://` and
    * `tls://`; in the `X-AUTH-TOKEN` header on `ws://` and `wss://`. Presented
-   * again on every reconnect.
+   * again on every reconnect. `undefined` presents none.
    */
-  token?: string;
+  token?: string | undefined;
   /** How replies are matched to requests (default `"auto"`). */
   mode?: ConnectionMode;
   /** The most time one connection attempt may take, handshake included, in milliseconds (default 10000). */
@@ -100,7 +123,19 @@ export interface ConnectOptions {
   signal?: AbortSignal;
 }
 
-/** Where a client's connection stands. */
+/**
+ * Where a client's connection stands: `"reconnecting"` between a lost
+ * connection and the next one.
+ *
+ * @example
+ * ```ts
+ * import { type ClientState, connect, serve } from "@mist/mist";
+ *
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+ * await using client = await connect(server.addresses[0]!);
+ * const state: ClientState = client.state; // "connected"
+ * ```
+ */
 export type ClientState = "connected" | "reconnecting" | "closed";
 
 /**
@@ -117,6 +152,35 @@ export type ClientState = "connected" | "reconnecting" | "closed";
  *   {@linkcode MistClient.messages} iterator) is full and drops newer messages.
  * - `error`: something the client could not use: a malformed or oversized
  *   frame, an unexpected reply, a subscription the server refused after a reconnect.
+ *
+ * @example Log what happens to the connection
+ * ```ts
+ * import { type ClientEvent, connect, serve } from "@mist/mist";
+ *
+ * function describe(event: ClientEvent): string {
+ *   switch (event.type) {
+ *     case "disconnect":
+ *       return `lost: ${event.error.message}`;
+ *     case "reconnecting":
+ *       return `attempt ${event.attempt} in ${Math.round(event.delayMs)} ms`;
+ *     case "reconnect":
+ *       return `back after ${event.gapMs} ms; messages meanwhile are lost`;
+ *     case "dropped":
+ *       return `the server dropped ${event.count} messages`;
+ *     case "slow":
+ *       return `a buffer is full: ${event.tags ?? "all messages"}`;
+ *     case "error":
+ *       return event.error.message;
+ *   }
+ * }
+ *
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+ * await using client = await connect(server.addresses[0]!);
+ * const status = client.status();
+ * (async () => {
+ *   for await (const event of status) console.log(describe(event));
+ * })();
+ * ```
  */
 export type ClientEvent =
   | { readonly type: "disconnect"; readonly error: MistError }
@@ -134,7 +198,16 @@ export type ClientEvent =
   | { readonly type: "slow"; readonly tags: readonly string[] | undefined }
   | { readonly type: "error"; readonly error: MistError };
 
-/** The most recent status events a {@linkcode MistClient.status} iterator keeps unread. */
+/**
+ * The most recent status events a {@linkcode MistClient.status} iterator keeps
+ * unread; older ones are dropped.
+ *
+ * @example
+ * ```ts
+ * import { STATUS_BUFFER } from "@mist/mist";
+ * STATUS_BUFFER; // 256
+ * ```
+ */
 export const STATUS_BUFFER = 256;
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -178,14 +251,18 @@ interface SubscriptionSet {
  * together from `for await (const msg of client)`.
  *
  * @example
- * ```ts ignore
- * import { connect } from "@mist/mist";
+ * ```ts
+ * import { connect, serve } from "@mist/mist";
  *
- * await using client = await connect("tcp://127.0.0.1:1445");
- * const sub = await client.subscribe(["hello"]);
- * await client.publish(["hello", "world"], "hi!"); // others receive it
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+ * await using alice = await connect(server.addresses[0]!);
+ * await using bob = await connect(server.addresses[0]!);
+ *
+ * const sub = await alice.subscribe(["hello"]);
+ * await bob.publish(["hello", "world"], "hi!"); // everyone else subscribed receives it
  * for await (const msg of sub) {
- *   console.log(msg.tags, msg.data);
+ *   console.log(msg.tags, msg.data); // ["hello", "world"] "hi!"
+ *   break; // unsubscribes
  * }
  * ```
  */
@@ -322,7 +399,11 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    * @throws {MistError} when the server cannot be reached in time
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { connect, serve } from "@mist/mist";
+   *
+   * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+   * await using client = await connect(server.addresses[0]!);
    * const ms = await client.ping();
    * console.log(`pong ${ms.toFixed(1)} ms`);
    * ```
@@ -344,8 +425,13 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    *   or `timed out`, `not connected`, `client closed`
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { connect, serve } from "@mist/mist";
+   *
+   * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+   * await using client = await connect(server.addresses[0]!);
    * const sub = await client.subscribe(["onefish", "twofish"]);
+   * server.publish(["twofish", "onefish", "redfish"], "stop");
    * for await (const msg of sub) {
    *   if (msg.data === "stop") break; // unsubscribes
    * }
@@ -479,11 +565,19 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    * @returns the messages
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { connect, serve } from "@mist/mist";
+   *
+   * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+   * await using client = await connect(server.addresses[0]!);
    * const messages = client.messages(); // buffers from now on
    * await client.subscribe(["a"]);
    * await client.subscribe(["b"]);
-   * for await (const msg of messages) console.log(msg.tags, msg.data);
+   * server.publish(["a", "b"], "once, though both match");
+   * for await (const msg of messages) {
+   *   console.log(msg.tags, msg.data);
+   *   break;
+   * }
    * ```
    */
   messages(options: SubscribeOptions = {}): AsyncIterableIterator<Delivery> {
@@ -520,10 +614,16 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    * @returns an iterator of {@linkcode ClientEvent}s
    *
    * @example
-   * ```ts ignore
-   * for await (const event of client.status()) {
+   * ```ts
+   * import { connect, serve } from "@mist/mist";
+   *
+   * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+   * const client = await connect(server.addresses[0]!);
+   * const status = client.status();
+   * await client.close();
+   * for await (const event of status) {
    *   if (event.type === "reconnect") console.log(`back after ${event.gapMs} ms`);
-   * }
+   * } // ends when the client closes
    * ```
    */
   status(): AsyncIterableIterator<ClientEvent> {
@@ -1108,11 +1208,13 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
  *   the server refused the token
  *
  * @example
- * ```ts ignore
- * import { connect } from "@mist/mist";
+ * ```ts
+ * import { connect, serve } from "@mist/mist";
  *
- * await using client = await connect("tcp://127.0.0.1:1445", {
- *   token: Deno.env.get("MIST_TOKEN"),
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+ * // e.g. "tcp://127.0.0.1:1445", "127.0.0.1:1445", "ws://127.0.0.1:8888"
+ * await using client = await connect(server.addresses[0]!, {
+ *   token: Deno.env.get("MIST_TOKEN"), // presented on every (re)connect
  * });
  * console.log(await client.list()); // []
  * ```

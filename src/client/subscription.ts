@@ -7,7 +7,18 @@
 
 import { Channel } from "./channel.ts";
 
-/** A message delivered to a subscriber, exactly as the server sent it. */
+/**
+ * A message delivered to a subscriber, exactly as the server sent it:
+ * `JSON.stringify` gives the wire form back.
+ *
+ * @example
+ * ```ts
+ * import type { Delivery } from "@mist/mist";
+ *
+ * const msg: Delivery = { command: "publish", tags: ["a", "b"], data: "hi" };
+ * JSON.stringify(msg); // '{"command":"publish","tags":["a","b"],"data":"hi"}'
+ * ```
+ */
 export interface Delivery {
   /** Always `"publish"`. */
   readonly command: "publish";
@@ -17,7 +28,20 @@ export interface Delivery {
   readonly data: string;
 }
 
-/** How one subscription buffers what it has not read yet. */
+/**
+ * How one subscription buffers what it has not read yet.
+ *
+ * @example A small buffer for a subscriber that only wants the latest news
+ * ```ts
+ * import { connect, serve, type SubscribeOptions } from "@mist/mist";
+ *
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+ * await using client = await connect(server.addresses[0]!);
+ * const options: SubscribeOptions = { maxPendingBytes: 64 * 1024 };
+ * const sub = await client.subscribe(["news"], options);
+ * sub.dropped; // 0 until 64 KiB of messages wait unread
+ * ```
+ */
 export interface SubscribeOptions {
   /**
    * The most its unread messages may take, in bytes (counted as the characters
@@ -37,6 +61,23 @@ export interface SubscribeOptions {
  * client counts how many of its subscriptions share a tag set and unsubscribes
  * on the server when the last one goes. A subscription survives reconnects: the
  * client subscribes again on each new connection.
+ *
+ * @example
+ * ```ts
+ * import { connect, serve } from "@mist/mist";
+ *
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+ * await using client = await connect(server.addresses[0]!);
+ * {
+ *   await using sub = await client.subscribe(["b", "a", "a"]);
+ *   sub.tags; // ["a", "b"]
+ *   server.publish(["a", "b", "c"], "hello");
+ *   for await (const msg of sub) {
+ *     console.log(msg.data); // "hello"
+ *     break;
+ *   }
+ * } // unsubscribed here, if the loop had not already
+ * ```
  */
 export interface Subscription extends AsyncIterable<Delivery>, AsyncDisposable {
   /** Its tags, sorted and without duplicates. */
