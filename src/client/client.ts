@@ -514,6 +514,8 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    */
   async list(): Promise<string[][]> {
     const reply = await this.#request({ command: "list" });
+    // The original mist answers "" for no subscriptions (and no JSON otherwise).
+    if (reply?.data === "") return [];
     let value: unknown;
     try {
       value = JSON.parse(reply?.data ?? "");

@@ -10,9 +10,9 @@
  *
  * Without them, a server answers requests in order and only some of them: a
  * `ping` always (its pong), others only on error or when they have a reply.
- * So each request but `ping` is sent followed by a `ping`: whatever arrives
- * before that pong (other than deliveries) is the request's answer, and the
- * pong says the server has applied it.
+ * So each request but `ping` is sent followed by a `ping`: a reply or error
+ * naming the request's command that arrives before that pong is the request's
+ * answer, and the pong says the server has applied it.
  *
  * @module
  */
@@ -181,12 +181,19 @@ export class Correlator {
       }
       return true;
     }
+    // A reply names its request's command ("" when the server could not read
+    // it). Match on it rather than on position alone: the original mist writes
+    // errors and other replies from different goroutines, so an error may
+    // overtake the pong of an earlier ping.
     for (const entry of this.#fifo) {
-      if (entry.answer === undefined) {
+      if (
+        entry.answer === undefined &&
+        (message.command === "" ||
+          message.command === (entry.pending?.request.command ?? "ping"))
+      ) {
         entry.answer = message;
         return true;
       }
-      if (entry.isPing) break;
     }
     return false;
   }

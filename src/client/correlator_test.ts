@@ -137,6 +137,29 @@ Deno.test("without ids, the barrier's pong settles the requests before it", () =
   assert.equal(correlator.accept(PONG), false, "nothing asked for it");
 });
 
+Deno.test("without ids, an error that overtakes an earlier pong still finds its request", () => {
+  const correlator = new Correlator("legacy", counter());
+  const ping = new Probe({ command: "ping" });
+  const sub = new Probe({ command: "subscribe", tags: ["a"] });
+  correlator.encode(ping);
+  correlator.encode(sub);
+  assert.equal(
+    correlator.accept({ command: "subscribe", error: "too many tags" }),
+    true,
+  );
+  correlator.accept(PONG);
+  assert.deepEqual(ping.result, PONG);
+  assert.equal(sub.settled, false);
+  correlator.accept(PONG);
+  assert.ok(sub.result instanceof MistError);
+  assert.equal(sub.result.code, "too_many_tags");
+  assert.equal(
+    correlator.accept({ command: "publish", error: "missing tags" }),
+    false,
+    "no publish waits",
+  );
+});
+
 Deno.test("without ids, a request that timed out still takes its own answers", () => {
   const correlator = new Correlator("legacy", counter());
   const first = new Probe({ command: "publish", tags: ["a"], data: "1" });
