@@ -23,15 +23,18 @@ import {
 
 const decoder = new TextDecoder();
 
-/** Runs the program with text on its standard input. */
+/** Runs the program with text on its standard input, written in pieces a little apart. */
 async function runWithInput(
   args: string[],
-  input: string,
+  ...input: string[]
 ): Promise<ProgramOutput> {
   const child = programCommand(args, { stdin: "piped" }).spawn();
   const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(input));
-  await writer.close();
+  for (const [i, piece] of input.entries()) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    await writer.write(new TextEncoder().encode(piece)).catch(() => {});
+  }
+  await writer.close().catch(() => {});
   const { code, stdout, stderr } = await child.output();
   return {
     code,
@@ -221,15 +224,20 @@ Deno.test("mist publish exits 1 with the server's error", async () => {
 
 Deno.test("mist publish --data - stops at the first error and exits 1", async () => {
   await using server = await tcpServer({ limits: { maxMessageBytes: 64 } });
-  const { code, stderr } = await runWithInput([
-    "publish",
-    "--host",
-    server.addresses[0]!,
-    "--tags",
-    "a",
-    "--data",
-    "-",
-  ], `short\n${"x".repeat(100)}\nshort again\n`);
+  const { code, stderr } = await runWithInput(
+    [
+      "publish",
+      "--host",
+      server.addresses[0]!,
+      "--tags",
+      "a",
+      "--data",
+      "-",
+    ],
+    `short\n${"x".repeat(100)}\n`,
+    "short again\n",
+    "and again\n",
+  );
   assert.equal(code, 1);
   assertOneLine(stderr, /^mist publish: message too large\n$/);
 });

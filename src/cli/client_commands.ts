@@ -51,7 +51,8 @@ Exit codes: 0 success, 1 the server answered with an error, 2 usage error,
 const HELP: Record<string, string> = {
   ping: `Usage: mist ping [flags]
 
-Pings the server and prints "pong" and the round-trip time, e.g. "pong 0.4 ms".
+Pings the server and prints "pong" and the round-trip time, e.g. "pong 0.4 ms"
+(--json: the reply with the time in milliseconds as "ms").
 
 ${COMMON_HELP}
 `,
@@ -377,13 +378,22 @@ async function publish(parsed: Parsed): Promise<number> {
     await client.publish(tags, parsed.data!);
     return EXIT.ok;
   }
-  const inFlight: Promise<void>[] = [];
+  // Replies come in order, so the first failure to arrive is the first in
+  // order; reading stops there.
+  let failure: unknown;
+  const inFlight = new Set<Promise<void>>();
   for await (const line of lines(Deno.stdin.readable)) {
-    inFlight.push(client.publish(tags, line));
-    if (inFlight.length >= PUBLISH_WINDOW) await inFlight.shift();
+    if (failure !== undefined) break;
+    const sent: Promise<void> = client.publish(tags, line)
+      .catch((err) => {
+        failure ??= err;
+      })
+      .finally(() => inFlight.delete(sent));
+    inFlight.add(sent);
+    if (inFlight.size >= PUBLISH_WINDOW) await Promise.race(inFlight);
   }
-  // The first failure, in order, is the one reported.
-  for (const sent of inFlight) await sent;
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure;
   return EXIT.ok;
 }
 

@@ -768,21 +768,26 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
         await Promise.all(steps.map((step) => step.promise));
       } catch (err) {
         transport.close();
-        if (err instanceof MistError && err.code === "connection_closed") {
-          throw new MistError(
-            "connection_failed",
-            `${this.server}: the server closed the connection during the handshake`,
-            { cause: err },
-          );
-        }
-        if (err instanceof MistError && err.code === "timeout") {
+        // Aborted: the time is up (or the client is closing), which closed the
+        // transport; say so rather than that the server closed it.
+        const reason = abort.signal.aborted ? abort.signal.reason : err;
+        if (reason instanceof MistError && reason.code === "timeout") {
           throw new MistError(
             "connection_failed",
             `${this.server}: no answer to the handshake within ${this.#timeoutMs} ms`,
             { cause: err },
           );
         }
-        throw err;
+        if (
+          reason instanceof MistError && reason.code === "connection_closed"
+        ) {
+          throw new MistError(
+            "connection_failed",
+            `${this.server}: the server closed the connection during the handshake`,
+            { cause: err },
+          );
+        }
+        throw reason;
       } finally {
         abort.signal.removeEventListener("abort", onAbort);
       }
