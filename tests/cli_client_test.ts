@@ -23,15 +23,19 @@ import {
 
 const decoder = new TextDecoder();
 
-/** Runs the program with text on its standard input, written in pieces a little apart. */
+/**
+ * Runs the program with text on its standard input, in pieces written
+ * `pauseMs` apart, so that replies can arrive while it waits for input.
+ */
 async function runWithInput(
   args: string[],
-  ...input: string[]
+  input: string[],
+  pauseMs = 0,
 ): Promise<ProgramOutput> {
   const child = programCommand(args, { stdin: "piped" }).spawn();
   const writer = child.stdin.getWriter();
   for (const [i, piece] of input.entries()) {
-    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
     await writer.write(new TextEncoder().encode(piece)).catch(() => {});
   }
   await writer.close().catch(() => {});
@@ -198,7 +202,7 @@ Deno.test("mist publish --data - publishes each line of standard input", async (
     "lines",
     "--data",
     "-",
-  ], "first\nsecond\r\n\nlast without newline");
+  ], ["first\nsecond\r\n\nlast without newline"]);
   assert.equal(code, 0, stderr);
   const iterator = sub[Symbol.asyncIterator]();
   const got: string[] = [];
@@ -234,9 +238,8 @@ Deno.test("mist publish --data - stops at the first error and exits 1", async ()
       "--data",
       "-",
     ],
-    `short\n${"x".repeat(100)}\n`,
-    "short again\n",
-    "and again\n",
+    [`short\n${"x".repeat(100)}\n`, "short again\n", "and again\n"],
+    200,
   );
   assert.equal(code, 1);
   assertOneLine(stderr, /^mist publish: message too large\n$/);
