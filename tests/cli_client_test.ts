@@ -440,17 +440,20 @@ Deno.test("mist admin without the admin token exits 1; MIST_TOKEN stands in for 
 // ---- usage --------------------------------------------------------------------
 
 Deno.test("every client subcommand has --help", async () => {
-  for (const command of ["ping", "subscribe", "publish", "list", "admin"]) {
-    for (const flag of ["--help", "-h"]) {
-      const { code, stdout, stderr } = await runProgram([command, flag]);
-      assert.equal(code, 0, stderr);
-      assert.match(stdout, new RegExp(`^Usage: mist ${command}`));
-      assert.match(stdout, /--host/);
-      assert.match(
-        stdout,
-        /Exit codes: 0 success, 1 .*, 2 usage error,\n3 could not connect/,
-      );
-    }
+  const runs = ["ping", "subscribe", "publish", "list", "admin"].flatMap(
+    (command) => ["--help", "-h"].map((flag) => [command, flag]),
+  );
+  // Independent processes: run them together.
+  const outputs = await Promise.all(runs.map((args) => runProgram(args)));
+  for (const [i, { code, stdout, stderr }] of outputs.entries()) {
+    const command = runs[i]![0]!;
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, new RegExp(`^Usage: mist ${command}`));
+    assert.match(stdout, /--host/);
+    assert.match(
+      stdout,
+      /Exit codes: 0 success, 1 .*, 2 usage error,\n3 could not connect/,
+    );
   }
   const { stdout } = await runProgram(["--help"]);
   assert.match(stdout, /mist ping\|subscribe\|publish\|list\|admin/);
@@ -483,9 +486,10 @@ Deno.test("usage errors exit 2 with one line naming the problem", async (t) => {
     ],
     [["ping", "--token", ""], /^mist ping: --token is empty/],
   ];
-  for (const [args, message] of cases) {
-    await t.step(args.join(" "), async () => {
-      const { code, stdout, stderr } = await runProgram(args);
+  const outputs = await Promise.all(cases.map(([args]) => runProgram(args)));
+  for (const [i, [args, message]] of cases.entries()) {
+    await t.step(args.join(" "), () => {
+      const { code, stdout, stderr } = outputs[i]!;
       assert.equal(code, 2, stderr);
       assert.equal(stdout, "");
       assertOneLine(stderr, message);
