@@ -803,6 +803,13 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
       // Whatever was opened is released before the failure is told.
       link.transport?.close();
       await link.transport?.closed;
+      if (err instanceof MistError && err.code === "timeout") {
+        throw new MistError(
+          "connection_failed",
+          `${this.server}: ${err.message}`,
+          { cause: err },
+        );
+      }
       throw err;
     } finally {
       clearTimeout(timer);
@@ -927,12 +934,9 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
         link = await this.#establish();
       } catch (err) {
         if (this.#isClosed()) return;
-        if (
-          err instanceof MistError &&
-          (err.code === "invalid_token" || err.code === "forbidden" ||
-            err.code === "protocol_error")
-        ) {
-          // Trying again would be refused the same way.
+        if (err instanceof MistError && err.code !== "connection_failed") {
+          // The server answered, with an error (a token refused): trying
+          // again would be refused the same way.
           void this.#shutdown(err);
           return;
         }
