@@ -454,7 +454,10 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
       entry = { key, tags: set, locals: new Set() };
       this.#subs.set(key, entry);
     }
-    const sub = new ClientSubscription(set, capacity, this.#subscriptionHost);
+    const sub = new ClientSubscription(set, {
+      maxPendingBytes: capacity,
+      host: this.#subscriptionHost,
+    });
     entry.locals.add(sub);
     try {
       await this.#request({ command: "subscribe", tags: set });

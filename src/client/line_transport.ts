@@ -50,7 +50,10 @@ export async function openLineTransport(
     conn = await Deno.connect({ hostname, port, signal: options.signal });
   }
   if ("setNoDelay" in conn) conn.setNoDelay(true);
-  return new LineTransport(conn, options.maxFrameBytes, handler);
+  return new LineTransport(conn, {
+    maxFrameBytes: options.maxFrameBytes,
+    handler,
+  });
 }
 
 /** Waits for a step of connecting; a connection that comes too late is closed. */
@@ -91,8 +94,10 @@ class LineTransport implements Transport {
 
   constructor(
     conn: Deno.Conn,
-    maxFrameBytes: number,
-    handler: TransportHandler,
+    { maxFrameBytes, handler }: {
+      maxFrameBytes: number;
+      handler: TransportHandler;
+    },
   ) {
     this.#conn = conn;
     this.closed = this.#read(maxFrameBytes, handler);

@@ -128,13 +128,14 @@ export class ClientSubscription implements Subscription {
 
   /**
    * @param tags its tags, sorted and without duplicates
-   * @param maxPendingBytes the size of its buffer
-   * @param host its client
+   * @param options the size of its buffer, and its client
    */
   constructor(
     tags: readonly string[],
-    maxPendingBytes: number,
-    host: SubscriptionHost,
+    { maxPendingBytes, host }: {
+      maxPendingBytes: number;
+      host: SubscriptionHost;
+    },
   ) {
     this.tags = tags;
     this.#host = host;

@@ -39,13 +39,12 @@ export async function openWebSocketTransport(
     ...(client !== undefined ? { client } : {}),
   });
   socket.binaryType = "arraybuffer";
-  const transport = new WebSocketTransport(
-    socket,
-    options.token !== undefined,
+  const transport = new WebSocketTransport(socket, {
+    presentsToken: options.token !== undefined,
     client,
-    options.maxFrameBytes,
+    maxFrameBytes: options.maxFrameBytes,
     handler,
-  );
+  });
   const opened = Promise.withResolvers<void>();
   const onAbort = () => {
     opened.reject(options.signal.reason);
@@ -87,10 +86,12 @@ class WebSocketTransport implements Transport {
 
   constructor(
     socket: WebSocket,
-    presentsToken: boolean,
-    client: Deno.HttpClient | undefined,
-    maxFrameBytes: number,
-    handler: TransportHandler,
+    { presentsToken, client, maxFrameBytes, handler }: {
+      presentsToken: boolean;
+      client: Deno.HttpClient | undefined;
+      maxFrameBytes: number;
+      handler: TransportHandler;
+    },
   ) {
     this.#socket = socket;
     this.presentsToken = presentsToken;
