@@ -59,9 +59,10 @@ ${COMMON_HELP}
   subscribe: `Usage: mist subscribe --tags a,b [--tags c ...] [flags]
 
 Subscribes to the messages whose tags include all the tags of one --tags, and
-prints each one's data on its own line (--json: the whole message), once however
-many --tags match it, until interrupted (Ctrl-C exits 0). Reconnects by itself
-after a lost connection and says so on standard error.
+prints each one's data on its own line (--json: the whole message as one JSON
+line, which keeps data holding newlines on one line), once however many --tags
+match it, until interrupted (Ctrl-C exits 0). Reconnects by itself after a lost
+connection and says so on standard error.
 
   --tags a,b     a subscription's tags, comma-separated; repeat for more
                  subscriptions (spaces around commas are ignored)
