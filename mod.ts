@@ -67,15 +67,13 @@ export {
   type ListenerFactory,
   registerListener,
 } from "./src/listeners/listener.ts";
+export { connect, MistClient } from "./src/client/client.ts";
+export type { ConnectionMode, ConnectOptions } from "./src/client/options.ts";
 export {
   type ClientEvent,
   type ClientState,
-  connect,
-  type ConnectionMode,
-  type ConnectOptions,
-  MistClient,
   STATUS_BUFFER,
-} from "./src/client/client.ts";
+} from "./src/client/status.ts";
 export type {
   Delivery,
   SubscribeOptions,

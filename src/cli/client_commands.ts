@@ -11,12 +11,9 @@
 import { parseArgs } from "node:util";
 import { MistError } from "../errors.ts";
 import { DEFAULT_ADDRESS, parseServerAddress } from "../client/address.ts";
-import {
-  type ClientEvent,
-  connect,
-  type ConnectOptions,
-  type MistClient,
-} from "../client/client.ts";
+import { connect, type MistClient } from "../client/client.ts";
+import type { ConnectOptions } from "../client/options.ts";
+import type { ClientEvent } from "../client/status.ts";
 
 /** The subcommands this module runs. */
 export const CLIENT_COMMANDS: ReadonlySet<string> = new Set([

@@ -14,11 +14,7 @@ import { MistError } from "../errors.ts";
 import type { Message } from "../protocol.ts";
 import { parseServerAddress, safeText } from "./address.ts";
 import { adminCommands, type MistAdmin } from "./admin.ts";
-import {
-  reconnectDelay,
-  type ReconnectOptions,
-  reconnectPolicy,
-} from "./backoff.ts";
+import { reconnectDelay, type ReconnectOptions } from "./backoff.ts";
 import { Channel } from "./channel.ts";
 import { Correlator, type PendingRequest } from "./correlator.ts";
 import { parseServerFrame } from "./inbound.ts";
@@ -30,189 +26,17 @@ import {
   type Subscription,
   type SubscriptionHost,
 } from "./subscription.ts";
+import {
+  type ConnectionMode,
+  type ConnectOptions,
+  positive,
+  resolveOptions,
+} from "./options.ts";
+import { type ClientEvent, type ClientState, STATUS_BUFFER } from "./status.ts";
 import type { Transport } from "./transport.ts";
 import { openTransport } from "./transports.ts";
 
 const log = getLogger(["mist", "client"]);
-
-/**
- * How the client matches replies to requests.
- *
- * @example Talk to the original mist exactly as its own clients do
- * ```ts
- * import type { ConnectionMode, ConnectOptions } from "@mist/mist";
- *
- * const mode: ConnectionMode = "legacy";
- * const options: ConnectOptions = { mode }; // for connect(address, options)
- * ```
- *
- * - `"auto"` (the default): it sends correlation ids (PROTOCOL.md §5) and looks
- *   at the answer to the ping it sends on connecting: a server that echoes the
- *   id acknowledges every request; one that does not (the original mist) is
- *   driven as `"legacy"`. Decided again on every connection.
- * - `"ids"`: correlation ids only; connecting to a server without them fails.
- * - `"legacy"`: never sends ids, exactly like the original's clients. Each
- *   request but `ping` is followed by a `ping`; its pong confirms the request
- *   was applied, and an error that arrives before it is the request's.
- */
-export type ConnectionMode = "auto" | "ids" | "legacy";
-
-/**
- * How a {@linkcode MistClient} connects and behaves. Every field is optional.
- *
- * @example
- * ```ts
- * import type { ConnectOptions } from "@mist/mist";
- *
- * const options: ConnectOptions = {
- *   token: Deno.env.get("MIST_TOKEN"), // none when unset
- *   reconnect: { initialDelayMs: 250, maxDelayMs: 10_000, maxAttempts: 20 },
- *   whenDisconnected: "fail", // don't queue requests while reconnecting
- *   requestTimeoutMs: 5_000,
- *   signal: AbortSignal.timeout(60_000), // close after a minute
- * };
- * ```
- */
-export interface ConnectOptions {
-  /**
-   * The token to present: sent as `auth`, the first command, on `tcp://` and
-   * `tls://`; in the `X-AUTH-TOKEN` header on `ws://` and `wss://`. Presented
-   * again on every reconnect. `undefined` presents none.
-   */
-  token?: string | undefined;
-  /** How replies are matched to requests (default `"auto"`). */
-  mode?: ConnectionMode;
-  /** The most time one connection attempt may take, handshake included, in milliseconds (default 10000). */
-  timeoutMs?: number;
-  /**
-   * The most time a request may wait for its answer, in milliseconds, counted
-   * from the call, so including any wait for a reconnect (default 10000).
-   */
-  requestTimeoutMs?: number;
-  /**
-   * Whether and how to reconnect after the connection is lost (default `true`:
-   * capped exponential backoff from 100 ms to 5 s, half of it random, without
-   * limit). With `false`, a lost connection closes the client.
-   */
-  reconnect?: boolean | ReconnectOptions;
-  /**
-   * What a request made while the client is reconnecting does: `"wait"` (the
-   * default) is sent once the connection is back, or fails with `timed out`
-   * after `requestTimeoutMs`; `"fail"` fails at once with `not connected`.
-   *
-   * A request in flight when the connection drops fails with `connection
-   * closed` (the client cannot know whether the server applied it), except
-   * `ping`, `list`, `tags`, `subscribe` and `unsubscribe`, which are safe to
-   * repeat and, with `"wait"`, are sent again after reconnecting.
-   */
-  whenDisconnected?: "wait" | "fail";
-  /**
-   * The most unread messages may take in each subscription and each
-   * {@linkcode MistClient.messages} iterator, in bytes (see
-   * {@linkcode SubscribeOptions.maxPendingBytes}; default 8 MiB).
-   */
-  maxPendingBytes?: number;
-  /** The longest frame accepted from the server, in bytes; longer ones are skipped and reported (default 8 MiB). */
-  maxFrameBytes?: number;
-  /**
-   * PEM certificate authorities to trust besides the system's, for `tls://`
-   * and `wss://` servers with certificates of their own.
-   */
-  caCerts?: readonly string[];
-  /** Closes the client when aborted; connecting fails with its reason. */
-  signal?: AbortSignal;
-}
-
-/**
- * Where a client's connection stands: `"reconnecting"` between a lost
- * connection and the next one.
- *
- * @example
- * ```ts
- * import { type ClientState, connect, serve } from "@mist/mist";
- *
- * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
- * await using client = await connect(server.addresses[0]!);
- * const state: ClientState = client.state; // "connected"
- * ```
- */
-export type ClientState = "connected" | "reconnecting" | "closed";
-
-/**
- * What happens to a client's connection, from {@linkcode MistClient.status}.
- *
- * - `disconnect`: the connection was lost; `error` says how.
- * - `reconnecting`: attempt number `attempt` starts after `delayMs`.
- * - `reconnect`: connected again after `attempts` attempts, authenticated and
- *   subscribed again; messages published during the `gapMs` without a
- *   connection were not received.
- * - `dropped`: the server dropped `count` messages to this client because it
- *   read too slowly (PROTOCOL.md §7).
- * - `slow`: a subscription's buffer (`tags`; `undefined` for a
- *   {@linkcode MistClient.messages} iterator) is full and drops newer messages.
- * - `error`: something the client could not use: a malformed or oversized
- *   frame, an unexpected reply, a subscription the server refused after a reconnect.
- *
- * @example Log what happens to the connection
- * ```ts
- * import { type ClientEvent, connect, serve } from "@mist/mist";
- *
- * function describe(event: ClientEvent): string {
- *   switch (event.type) {
- *     case "disconnect":
- *       return `lost: ${event.error.message}`;
- *     case "reconnecting":
- *       return `attempt ${event.attempt} in ${Math.round(event.delayMs)} ms`;
- *     case "reconnect":
- *       return `back after ${event.gapMs} ms; messages meanwhile are lost`;
- *     case "dropped":
- *       return `the server dropped ${event.count} messages`;
- *     case "slow":
- *       return `a buffer is full: ${event.tags ?? "all messages"}`;
- *     case "error":
- *       return event.error.message;
- *   }
- * }
- *
- * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
- * await using client = await connect(server.addresses[0]!);
- * const status = client.status();
- * (async () => {
- *   for await (const event of status) console.log(describe(event));
- * })();
- * ```
- */
-export type ClientEvent =
-  | { readonly type: "disconnect"; readonly error: MistError }
-  | {
-    readonly type: "reconnecting";
-    readonly attempt: number;
-    readonly delayMs: number;
-  }
-  | {
-    readonly type: "reconnect";
-    readonly attempts: number;
-    readonly gapMs: number;
-  }
-  | { readonly type: "dropped"; readonly count: number }
-  | { readonly type: "slow"; readonly tags: readonly string[] | undefined }
-  | { readonly type: "error"; readonly error: MistError };
-
-/**
- * The most recent status events a {@linkcode MistClient.status} iterator keeps
- * unread; older ones are dropped.
- *
- * @example
- * ```ts
- * import { STATUS_BUFFER } from "@mist/mist";
- * STATUS_BUFFER; // 256
- * ```
- */
-export const STATUS_BUFFER = 256;
-
-const DEFAULT_TIMEOUT_MS = 10_000;
-const DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024;
-const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
 /** Requests a client may send again on a new connection. */
 const REPEATABLE = new Set([
@@ -305,40 +129,17 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
 
   private constructor(url: URL, options: ConnectOptions) {
     this.#url = url;
-    if (
-      options.token !== undefined &&
-      (typeof options.token !== "string" || options.token === "")
-    ) {
-      throw new TypeError("token must be a non-empty string");
-    }
-    this.#token = options.token;
-    this.#mode = oneOf("mode", options.mode, ["auto", "ids", "legacy"]);
-    this.#whenDisconnected = oneOf(
-      "whenDisconnected",
-      options.whenDisconnected,
-      ["wait", "fail"],
-    );
-    this.#timeoutMs = positive(
-      "timeoutMs",
-      options.timeoutMs,
-      DEFAULT_TIMEOUT_MS,
-    );
-    this.#requestTimeoutMs = positive(
-      "requestTimeoutMs",
-      options.requestTimeoutMs,
-      DEFAULT_TIMEOUT_MS,
-    );
-    this.#maxPendingBytes = positive(
-      "maxPendingBytes",
-      options.maxPendingBytes,
-      DEFAULT_MAX_PENDING_BYTES,
-    );
-    this.#maxFrameBytes = Math.floor(
-      positive("maxFrameBytes", options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES),
-    );
-    this.#reconnect = reconnectPolicy(options.reconnect);
-    this.#caCerts = options.caCerts;
-    this.#signal = options.signal;
+    const resolved = resolveOptions(options);
+    this.#token = resolved.token;
+    this.#mode = resolved.mode;
+    this.#whenDisconnected = resolved.whenDisconnected;
+    this.#timeoutMs = resolved.timeoutMs;
+    this.#requestTimeoutMs = resolved.requestTimeoutMs;
+    this.#maxPendingBytes = resolved.maxPendingBytes;
+    this.#maxFrameBytes = resolved.maxFrameBytes;
+    this.#reconnect = resolved.reconnect;
+    this.#caCerts = resolved.caCerts;
+    this.#signal = resolved.signal;
     this.admin = adminCommands((message) => this.#request(message));
   }
 
@@ -1248,30 +1049,6 @@ function tagSet(tags: unknown): string[] {
     throw new TypeError("Tags must be a non-empty array of non-empty strings");
   }
   return [...new Set(tags as string[])].sort();
-}
-
-function positive(name: string, value: number | undefined, fallback: number) {
-  if (value === undefined) return fallback;
-  if (!(typeof value === "number" && value > 0 && Number.isFinite(value))) {
-    throw new RangeError(`${name} must be a positive number, got ${value}`);
-  }
-  return value;
-}
-
-function oneOf<T extends string>(
-  name: string,
-  value: T | undefined,
-  allowed: readonly T[],
-): T {
-  if (value === undefined) return allowed[0]!;
-  if (!allowed.includes(value)) {
-    throw new TypeError(
-      `${name} must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${
-        JSON.stringify(value)
-      }`,
-    );
-  }
-  return value;
 }
 
 /** A network error in words, without anything a URL's query may hold. */
