@@ -1,5 +1,6 @@
 /**
- * The `mist` program: `mist --server` runs a server.
+ * The `mist` program: `mist --server` runs a server; `mist ping`, `subscribe`,
+ * `publish`, `list` and `admin` are a client.
  *
  * @module
  */
@@ -10,6 +11,10 @@ import {
   type Authenticator,
   openAuthenticator,
 } from "./src/auth/authenticator.ts";
+import {
+  CLIENT_COMMANDS,
+  runClientCommand,
+} from "./src/cli/client_commands.ts";
 import { type Config, ConfigError, loadConfig } from "./src/config.ts";
 import { setupLogging } from "./src/log.ts";
 import { type MistServer, serve } from "./src/server.ts";
@@ -21,6 +26,8 @@ const HELP = `mist ${VERSION}: a tag-based publish/subscribe server
 
 Usage:
   mist --server [flags]     run a server
+  mist ping|subscribe|publish|list|admin [flags]
+                            talk to a server ("mist COMMAND --help" for each)
   mist -v, --version        print the version
   mist -h, --help           print this help
 
@@ -64,6 +71,7 @@ function print(stream: { writeSync(b: Uint8Array): number }, text: string) {
  * @returns the exit code
  */
 export async function main(args: readonly string[]): Promise<number> {
+  if (CLIENT_COMMANDS.has(args[0] ?? "")) return await runClientCommand(args);
   let config: Config;
   try {
     const invocation = await loadConfig(args);

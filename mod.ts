@@ -1,10 +1,10 @@
 /**
- * mist: a tag-based publish/subscribe server.
+ * mist: a tag-based publish/subscribe server, and its client.
  *
  * Clients subscribe to sets of tags and receive every message whose tags
  * include all the tags of one of their subscriptions. This module starts a
  * server inside a Deno program, extends it with custom commands and
- * listeners, and exposes the protocol's types.
+ * listeners, connects to servers as a client, and exposes the protocol's types.
  *
  * @example Run a server on a free port
  * ```ts
@@ -12,6 +12,22 @@
  *
  * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
  * console.log(server.addresses); // ["tcp://127.0.0.1:40123"]
+ * ```
+ *
+ * @example Subscribe and publish as a client
+ * ```ts
+ * import { connect, serve } from "@mist/mist";
+ *
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+ * await using alice = await connect(server.addresses[0]!);
+ * await using bob = await connect(server.addresses[0]!);
+ *
+ * const sub = await alice.subscribe(["hello"]);
+ * await bob.publish(["hello", "world"], "hi!");
+ * for await (const msg of sub) {
+ *   console.log(msg.tags, msg.data); // ["hello", "world"] "hi!"
+ *   break; // unsubscribes
+ * }
  * ```
  *
  * @module
@@ -60,3 +76,20 @@ export {
   registerAuthenticator,
 } from "./src/auth/authenticator.ts";
 export type { Principal } from "./src/auth/principal.ts";
+export { connect, MistClient } from "./src/client/client.ts";
+export type { ConnectionMode, ConnectOptions } from "./src/client/options.ts";
+export {
+  type ClientEvent,
+  type ClientState,
+  STATUS_BUFFER,
+} from "./src/client/status.ts";
+export type {
+  Delivery,
+  SubscribeOptions,
+  Subscription,
+} from "./src/client/subscription.ts";
+export type { MistAdmin } from "./src/client/admin.ts";
+export {
+  DEFAULT_RECONNECT,
+  type ReconnectOptions,
+} from "./src/client/backoff.ts";

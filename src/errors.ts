@@ -4,7 +4,8 @@
  * A {@linkcode MistError} travels from wherever it is thrown (the codec, a
  * command, an authenticator) to the session, which turns it into the protocol's
  * error reply in one place. The client maps an error reply back into a
- * `MistError` with the same code.
+ * `MistError` with the same code ({@linkcode MistError.fromText}), and uses the
+ * last codes of {@linkcode ERROR_TEXT} for what goes wrong on its side.
  *
  * @module
  */
@@ -28,6 +29,14 @@ export const ERROR_TEXT = {
   token_not_found: "token not found",
   authenticator_unavailable: "authenticator unavailable",
   internal: "internal error",
+  // The client's own codes: the server never sends these texts.
+  connection_failed: "cannot connect",
+  connection_closed: "connection closed",
+  not_connected: "not connected",
+  timeout: "timed out",
+  client_closed: "client closed",
+  protocol_error: "protocol error",
+  server_error: "server error",
 } as const;
 
 /** What went wrong, as a stable machine-readable code. */
@@ -76,5 +85,40 @@ export class MistError extends Error {
       options,
     );
     this.code = code;
+  }
+
+  /**
+   * The error an error reply's text stands for: the code whose text the reply
+   * starts with (alone or followed by `": "`), and exactly that text as the message.
+   * A text no code matches, such as a custom command's, gets the code
+   * `server_error` and the message `server error: TEXT`.
+   *
+   * @param text the `error` field of a reply
+   * @param context the reply's command, tags and id, kept as the error's context
+   * @returns the error
+   *
+   * @example
+   * ```ts
+   * import { MistError } from "./errors.ts";
+   * const err = MistError.fromText('forbidden: not granted ["x"]');
+   * err.code; // "forbidden"
+   * err.message; // 'forbidden: not granted ["x"]'
+   * ```
+   */
+  static fromText(text: string, context?: ErrorContext): MistError {
+    let best: ErrorCode | undefined;
+    for (const [code, prefix] of Object.entries(ERROR_TEXT)) {
+      if (
+        (text === prefix || text.startsWith(`${prefix}: `)) &&
+        (best === undefined || prefix.length > ERROR_TEXT[best].length)
+      ) {
+        best = code as ErrorCode;
+      }
+    }
+    const err = best === undefined
+      ? new MistError("server_error", text)
+      : new MistError(best, text.slice(ERROR_TEXT[best].length + 2));
+    if (context !== undefined) err.context = { ...context };
+    return err;
   }
 }

@@ -442,6 +442,42 @@ export function allServer(options: ServeOptions = {}): Promise<MistServer> {
   });
 }
 
+/**
+ * Publishes `count` numbered messages of about 1 KB to a tag, 256 at a time,
+ * and checks that a reading subscriber gets each in order before the next
+ * batch goes: the publisher is paced by the reader that keeps up, never by one
+ * that stopped reading.
+ */
+export async function publishThrough(
+  publisher: ProtocolClient,
+  reader: ProtocolClient,
+  tag: string,
+  count: number,
+): Promise<void> {
+  const payload = "x".repeat(1000);
+  for (let i = 0; i < count; i += 256) {
+    let lines = "";
+    for (let j = i; j < Math.min(i + 256, count); j++) {
+      lines += JSON.stringify({
+        command: "publish",
+        tags: [tag],
+        data: `${j} ${payload}`,
+      }) + "\n";
+    }
+    await publisher.send(lines);
+    for (let j = i; j < Math.min(i + 256, count); j++) {
+      const message = await reader.next();
+      assert.equal(
+        message.data?.split(" ")[0],
+        `${j}`,
+        JSON.stringify(message).slice(0, 80),
+      );
+    }
+  }
+  // The publisher's own requests are answered while a slow reader is stalled.
+  assert.deepEqual(await publisher.sync(), []);
+}
+
 /** Waits (bounded) until a condition holds. */
 export async function eventually(
   condition: () => boolean,

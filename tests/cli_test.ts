@@ -185,8 +185,11 @@ Deno.test("mist accepts the original README's listener list with spaces", async 
     "tcp://127.0.0.1:0,",
     "udp://127.0.0.1:0",
   ]);
-  await server.address("tcp");
+  const url = await server.address("tcp");
   await server.waitFor(/Skipping listener udp:/);
+  // Answered only once the server is up, signal handlers included.
+  await using client = await LineClient.connect(url);
+  await client.request({ command: "ping" });
   assert.equal((await server.stop()).code, 0);
 });
 

@@ -10,6 +10,7 @@ import {
   eventually,
   hostPort,
   LineClient,
+  publishThrough,
   RawWebSocket,
   WsClient,
 } from "./_helpers.ts";
@@ -384,26 +385,7 @@ Deno.test("a WebSocket client that stops reading loses newer messages, is told h
   await fast.sync();
 
   const count = 24 * 1024;
-  const payload = "x".repeat(1000);
-  const publishing = (async () => {
-    for (let i = 0; i < count; i += 256) {
-      let lines = "";
-      for (let j = i; j < i + 256; j++) {
-        lines += JSON.stringify({
-          command: "publish",
-          tags: ["bulk"],
-          data: `${j} ${payload}`,
-        }) +
-          "\n";
-      }
-      await publisher.send(lines);
-    }
-    assert.deepEqual(await publisher.sync(), []);
-  })();
-  for (let i = 0; i < count; i++) {
-    assert.equal((await fast.next()).data!.split(" ")[0], `${i}`);
-  }
-  await publishing;
+  await publishThrough(publisher, fast, "bulk", count);
   const ws = server.stats().listeners.find((l) => l.url.startsWith("ws"))!;
   assert.ok(ws.dropped > 0, "the slow reader lost messages");
   // Its queue stayed within its bound, and the socket's own buffer is capped too.

@@ -3,7 +3,7 @@
  */
 
 import assert from "node:assert/strict";
-import { hostPort, LineClient, tcpServer } from "./_helpers.ts";
+import { hostPort, LineClient, publishThrough, tcpServer } from "./_helpers.ts";
 
 const PONG = { command: "ping", tags: [], data: "pong" };
 
@@ -470,32 +470,10 @@ Deno.test("§7 a subscriber that stops reading loses newer messages, is told how
   await fast.send({ command: "subscribe", tags: ["bulk"] });
   await fast.sync();
 
-  // 32 MiB published, far past the slow reader's queue and socket buffers.
+  // 32 MiB published, far past the slow reader's queue and socket buffers;
+  // the fast subscriber gets every message, in order.
   const count = 32 * 1024;
-  const payload = "x".repeat(1000);
-  const published = (async () => {
-    const chunk = 256;
-    for (let i = 0; i < count; i += chunk) {
-      let lines = "";
-      for (let j = i; j < i + chunk; j++) {
-        lines += JSON.stringify({
-          command: "publish",
-          tags: ["bulk"],
-          data: `${j} ${payload}`,
-        }) +
-          "\n";
-      }
-      await publisher.send(lines);
-    }
-    // The publisher's own requests are answered while the slow reader is stalled.
-    assert.deepEqual(await publisher.sync(), []);
-  })();
-  // The fast subscriber gets every message, in order.
-  for (let i = 0; i < count; i++) {
-    const message = await fast.next();
-    assert.equal(message.data!.split(" ")[0], `${i}`);
-  }
-  await published;
+  await publishThrough(publisher, fast, "bulk", count);
   const stats = server.stats();
   assert.ok(stats.listeners[0]!.dropped > 0, "the slow reader lost messages");
   assert.ok(

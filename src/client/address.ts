@@ -1,0 +1,84 @@
+/**
+ * Where a client connects: the server address forms users write, as URLs.
+ *
+ * @module
+ */
+
+/** The schemes a client can connect with. */
+export const CLIENT_SCHEMES: readonly string[] = Object.freeze([
+  "tcp",
+  "tls",
+  "ws",
+  "wss",
+]);
+
+/** The port of a `tcp://` or `tls://` address without one. */
+export const DEFAULT_PORT = 1445;
+
+/** The address `mist` connects to when none is given. */
+export const DEFAULT_ADDRESS = "tcp://127.0.0.1:1445";
+
+const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
+
+/**
+ * Parses a server address: a URL (`tcp://`, `tls://`, `ws://`, `wss://`) or the
+ * original's `host:port` form, which means TCP. An `http://` or `https://` URL
+ * (an HTTP listener) means the WebSocket upgrade it serves: `ws://` or `wss://`.
+ *
+ * A `tcp://` or `tls://` URL without a port gets port 1445; `ws://` and `wss://`
+ * follow URL rules (80 and 443). A WebSocket URL without a path gets
+ * `/subscribe/websocket`, where mist's `ws://` and `http://` listeners upgrade.
+ *
+ * @param address e.g. `tcp://127.0.0.1:1445`, `127.0.0.1:1445`, `[::1]:1445`, `ws://host:8888`
+ * @returns the URL to connect to
+ * @throws {TypeError} when it is not an address, has no host, or has another scheme
+ *
+ * @example
+ * ```ts
+ * import { parseServerAddress } from "./address.ts";
+ * parseServerAddress("127.0.0.1:1445").href; // "tcp://127.0.0.1:1445"
+ * parseServerAddress("ws://localhost:8888").href; // "ws://localhost:8888/subscribe/websocket"
+ * ```
+ */
+export function parseServerAddress(address: string | URL): URL {
+  const text = typeof address === "string" ? address.trim() : address.href;
+  const hasScheme = SCHEME.test(text);
+  let url: URL;
+  try {
+    url = new URL(
+      hasScheme ? text.replace(/^http(s?):/i, "ws$1:") : `tcp://${text}`,
+    );
+  } catch {
+    throw new TypeError(`Invalid server address "${text}"`);
+  }
+  const scheme = url.protocol.slice(0, -1).toLowerCase();
+  if (!CLIENT_SCHEMES.includes(scheme)) {
+    throw new TypeError(
+      `Unsupported scheme "${scheme}" in "${safeText(url)}"; use ${
+        CLIENT_SCHEMES.map((s) => `${s}://`).join(", ")
+      }, http(s):// or host:port`,
+    );
+  }
+  if (url.hostname === "") {
+    throw new TypeError(`Server address "${text}" has no host`);
+  }
+  if ((scheme === "tcp" || scheme === "tls") && url.port === "") {
+    url.port = String(DEFAULT_PORT);
+  }
+  if ((scheme === "ws" || scheme === "wss") && url.pathname === "/") {
+    url.pathname = "/subscribe/websocket";
+  }
+  return url;
+}
+
+/**
+ * A URL as it may appear in messages: without credentials or query, which may
+ * hold a token (`x-auth-token`).
+ *
+ * @param url a server URL
+ * @returns e.g. `ws://127.0.0.1:8888/subscribe/websocket`
+ */
+export function safeText(url: URL): string {
+  const path = url.pathname === "/" || url.pathname === "" ? "" : url.pathname;
+  return `${url.protocol}//${url.host}${path}`;
+}

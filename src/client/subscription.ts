@@ -1,0 +1,198 @@
+/**
+ * A subscription as its holder sees it: the messages that match it, read with
+ * `for await`, from a bounded buffer.
+ *
+ * @module
+ */
+
+import { Channel } from "./channel.ts";
+
+/**
+ * A message delivered to a subscriber, exactly as the server sent it:
+ * `JSON.stringify` gives the wire form back.
+ *
+ * @example
+ * ```ts
+ * import type { Delivery } from "@mist/mist";
+ *
+ * const msg: Delivery = { command: "publish", tags: ["a", "b"], data: "hi" };
+ * JSON.stringify(msg); // '{"command":"publish","tags":["a","b"],"data":"hi"}'
+ * ```
+ */
+export interface Delivery {
+  /** Always `"publish"`. */
+  readonly command: "publish";
+  /** The message's tags, as published. */
+  readonly tags: readonly string[];
+  /** The payload. */
+  readonly data: string;
+}
+
+/**
+ * How one subscription buffers what it has not read yet.
+ *
+ * @example A small buffer for a subscriber that only wants the latest news
+ * ```ts
+ * import { connect, serve, type SubscribeOptions } from "@mist/mist";
+ *
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+ * await using client = await connect(server.addresses[0]!);
+ * const options: SubscribeOptions = { maxPendingBytes: 64 * 1024 };
+ * const sub = await client.subscribe(["news"], options);
+ * sub.dropped; // 0 until 64 KiB of messages wait unread
+ * ```
+ */
+export interface SubscribeOptions {
+  /**
+   * The most its unread messages may take, in bytes (counted as the characters
+   * of their data and tags, plus 64 per message). Once full, newer messages to
+   * it are dropped and counted in {@linkcode Subscription.dropped}; the
+   * client's status reports a `slow` event. Default: the client's
+   * `maxPendingBytes` (8 MiB).
+   */
+  maxPendingBytes?: number;
+}
+
+/**
+ * One subscription: an async iterable of the messages whose tags include all of
+ * its tags. Breaking out of a `for await` over it unsubscribes it.
+ *
+ * The server holds one subscription per distinct tag set and connection; the
+ * client counts how many of its subscriptions share a tag set and unsubscribes
+ * on the server when the last one goes. A subscription survives reconnects: the
+ * client subscribes again on each new connection.
+ *
+ * @example
+ * ```ts
+ * import { connect, serve } from "@mist/mist";
+ *
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+ * await using client = await connect(server.addresses[0]!);
+ * {
+ *   await using sub = await client.subscribe(["b", "a", "a"]);
+ *   sub.tags; // ["a", "b"]
+ *   server.publish(["a", "b", "c"], "hello");
+ *   for await (const msg of sub) {
+ *     console.log(msg.data); // "hello"
+ *     break;
+ *   }
+ * } // unsubscribed here, if the loop had not already
+ * ```
+ */
+export interface Subscription extends AsyncIterable<Delivery>, AsyncDisposable {
+  /** Its tags, sorted and without duplicates. */
+  readonly tags: readonly string[];
+  /** Messages dropped because its buffer was full. */
+  readonly dropped: number;
+  /** Whether it has ended (unsubscribed, refused, or its client closed). */
+  readonly isClosed: boolean;
+  /** Resolves once it has ended. */
+  readonly closed: Promise<void>;
+  /**
+   * Ends it: the iterator yields what is buffered, then finishes. Resolves when
+   * the server has applied the unsubscription (at once when another
+   * subscription of the client has the same tags, or when not connected).
+   *
+   * @throws {MistError} when the server answers with an error or cannot be reached in time
+   */
+  unsubscribe(): Promise<void>;
+}
+
+/**
+ * The size a message counts for in a buffer.
+ *
+ * @param delivery the message
+ * @returns the characters of its data and tags, plus 64
+ */
+export function deliverySize(delivery: Delivery): number {
+  let size = 64 + delivery.data.length;
+  for (const tag of delivery.tags) size += tag.length;
+  return size;
+}
+
+/** What a {@linkcode ClientSubscription} needs from its client. */
+export interface SubscriptionHost {
+  /** Removes the subscription and unsubscribes when it was the last of its tags. */
+  release(subscription: ClientSubscription): Promise<void>;
+  /** Reports that its buffer started dropping messages. */
+  overflow(subscription: ClientSubscription): void;
+}
+
+/** The client's side of a {@linkcode Subscription}. */
+export class ClientSubscription implements Subscription {
+  readonly tags: readonly string[];
+  readonly #channel: Channel<Delivery>;
+  readonly #host: SubscriptionHost;
+  readonly #closed = Promise.withResolvers<void>();
+  #isClosed = false;
+
+  /**
+   * @param tags its tags, sorted and without duplicates
+   * @param options the size of its buffer, and its client
+   */
+  constructor(
+    tags: readonly string[],
+    { maxPendingBytes, host }: {
+      maxPendingBytes: number;
+      host: SubscriptionHost;
+    },
+  ) {
+    this.tags = tags;
+    this.#host = host;
+    this.#channel = new Channel<Delivery>({
+      capacity: maxPendingBytes,
+      sizeOf: deliverySize,
+      onReturn: () => {
+        this.unsubscribe().catch(() => {
+          // The client is closing or the server is gone: nothing to undo.
+        });
+      },
+      onOverflow: () => host.overflow(this),
+    });
+  }
+
+  get dropped(): number {
+    return this.#channel.dropped;
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  get closed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  /**
+   * Buffers a message for the reader.
+   *
+   * @param delivery the message
+   */
+  push(delivery: Delivery): void {
+    this.#channel.push(delivery);
+  }
+
+  /**
+   * Ends the subscription on the client's side.
+   *
+   * @param error when given, what the reader gets after the buffered messages
+   */
+  end(error?: Error): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    this.#channel.end(error);
+    this.#closed.resolve();
+  }
+
+  unsubscribe(): Promise<void> {
+    return this.#host.release(this);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Delivery> {
+    return this.#channel;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.unsubscribe();
+  }
+}
