@@ -7,6 +7,16 @@
 
 import type { Backplane, BackplaneHandlers, LinkState } from "./backplane.ts";
 
+/** How the bus drives a link, kept out of the link's public surface. */
+interface LinkControl {
+  /** Recomputes the link's state and reports a change. */
+  update(): void;
+  /** Delivers a payload on a later microtask, if the link is still up then. */
+  enqueue(payload: string): void;
+}
+
+const controls = new WeakMap<MemoryLink, LinkControl>();
+
 /**
  * A bus that links every {@linkcode MemoryLink} attached to it, like a Redis
  * channel links its subscribers: a payload reaches every linked node, the
@@ -45,33 +55,23 @@ export class MemoryBus {
   /** Takes every link down: publishes are refused until {@linkcode MemoryBus.restore}. */
   fail(): void {
     this.#failed = true;
-    for (const link of this.#links) link.update();
+    for (const link of this.#links) controls.get(link)!.update();
   }
 
   /** Brings every link that is not cut back up. */
   restore(): void {
     this.#failed = false;
-    for (const link of this.#links) link.update();
+    for (const link of this.#links) controls.get(link)!.update();
   }
 
   /**
-   * Delivers a raw payload to every linked node, as if some node had sent it
-   * (for tests of malformed envelopes).
+   * Delivers a payload to every linked node, as if some node had published
+   * it (links publish through it; tests inject malformed envelopes with it).
    *
    * @param payload any text
    */
   inject(payload: string): void {
-    for (const link of this.#links) link.enqueue(payload);
-  }
-
-  /** @internal Called by a link: fan a payload out to every linked node. */
-  broadcast(payload: string): void {
-    for (const link of this.#links) link.enqueue(payload);
-  }
-
-  /** @internal Called by a closed link. */
-  detach(link: MemoryLink): void {
-    this.#links.delete(link);
+    for (const link of this.#links) controls.get(link)!.enqueue(payload);
   }
 }
 
@@ -93,6 +93,10 @@ export class MemoryLink implements Backplane {
   constructor(bus: MemoryBus, number: number) {
     this.#bus = bus;
     this.#number = number;
+    controls.set(this, {
+      update: () => this.#update(),
+      enqueue: (payload) => this.#enqueue(payload),
+    });
   }
 
   /** The link's state now. */
@@ -116,19 +120,19 @@ export class MemoryLink implements Backplane {
       throw new Error("Backplane already started");
     }
     this.#handlers = handlers;
-    this.update();
+    this.#update();
   }
 
   /** Cuts this node off the bus (a partition) until {@linkcode MemoryLink.restore}. */
   cut(): void {
     this.#cut = true;
-    this.update();
+    this.#update();
   }
 
   /** Ends a {@linkcode MemoryLink.cut}. */
   restore(): void {
     this.#cut = false;
-    this.update();
+    this.#update();
   }
 
   /**
@@ -139,22 +143,20 @@ export class MemoryLink implements Backplane {
    */
   publish(payload: string): boolean {
     if (this.#state !== "up") return false;
-    this.#bus.broadcast(payload);
+    this.#bus.inject(payload);
     return true;
   }
 
-  /** Leaves the bus. Idempotent. */
+  /** Leaves the bus: nothing is delivered to or sent from it anymore. Idempotent. */
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      this.#bus.detach(this);
-      this.update();
+      this.#update();
     }
     return Promise.resolve();
   }
 
-  /** @internal Recomputes the state and reports a change. */
-  update(): void {
+  #update(): void {
     const state: LinkState = this.#handlers !== undefined && !this.#closed &&
         !this.#cut && !this.#bus.failed
       ? "up"
@@ -169,8 +171,7 @@ export class MemoryLink implements Backplane {
     }
   }
 
-  /** @internal Delivers a payload on a later microtask, if still linked then. */
-  enqueue(payload: string): void {
+  #enqueue(payload: string): void {
     if (this.#state !== "up") return;
     queueMicrotask(() => {
       if (this.#state === "up") this.#handlers?.receive(payload);
