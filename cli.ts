@@ -6,7 +6,12 @@
 
 import { getLogger } from "@logtape/logtape";
 import denoJson from "./deno.json" with { type: "json" };
-import { type Config, ConfigError, loadConfig } from "./src/config.ts";
+import {
+  type Config,
+  ConfigError,
+  configWarnings,
+  loadConfig,
+} from "./src/config.ts";
 import { setupLogging } from "./src/log.ts";
 import { type MistServer, serve } from "./src/server.ts";
 
@@ -32,6 +37,9 @@ Server flags (each is also a key of the --config file, without the dashes):
   --max-subscriptions N     most subscriptions per connection (default 10000)
   --queue-size SIZE         outbound buffer per connection; when a client reads too
                             slowly, newer messages to it are dropped (default 8MiB)
+  --cluster URL             join a cluster through Redis (or Valkey, KeyDB, Dragonfly):
+                            redis://[USER:PASS@]HOST:PORT[/DB] or rediss://...
+  --cluster-name NAME       lets several clusters share one Redis (default mist)
 
 Sizes are bytes, or a number with KiB, MiB, GiB, KB, MB or GB.
 The server stops cleanly on SIGINT or SIGTERM.
@@ -88,6 +96,7 @@ export async function main(args: readonly string[]): Promise<number> {
 
 async function runServer(config: Config): Promise<number> {
   const log = getLogger(["mist"]);
+  for (const warning of configWarnings(config)) log.warn(warning);
   let server: MistServer;
   try {
     server = await serve({
@@ -99,6 +108,10 @@ async function runServer(config: Config): Promise<number> {
         maxSubscriptions: config.maxSubscriptions,
       },
       queueBytes: config.queueSize,
+      ...(config.cluster === undefined ? {} : { cluster: config.cluster }),
+      ...(config.clusterName === undefined
+        ? {}
+        : { clusterName: config.clusterName }),
     });
   } catch (err) {
     log.fatal("{error}", { error: err instanceof Error ? err.message : err });

@@ -51,3 +51,26 @@ export {
   type ListenerFactory,
   registerListener,
 } from "./src/listeners/listener.ts";
+export type {
+  Backplane,
+  BackplaneHandlers,
+  LinkState,
+} from "./src/cluster/backplane.ts";
+export {
+  Cluster,
+  type ClusterGrantsHandler,
+  type ClusterMessageHandler,
+  type ClusterOptions,
+  type ClusterStats,
+} from "./src/cluster/cluster.ts";
+export type {
+  Envelope,
+  GrantsEnvelope,
+  HeartbeatEnvelope,
+  MessageEnvelope,
+} from "./src/cluster/envelope.ts";
+export { MemoryBus, MemoryLink } from "./src/cluster/memory_bus.ts";
+export {
+  RedisBackplane,
+  type RedisBackplaneOptions,
+} from "./src/cluster/redis.ts";

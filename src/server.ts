@@ -6,6 +6,9 @@
 
 import { getLogger } from "@logtape/logtape";
 import { Broker } from "./broker/broker.ts";
+import type { Backplane } from "./cluster/backplane.ts";
+import { Cluster, type ClusterStats } from "./cluster/cluster.ts";
+import { RedisBackplane } from "./cluster/redis.ts";
 import { type CommandHandler, commandTable } from "./commands.ts";
 import {
   type Listener,
@@ -49,6 +52,17 @@ export interface ServeOptions {
   commands?: Readonly<Record<string, CommandHandler>>;
   /** How long shutdown waits for each connection to write what it is owed (default 5000 ms). */
   drainTimeoutMs?: number;
+  /**
+   * Join a cluster through this Redis: `redis://[USER:PASS@]HOST:PORT[/DB]`
+   * or `rediss://...`. Without it (and without `backplane`) the server is alone.
+   */
+  cluster?: string;
+  /** The cluster's name, so that several clusters can share one Redis (default `"mist"`). */
+  clusterName?: string;
+  /** Join a cluster through this backplane instead (tests, other engines); wins over `cluster`. */
+  backplane?: Backplane;
+  /** Milliseconds between the cluster heartbeats of this node (default 2000). */
+  heartbeatMs?: number;
 }
 
 /** A snapshot of a server's counters. */
@@ -61,6 +75,8 @@ export interface ServerStats {
   indexNodes: number;
   /** The most bytes any connection's outbound queue has held. */
   peakQueuedBytes: number;
+  /** The cluster link and its counters; absent when the server is alone. */
+  cluster?: ClusterStats;
 }
 
 /**
@@ -76,6 +92,7 @@ export class MistServer implements AsyncDisposable {
   readonly #drainTimeoutMs: number;
   readonly #listeners: Listener[] = [];
   readonly #sessions = new Set<Session>();
+  readonly #cluster: Cluster | undefined;
   #closing: Promise<void> | undefined;
   readonly #finished = Promise.withResolvers<void>();
 
@@ -84,7 +101,8 @@ export class MistServer implements AsyncDisposable {
    *
    * @param options the set-up
    * @throws {RangeError} for a limit that is not a positive integer
-   * @throws {TypeError} for a custom command that would replace a protocol command
+   * @throws {TypeError} for a custom command that would replace a protocol
+   *   command, or an invalid cluster URL or name
    */
   constructor(options: ServeOptions = {}) {
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -105,6 +123,30 @@ export class MistServer implements AsyncDisposable {
       route: (from, tags, data) => this.#route(from, tags, data),
       release: (session) => this.#sessions.delete(session),
     };
+    const backplane = options.backplane ??
+      (options.cluster === undefined ? undefined : new RedisBackplane(
+        options.cluster,
+        options.clusterName === undefined ? {} : { name: options.clusterName },
+      ));
+    if (backplane !== undefined) {
+      this.#cluster = new Cluster(
+        options.heartbeatMs === undefined
+          ? { backplane }
+          : { backplane, heartbeatMs: options.heartbeatMs },
+      );
+      // Other nodes' messages go to local subscribers only, serialised once here.
+      this.#cluster.onMessage((tags, data) =>
+        this.#broker.publish(undefined, tags, data)
+      );
+    }
+  }
+
+  /**
+   * The cluster this server is a node of, or `undefined` when it is alone:
+   * where grants changes are published and received.
+   */
+  get cluster(): Cluster | undefined {
+    return this.#cluster;
   }
 
   /** The bound URLs of the listeners, in the order they started. */
@@ -167,6 +209,8 @@ export class MistServer implements AsyncDisposable {
         `No listener started (asked for: ${urls.join(", ") || "none"})`,
       );
     }
+    // Links in the background: the server serves local traffic meanwhile.
+    this.#cluster?.start();
   }
 
   #open(outlet: Outlet, info: SessionInfo): Session {
@@ -182,11 +226,13 @@ export class MistServer implements AsyncDisposable {
     data: string,
   ): void {
     this.#broker.publish(from, tags, data);
+    // Never waits: the backplane takes the envelope or counts it as dropped.
+    this.#cluster?.publishMessage(tags, data);
   }
 
   /**
    * Publishes a message from the server itself: every connection with a
-   * matching subscription receives it.
+   * matching subscription receives it, on every node of a cluster.
    *
    * @param tags the message's tags
    * @param data the payload
@@ -205,26 +251,29 @@ export class MistServer implements AsyncDisposable {
     for (const session of this.#sessions) {
       peakQueuedBytes = Math.max(peakQueuedBytes, session.peakQueuedBytes);
     }
-    return {
+    const stats: ServerStats = {
       listeners: this.#listeners.map((l) => ({ url: l.url, ...l.stats })),
       subscriptions: this.#broker.subscriptionCount,
       indexNodes: this.#broker.indexSize,
       peakQueuedBytes,
     };
+    if (this.#cluster !== undefined) stats.cluster = this.#cluster.stats();
+    return stats;
   }
 
   /**
-   * Shuts down: stops accepting, lets every connection write what it is owed
-   * (up to the drain timeout), closes them and waits for the listeners to end.
-   * Idempotent.
+   * Shuts down: stops accepting, leaves the cluster, lets every connection
+   * write what it is owed (up to the drain timeout), closes them and waits for
+   * the listeners to end. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       for (const listener of this.#listeners) listener.close();
       const sessions = [...this.#sessions];
-      await Promise.all(
-        sessions.map((session) => session.drain(this.#drainTimeoutMs)),
-      );
+      await Promise.all([
+        ...sessions.map((session) => session.drain(this.#drainTimeoutMs)),
+        this.#cluster?.close(),
+      ]);
       for (const session of sessions) session.close();
       await Promise.all(this.#listeners.map((listener) => listener.finished));
       log.info("Server closed");
