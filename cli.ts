@@ -97,6 +97,22 @@ export async function main(args: readonly string[]): Promise<number> {
 async function runServer(config: Config): Promise<number> {
   const log = getLogger(["mist"]);
   for (const warning of configWarnings(config)) log.warn(warning);
+  // Listen for signals before starting, so that one arriving during start-up
+  // still shuts down cleanly instead of killing the process.
+  const stop = Promise.withResolvers<string>();
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  const handlers = signals.map((signal) => {
+    const handler = () => {
+      log.info("{signal} received, shutting down", { signal });
+      stop.resolve(signal);
+    };
+    Deno.addSignalListener(signal, handler);
+    return handler;
+  });
+  const unlisten = () =>
+    signals.forEach((signal, i) =>
+      Deno.removeSignalListener(signal, handlers[i]!)
+    );
   let server: MistServer;
   try {
     server = await serve({
@@ -115,24 +131,12 @@ async function runServer(config: Config): Promise<number> {
     });
   } catch (err) {
     log.fatal("{error}", { error: err instanceof Error ? err.message : err });
+    unlisten();
     return 1;
   }
-
-  const stop = Promise.withResolvers<string>();
-  const signals = ["SIGINT", "SIGTERM"] as const;
-  const handlers = signals.map((signal) => {
-    const handler = () => {
-      log.info("{signal} received, shutting down", { signal });
-      stop.resolve(signal);
-    };
-    Deno.addSignalListener(signal, handler);
-    return handler;
-  });
   await stop.promise;
   await server.close();
-  signals.forEach((signal, i) =>
-    Deno.removeSignalListener(signal, handlers[i]!)
-  );
+  unlisten();
   return 0;
 }
 
