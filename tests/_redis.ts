@@ -65,30 +65,47 @@ export function redisTest(
   }
 }
 
+/** PEM files for a TLS port: the server's certificate and key, and its CA. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
 /** A `redis-server` of one test. */
 export class RedisServer implements AsyncDisposable {
   /** The port it listens on, kept across restarts. */
   readonly port: number;
+  /** Its TLS port, when started with TLS files. */
+  readonly tlsPort: number | undefined;
   readonly #dir: string;
+  readonly #tls: TlsFiles | undefined;
   #child: Deno.ChildProcess | undefined;
 
-  private constructor(port: number, dir: string) {
-    this.port = port;
+  private constructor(dir: string, tls: TlsFiles | undefined) {
+    this.port = freePort();
+    this.tlsPort = tls === undefined ? undefined : freePort();
     this.#dir = dir;
+    this.#tls = tls;
   }
 
   /**
    * Starts a server on a free port and waits until it answers.
    *
+   * @param tls also listen for TLS on another free port, with these files
    * @returns the running server
    */
-  static async start(): Promise<RedisServer> {
+  static async start(tls?: TlsFiles): Promise<RedisServer> {
     assert.ok(REDIS_SERVER, "redis-server is not installed");
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (listener.addr as Deno.NetAddr).port;
-    listener.close();
     const dir = await Deno.makeTempDir({ prefix: "mist-redis-" });
-    const server = new RedisServer(port, dir);
+    const server = new RedisServer(dir, tls);
     await server.start();
     return server;
   }
@@ -96,6 +113,12 @@ export class RedisServer implements AsyncDisposable {
   /** `redis://127.0.0.1:PORT`. */
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** `rediss://127.0.0.1:TLS_PORT`, when started with TLS files. */
+  get tlsUrl(): string {
+    assert.ok(this.tlsPort, "started without TLS");
+    return `rediss://127.0.0.1:${this.tlsPort}`;
   }
 
   /** Whether it runs now. */
@@ -118,6 +141,18 @@ export class RedisServer implements AsyncDisposable {
         "no",
         "--dir",
         this.#dir,
+        ...(this.#tls === undefined ? [] : [
+          "--tls-port",
+          String(this.tlsPort),
+          "--tls-cert-file",
+          this.#tls.cert,
+          "--tls-key-file",
+          this.#tls.key,
+          "--tls-ca-cert-file",
+          this.#tls.ca,
+          "--tls-auth-clients",
+          "no",
+        ]),
       ],
       stdin: "null",
       stdout: "null",
@@ -187,4 +222,46 @@ export class RedisServer implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * Makes a CA and a certificate for 127.0.0.1 signed by it, with `openssl`.
+ *
+ * @param dir where to write the PEM files
+ * @returns their paths, or `undefined` when `openssl` is not installed
+ */
+export async function makeTlsFiles(dir: string): Promise<TlsFiles | undefined> {
+  const run = async (...args: string[]) => {
+    const { success, stderr } = await new Deno.Command("openssl", {
+      args,
+      cwd: dir,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(success, `openssl ${args[0]} failed: ${decoder.decode(stderr)}`);
+  };
+  try {
+    await run("version");
+  } catch {
+    return undefined;
+  }
+  await Deno.writeTextFile(
+    `${dir}/ext.cnf`,
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+  );
+  // deno-fmt-ignore
+  await run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+    "-out", "ca.crt", "-days", "2", "-subj", "/CN=mist test CA");
+  // deno-fmt-ignore
+  await run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "redis.key",
+    "-out", "redis.csr", "-subj", "/CN=127.0.0.1");
+  // deno-fmt-ignore
+  await run("x509", "-req", "-in", "redis.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+    "-CAcreateserial", "-out", "redis.crt", "-days", "2", "-extfile", "ext.cnf");
+  return {
+    cert: `${dir}/redis.crt`,
+    key: `${dir}/redis.key`,
+    ca: `${dir}/ca.crt`,
+  };
 }
