@@ -341,18 +341,27 @@ export class Cluster implements AsyncDisposable {
       return;
     }
     if (envelope.node === this.node) return; // delivered locally already
-    switch (envelope.kind) {
-      case "message":
-        this.#received++;
-        this.#onMessage(envelope.tags, envelope.data);
-        return;
-      case "grants":
-        this.#received++;
-        this.#onGrants(envelope.token, envelope.tags);
-        return;
-      case "heartbeat":
-        this.#alive(envelope);
-        return;
+    try {
+      switch (envelope.kind) {
+        case "message":
+          this.#received++;
+          this.#onMessage(envelope.tags, envelope.data);
+          return;
+        case "grants":
+          this.#received++;
+          this.#onGrants(envelope.token, envelope.tags);
+          return;
+        case "heartbeat":
+          this.#alive(envelope);
+          return;
+      }
+    } catch (err) {
+      // A handler's failure must never reach the backplane's reader.
+      log.error("Handling a {kind} envelope from node {peer} failed: {error}", {
+        kind: envelope.kind,
+        peer: envelope.node,
+        error: err,
+      });
     }
   }
 

@@ -218,3 +218,17 @@ Deno.test("`close()` is idempotent, stops the heartbeats, and sending afterwards
   await b.cluster.close();
   assert.deepEqual(b.messages, []);
 });
+
+Deno.test("a handler that throws is logged and the node carries on receiving", async () => {
+  const bus = new MemoryBus();
+  const all = nodes(bus, 2);
+  const [a, b] = all as [Node, Node];
+  b.cluster.onGrants(() => {
+    throw new Error("handler bug");
+  });
+  a.cluster.publishGrants("t", null);
+  a.cluster.publishMessage(["t"], "after");
+  await eventually(() => b.messages.length === 1, "the next envelope arrived");
+  assert.equal(b.cluster.stats().received, 2);
+  await closeAll(all);
+});
