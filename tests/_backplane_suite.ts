@@ -169,7 +169,15 @@ export function backplaneSuite(
         () => a.backplane.state === "up" && b.backplane.state === "up",
         "both links are up again",
       );
-      assert.deepEqual(a.recorder.states, ["up", "down", "up"]);
+      // Once per change: the states alternate. (A Redis that is shutting down
+      // may still accept a connection, so more than one down/up is possible.)
+      const states = a.recorder.states;
+      assert.deepEqual(states.slice(0, 2), ["up", "down"]);
+      assert.equal(states.at(-1), "up");
+      assert.ok(
+        states.every((s, i) => i === 0 || s !== states[i - 1]),
+        `${states}`,
+      );
       assert.equal(a.backplane.publish("after"), true);
       await eventually(
         () => b.recorder.received.includes("after"),
