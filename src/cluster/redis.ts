@@ -157,7 +157,7 @@ export class RedisBackplane implements Backplane {
    */
   publish(payload: string): boolean {
     if (this.#state !== "up") return false;
-    const bytes = payload.length + 1;
+    const bytes = payload.length + 1; // UTF-16 units: near enough for a bound
     if (
       this.#inFlightBytes + this.#batchBytes + bytes > this.#maxInFlightBytes
     ) {
