@@ -15,7 +15,12 @@ import {
   CLIENT_COMMANDS,
   runClientCommand,
 } from "./src/cli/client_commands.ts";
-import { type Config, ConfigError, loadConfig } from "./src/config.ts";
+import {
+  type Config,
+  ConfigError,
+  configWarnings,
+  loadConfig,
+} from "./src/config.ts";
 import { setupLogging } from "./src/log.ts";
 import { type MistServer, serve } from "./src/server.ts";
 
@@ -49,6 +54,9 @@ Server flags (each is also a key of the --config file, without the dashes):
   --max-subscriptions N     most subscriptions per connection (default 10000)
   --queue-size SIZE         outbound buffer per connection; when a client reads too
                             slowly, newer messages to it are dropped (default 8MiB)
+  --cluster URL             join a cluster through Redis (or Valkey, KeyDB, Dragonfly):
+                            redis://[USER:PASS@]HOST:PORT[/DB] or rediss://...
+  --cluster-name NAME       lets several clusters share one Redis (default mist)
 
 Sizes are bytes, or a number with KiB, MiB, GiB, KB, MB or GB.
 The server stops cleanly on SIGINT or SIGTERM.
@@ -106,6 +114,7 @@ export async function main(args: readonly string[]): Promise<number> {
 
 async function runServer(config: Config): Promise<number> {
   const log = getLogger(["mist"]);
+  for (const warning of configWarnings(config)) log.warn(warning);
   // Signals first: one that arrives while listeners start still stops cleanly.
   const stop = Promise.withResolvers<string>();
   const signals = ["SIGINT", "SIGTERM"] as const;
@@ -132,11 +141,6 @@ async function runServer(config: Config): Promise<number> {
 
 async function startServer(config: Config): Promise<MistServer | undefined> {
   const log = getLogger(["mist"]);
-  if (config.token !== undefined && config.authenticator === undefined) {
-    log.warn(
-      "A token without an authenticator has no effect: authentication is off",
-    );
-  }
   let authenticator: Authenticator | undefined;
   try {
     const tls = config.tlsCert === undefined || config.tlsKey === undefined
@@ -164,6 +168,10 @@ async function startServer(config: Config): Promise<MistServer | undefined> {
       ...(authenticator === undefined ? {} : { authenticator }),
       ...(config.token === undefined ? {} : { token: config.token }),
       ...(tls === undefined ? {} : { tls }),
+      ...(config.cluster === undefined ? {} : { cluster: config.cluster }),
+      ...(config.clusterName === undefined
+        ? {}
+        : { clusterName: config.clusterName }),
     });
   } catch (err) {
     // serve() closes the authenticator it was given; before that, it is ours.

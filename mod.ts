@@ -93,3 +93,26 @@ export {
   DEFAULT_RECONNECT,
   type ReconnectOptions,
 } from "./src/client/backoff.ts";
+export type {
+  Backplane,
+  BackplaneHandlers,
+  LinkState,
+} from "./src/cluster/backplane.ts";
+export {
+  Cluster,
+  type ClusterGrantsHandler,
+  type ClusterMessageHandler,
+  type ClusterOptions,
+  type ClusterStats,
+} from "./src/cluster/cluster.ts";
+export type {
+  Envelope,
+  GrantsEnvelope,
+  HeartbeatEnvelope,
+  MessageEnvelope,
+} from "./src/cluster/envelope.ts";
+export { MemoryBus, MemoryLink } from "./src/cluster/memory_bus.ts";
+export {
+  RedisBackplane,
+  type RedisBackplaneOptions,
+} from "./src/cluster/redis.ts";

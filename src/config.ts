@@ -45,6 +45,10 @@ export interface Config {
   maxSubscriptions: number;
   /** Each connection's outbound queue in bytes. */
   queueSize: number;
+  /** The Redis URL of the cluster this server joins. */
+  cluster?: string;
+  /** The cluster's name (its Redis channel is `mist:<name>`). */
+  clusterName?: string;
 }
 
 /** What the command line asked for. */
@@ -73,6 +77,8 @@ export const CONFIG_KEYS = {
   "max-tag-length": { kind: "size", field: "maxTagLength" },
   "max-subscriptions": { kind: "count", field: "maxSubscriptions" },
   "queue-size": { kind: "size", field: "queueSize" },
+  "cluster": { kind: "string", field: "cluster" },
+  "cluster-name": { kind: "string", field: "clusterName" },
 } as const satisfies Record<string, { kind: Kind; field: keyof Config }>;
 
 type Key = keyof typeof CONFIG_KEYS;
@@ -166,6 +172,31 @@ export async function loadConfig(args: readonly string[]): Promise<Invocation> {
     help: values.help === true,
     version: values.version === true,
   };
+}
+
+/**
+ * What is allowed but probably wrong in a configuration, one sentence each,
+ * for the server to log as warnings at start-up.
+ *
+ * @param config the merged settings
+ * @returns the warnings, none when all is well
+ */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.token !== undefined && config.authenticator === undefined) {
+    warnings.push(
+      "A token without an authenticator has no effect: authentication is off",
+    );
+  }
+  if (
+    config.cluster !== undefined &&
+    /^(memory|scribble):/i.test(config.authenticator ?? "")
+  ) {
+    warnings.push(
+      "A cluster needs an authenticator every node shares (postgres://): with memory:// or scribble:// each node has its own tokens",
+    );
+  }
+  return warnings;
 }
 
 async function readConfigFile(path: string): Promise<Record<string, unknown>> {

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { ConfigError, defaultConfig, loadConfig, parseSize } from "./config.ts";
+import {
+  ConfigError,
+  configWarnings,
+  defaultConfig,
+  loadConfig,
+  parseSize,
+} from "./config.ts";
 
 Deno.test("parseSize() reads bytes and binary and decimal units", () => {
   assert.equal(parseSize(1048576), 1048576);
@@ -39,4 +45,42 @@ Deno.test("loadConfig() splits listener lists and repeats of the flag", async ()
 
 Deno.test("loadConfig() refuses a stray argument", async () => {
   await assert.rejects(loadConfig(["--server", "extra"]), ConfigError);
+});
+
+Deno.test("loadConfig() reads `cluster` and `cluster-name` from flags and the file", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".yaml" });
+  try {
+    await Deno.writeTextFile(
+      path,
+      "cluster: redis://10.0.0.5:6379/1\ncluster-name: chat\n",
+    );
+    const fromFile = (await loadConfig(["--config", path])).config;
+    assert.equal(fromFile.cluster, "redis://10.0.0.5:6379/1");
+    assert.equal(fromFile.clusterName, "chat");
+    const fromFlag = (await loadConfig([
+      "--config",
+      path,
+      "--cluster-name",
+      "other",
+    ])).config;
+    assert.equal(fromFlag.clusterName, "other");
+  } finally {
+    await Deno.remove(path);
+  }
+  await assert.rejects(loadConfig(["--cluster", ""]), ConfigError);
+});
+
+Deno.test("configWarnings() warns when a cluster has an authenticator of its own on each node", () => {
+  const config = defaultConfig();
+  assert.deepEqual(configWarnings(config), []);
+  config.cluster = "redis://127.0.0.1:6379";
+  assert.deepEqual(configWarnings(config), []);
+  for (const authenticator of ["memory://", "scribble:///?db=/tmp/x"]) {
+    config.authenticator = authenticator;
+    const [warning, ...rest] = configWarnings(config);
+    assert.match(warning!, /shares \(postgres:\/\/\)/);
+    assert.deepEqual(rest, []);
+  }
+  config.authenticator = "postgres://mist@db:5432/mist";
+  assert.deepEqual(configWarnings(config), []);
 });

@@ -64,6 +64,49 @@ export function renderMetrics(stats: ServerStats): string {
       samples: [["", stats.subscriptions]],
     },
   ];
+  const cluster = stats.cluster;
+  if (cluster !== undefined) {
+    const node = `{node="${escapeLabel(cluster.node)}"}`;
+    families.push(
+      {
+        name: "mist_cluster_up",
+        type: "gauge",
+        help: "1 when this node is linked to the others, else 0.",
+        samples: [[node, cluster.state === "up" ? 1 : 0]],
+      },
+      {
+        name: "mist_cluster_peers",
+        type: "gauge",
+        help: "Other nodes whose heartbeat was seen lately.",
+        samples: [[node, cluster.peers]],
+      },
+      {
+        name: "mist_cluster_sent_total",
+        type: "counter",
+        help: "Envelopes handed to the backplane.",
+        samples: [[node, cluster.sent]],
+      },
+      {
+        name: "mist_cluster_received_total",
+        type: "counter",
+        help: "Envelopes received from other nodes.",
+        samples: [[node, cluster.received]],
+      },
+      {
+        name: "mist_cluster_dropped_total",
+        type: "counter",
+        help:
+          "Envelopes that could not be sent (link down, or too much in flight).",
+        samples: [[node, cluster.dropped]],
+      },
+      {
+        name: "mist_cluster_malformed_total",
+        type: "counter",
+        help: "Invalid envelopes received and ignored.",
+        samples: [[node, cluster.malformed]],
+      },
+    );
+  }
   let text = "";
   for (const family of families) {
     text += `# HELP ${family.name} ${family.help}\n`;

@@ -10,6 +10,9 @@ import { Access } from "./auth/access.ts";
 import type { Authenticator } from "./auth/authenticator.ts";
 import { checkGranted, type Principal } from "./auth/principal.ts";
 import { Broker } from "./broker/broker.ts";
+import type { Backplane } from "./cluster/backplane.ts";
+import { Cluster, type ClusterStats } from "./cluster/cluster.ts";
+import { RedisBackplane } from "./cluster/redis.ts";
 import { type CommandHandler, commandTable } from "./commands.ts";
 import { listenHttp, listenWebSocket } from "./listeners/http.ts";
 import {
@@ -81,6 +84,17 @@ export interface ServeOptions {
   drainTimeoutMs?: number;
   /** How often an idle event stream gets a keep-alive comment (default 15000 ms). */
   keepAliveMs?: number;
+  /**
+   * Join a cluster through this Redis: `redis://[USER:PASS@]HOST:PORT[/DB]`
+   * or `rediss://...`. Without it (and without `backplane`) the server is alone.
+   */
+  cluster?: string;
+  /** The cluster's name, so that several clusters can share one Redis (default `"mist"`). */
+  clusterName?: string;
+  /** Join a cluster through this backplane instead (tests, other engines); wins over `cluster`. */
+  backplane?: Backplane;
+  /** Milliseconds between the cluster heartbeats of this node (default 2000). */
+  heartbeatMs?: number;
 }
 
 /** A snapshot of a server's counters. */
@@ -93,6 +107,8 @@ export interface ServerStats {
   indexNodes: number;
   /** The most bytes any connection's outbound queue has held. */
   peakQueuedBytes: number;
+  /** The cluster link and its counters; absent when the server is alone. */
+  cluster?: ClusterStats;
 }
 
 /**
@@ -110,6 +126,7 @@ export class MistServer implements AsyncDisposable {
   readonly #drainTimeoutMs: number;
   readonly #listeners: Listener[] = [];
   readonly #sessions = new Set<Session>();
+  readonly #cluster: Cluster | undefined;
   #closing: Promise<void> | undefined;
   readonly #finished = Promise.withResolvers<void>();
 
@@ -119,7 +136,8 @@ export class MistServer implements AsyncDisposable {
    * @param options the set-up
    * @throws {RangeError} for a limit that is not a positive integer
    * @throws {TypeError} for a custom command that would replace a protocol
-   *   command, or an authenticator without a token
+   *   command, an authenticator without a token, or an invalid cluster URL
+   *   or name
    */
   constructor(options: ServeOptions = {}) {
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -154,6 +172,39 @@ export class MistServer implements AsyncDisposable {
       tls: options.tls,
       keepAliveMs: options.keepAliveMs ?? 15_000,
     };
+
+    const backplane = options.backplane ??
+      (options.cluster === undefined ? undefined : new RedisBackplane(
+        options.cluster,
+        options.clusterName === undefined ? {} : { name: options.clusterName },
+      ));
+    if (backplane !== undefined) {
+      this.#cluster = new Cluster(
+        options.heartbeatMs === undefined
+          ? { backplane }
+          : { backplane, heartbeatMs: options.heartbeatMs },
+      );
+      const cluster = this.#cluster;
+      // Other nodes' messages go to local subscribers only, serialised once here.
+      cluster.onMessage((tags, data) =>
+        this.#broker.publish(undefined, tags, data)
+      );
+      // Grant changes made here reach every node; theirs apply here.
+      this.#access.onGrantsChanged((digest, tags) => {
+        cluster.publishGrants(digest, tags);
+      });
+      cluster.onGrants((digest, tags) =>
+        this.#access.applyGrants(digest, tags)
+      );
+    }
+  }
+
+  /**
+   * The cluster this server is a node of, or `undefined` when it is alone:
+   * where grants changes are published and received.
+   */
+  get cluster(): Cluster | undefined {
+    return this.#cluster;
   }
 
   /** The bound URLs of the listeners, in the order they started. */
@@ -211,6 +262,8 @@ export class MistServer implements AsyncDisposable {
         `No listener started (asked for: ${urls.join(", ") || "none"})`,
       );
     }
+    // Links in the background: the server serves local traffic meanwhile.
+    this.#cluster?.start();
   }
 
   #open(outlet: Outlet, info: SessionInfo, presented?: Principal): Session {
@@ -226,6 +279,8 @@ export class MistServer implements AsyncDisposable {
     data: string,
   ): void {
     this.#broker.publish(from, tags, data);
+    // Never waits: the backplane takes the envelope or counts it as dropped.
+    this.#cluster?.publishMessage(tags, data);
   }
 
   #publishRequest(
@@ -241,7 +296,7 @@ export class MistServer implements AsyncDisposable {
 
   /**
    * Publishes a message from the server itself: every connection with a
-   * matching subscription receives it.
+   * matching subscription receives it, on every node of a cluster.
    *
    * @param tags the message's tags
    * @param data the payload
@@ -260,18 +315,21 @@ export class MistServer implements AsyncDisposable {
     for (const session of this.#sessions) {
       peakQueuedBytes = Math.max(peakQueuedBytes, session.peakQueuedBytes);
     }
-    return {
+    const stats: ServerStats = {
       listeners: this.#listeners.map((l) => ({ url: l.url, ...l.stats })),
       subscriptions: this.#broker.subscriptionCount,
       indexNodes: this.#broker.indexSize,
       peakQueuedBytes,
     };
+    if (this.#cluster !== undefined) stats.cluster = this.#cluster.stats();
+    return stats;
   }
 
   /**
    * Whether every part of the server is up (`GET /health`).
    *
-   * @returns the state of each listener and of the authenticator
+   * @returns the state of each listener, of the authenticator and of the
+   *   cluster link, with the number of live peers
    */
   async health(): Promise<HealthReport> {
     const closing = this.#closing !== undefined;
@@ -284,25 +342,31 @@ export class MistServer implements AsyncDisposable {
       : await healthy(this.#access.authenticator)
       ? "up"
       : "down";
+    const cluster = this.#cluster === undefined ? "off" : this.#cluster.state;
     return {
-      ok: !closing && authenticator !== "down",
+      ok: !closing && authenticator !== "down" && cluster !== "down",
       listeners,
       authenticator,
+      cluster,
+      ...(this.#cluster === undefined
+        ? {}
+        : { peers: this.#cluster.peers().length }),
     };
   }
 
   /**
    * Shuts down: stops accepting, lets every connection write what it is owed
-   * (up to the drain timeout), closes them, waits for the listeners to end
-   * and closes the authenticator. Idempotent.
+   * (up to the drain timeout), leaves the cluster, closes them, waits for the
+   * listeners to end and closes the authenticator. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       for (const listener of this.#listeners) listener.close();
       const sessions = [...this.#sessions];
-      await Promise.all(
-        sessions.map((session) => session.drain(this.#drainTimeoutMs)),
-      );
+      await Promise.all([
+        ...sessions.map((session) => session.drain(this.#drainTimeoutMs)),
+        this.#cluster?.close(),
+      ]);
       for (const session of sessions) session.close();
       await Promise.all(this.#listeners.map((listener) => listener.finished));
       await this.#access.authenticator?.close();

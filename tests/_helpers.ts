@@ -478,18 +478,7 @@ export async function publishThrough(
   assert.deepEqual(await publisher.sync(), []);
 }
 
-/** Waits (bounded) until a condition holds. */
-export async function eventually(
-  condition: () => boolean,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { eventually } from "./_eventually.ts";
 
 /** The output of the program run as a subprocess. */
 export interface ProgramOutput {

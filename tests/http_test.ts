@@ -334,6 +334,7 @@ Deno.test("GET /health reports every listener up", async () => {
     ok: true,
     listeners: Object.fromEntries(server.addresses.map((url) => [url, "up"])),
     authenticator: "off",
+    cluster: "off",
   });
 });
 

@@ -30,6 +30,10 @@ export interface HealthReport {
   listeners: Record<string, "up">;
   /** The authenticator's store, or `off` without authentication. */
   authenticator: "up" | "down" | "off";
+  /** The link to the other nodes, or `off` without a cluster. */
+  cluster: "up" | "down" | "off";
+  /** The other nodes heard from lately, in a cluster. */
+  peers?: number;
 }
 
 /** A started listener. */

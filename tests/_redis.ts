@@ -1,0 +1,267 @@
+/**
+ * A disposable `redis-server` for tests: a free port on 127.0.0.1, a temp
+ * directory, no persistence. It can be stopped and started again on the same
+ * port, to test what nodes do when Redis goes away and comes back.
+ *
+ * When `redis-server` is not installed, {@linkcode redisTest} skips with a
+ * visible reason, except under `CI=true`, where it fails.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The `redis-server` binary, or `undefined` when it is not installed. */
+export const REDIS_SERVER: string | undefined = findRedis();
+
+function findRedis(): string | undefined {
+  const candidate = Deno.env.get("MIST_REDIS_SERVER") ?? "redis-server";
+  try {
+    const { success } = new Deno.Command(candidate, {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    return success ? candidate : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let skipNoticePrinted = false;
+
+/**
+ * Registers a test that needs `redis-server`: skipped with a printed reason
+ * when it is missing, failed when it is missing and `CI=true`.
+ *
+ * @param name the test's name
+ * @param fn the test
+ */
+export function redisTest(
+  name: string,
+  fn: (t: Deno.TestContext) => Promise<void>,
+): void {
+  if (REDIS_SERVER !== undefined) {
+    Deno.test(name, fn);
+  } else if (Deno.env.get("CI") === "true") {
+    Deno.test(name, () => {
+      assert.fail(
+        "redis-server is not installed; CI must install it (apt-get install redis-server)",
+      );
+    });
+  } else {
+    if (!skipNoticePrinted) {
+      skipNoticePrinted = true;
+      Deno.stderr.writeSync(
+        encoder.encode(
+          "SKIP: redis-server is not installed, so the Redis cluster tests are ignored (apt-get install redis-server)\n",
+        ),
+      );
+    }
+    Deno.test({ name, ignore: true, fn });
+  }
+}
+
+/** PEM files for a TLS port: the server's certificate and key, and its CA. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A `redis-server` of one test. */
+export class RedisServer implements AsyncDisposable {
+  /** The port it listens on, kept across restarts. */
+  readonly port: number;
+  /** Its TLS port, when started with TLS files. */
+  readonly tlsPort: number | undefined;
+  readonly #dir: string;
+  readonly #tls: TlsFiles | undefined;
+  #child: Deno.ChildProcess | undefined;
+
+  private constructor(dir: string, tls: TlsFiles | undefined) {
+    this.port = freePort();
+    this.tlsPort = tls === undefined ? undefined : freePort();
+    this.#dir = dir;
+    this.#tls = tls;
+  }
+
+  /**
+   * Starts a server on a free port and waits until it answers.
+   *
+   * @param tls also listen for TLS on another free port, with these files
+   * @returns the running server
+   */
+  static async start(tls?: TlsFiles): Promise<RedisServer> {
+    assert.ok(REDIS_SERVER, "redis-server is not installed");
+    const dir = await Deno.makeTempDir({ prefix: "mist-redis-" });
+    const server = new RedisServer(dir, tls);
+    await server.start();
+    return server;
+  }
+
+  /** `redis://127.0.0.1:PORT`. */
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** `rediss://127.0.0.1:TLS_PORT`, when started with TLS files. */
+  get tlsUrl(): string {
+    assert.ok(this.tlsPort, "started without TLS");
+    return `rediss://127.0.0.1:${this.tlsPort}`;
+  }
+
+  /** Whether it runs now. */
+  get running(): boolean {
+    return this.#child !== undefined;
+  }
+
+  /** Starts it (again) on its port and waits until it answers `PING`. */
+  async start(): Promise<void> {
+    assert.equal(this.#child, undefined, "already running");
+    this.#child = new Deno.Command(REDIS_SERVER!, {
+      args: [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        this.#dir,
+        ...(this.#tls === undefined ? [] : [
+          "--tls-port",
+          String(this.tlsPort),
+          "--tls-cert-file",
+          this.#tls.cert,
+          "--tls-key-file",
+          this.#tls.key,
+          "--tls-ca-cert-file",
+          this.#tls.ca,
+          "--tls-auth-clients",
+          "no",
+        ]),
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const deadline = Date.now() + 15_000;
+    while (!(await this.#pong())) {
+      if (Date.now() > deadline) {
+        await this.stop();
+        assert.fail(`redis-server did not answer on port ${this.port}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /**
+   * Stops it and waits for the exit.
+   *
+   * @param signal `SIGTERM` (clean shutdown, default) or `SIGKILL` (a crash)
+   */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<void> {
+    const child = this.#child;
+    if (child === undefined) return;
+    this.#child = undefined;
+    try {
+      child.kill(signal);
+    } catch {
+      // Already exited.
+    }
+    await child.status;
+  }
+
+  /**
+   * Runs one command through a raw connection (for tests that look at Redis).
+   *
+   * @param args the command and its arguments
+   * @returns the raw RESP reply
+   */
+  async command(...args: string[]): Promise<string> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: this.port });
+    try {
+      const request = `*${args.length}\r\n` +
+        args.map((a) => `$${encoder.encode(a).length}\r\n${a}\r\n`).join("");
+      await conn.write(encoder.encode(request));
+      const buffer = new Uint8Array(64 * 1024);
+      const n = await conn.read(buffer);
+      return n === null ? "" : decoder.decode(buffer.subarray(0, n));
+    } finally {
+      conn.close();
+    }
+  }
+
+  async #pong(): Promise<boolean> {
+    try {
+      return (await this.command("PING")).startsWith("+PONG");
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops it and removes its directory. */
+  async close(): Promise<void> {
+    await this.stop();
+    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Makes a CA and a certificate for 127.0.0.1 signed by it, with `openssl`.
+ *
+ * @param dir where to write the PEM files
+ * @returns their paths, or `undefined` when `openssl` is not installed
+ */
+export async function makeTlsFiles(dir: string): Promise<TlsFiles | undefined> {
+  const run = async (...args: string[]) => {
+    const { success, stderr } = await new Deno.Command("openssl", {
+      args,
+      cwd: dir,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(success, `openssl ${args[0]} failed: ${decoder.decode(stderr)}`);
+  };
+  try {
+    await run("version");
+  } catch {
+    return undefined;
+  }
+  await Deno.writeTextFile(
+    `${dir}/ext.cnf`,
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+  );
+  // deno-fmt-ignore
+  await run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+    "-out", "ca.crt", "-days", "2", "-subj", "/CN=mist test CA");
+  // deno-fmt-ignore
+  await run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "redis.key",
+    "-out", "redis.csr", "-subj", "/CN=127.0.0.1");
+  // deno-fmt-ignore
+  await run("x509", "-req", "-in", "redis.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+    "-CAcreateserial", "-out", "redis.crt", "-days", "2", "-extfile", "ext.cnf");
+  return {
+    cert: `${dir}/redis.crt`,
+    key: `${dir}/redis.key`,
+    ca: `${dir}/ca.crt`,
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * Several real servers in one process, linked by the in-process bus, with real
+ * TCP clients: the cluster's semantics (issue 6) without Redis.
+ */
+
+import assert from "node:assert/strict";
+import { tokenDigest } from "../src/auth/authenticator.ts";
+import { MemoryBus } from "../src/cluster/memory_bus.ts";
+import { type MistServer, serve } from "../src/server.ts";
+import { exactlyOnceEverywhere, linked } from "./_cluster.ts";
+import { eventually } from "./_eventually.ts";
+import { addressOf, LineClient, tcpServer } from "./_helpers.ts";
+
+async function memoryCluster(
+  count: number,
+): Promise<{ bus: MemoryBus; servers: MistServer[] } & AsyncDisposable> {
+  const bus = new MemoryBus();
+  const servers: MistServer[] = [];
+  for (let i = 0; i < count; i++) {
+    servers.push(await tcpServer({ backplane: bus.attach(), heartbeatMs: 50 }));
+  }
+  await linked(servers);
+  return {
+    bus,
+    servers,
+    [Symbol.asyncDispose]: async () => {
+      for (const server of servers) await server.close();
+    },
+  };
+}
+
+Deno.test("cluster: a message published on any node reaches every matching connection of every node once, never its publisher, in order", async () => {
+  await using cluster = await memoryCluster(3);
+  await exactlyOnceEverywhere(cluster.servers);
+  for (const server of cluster.servers) {
+    const stats = server.stats().cluster!;
+    assert.equal(stats.sent, 50);
+    assert.equal(stats.received, 100);
+    assert.equal(stats.dropped, 0);
+  }
+});
+
+Deno.test("cluster: `server.publish()` reaches the other nodes too", async () => {
+  await using cluster = await memoryCluster(2);
+  const [a, b] = cluster.servers as [MistServer, MistServer];
+  await using subscriber = await LineClient.connect(b.addresses[0]!);
+  await subscriber.send({ command: "subscribe", tags: ["t"] });
+  await subscriber.sync();
+  a.publish(["t"], "from the server");
+  assert.deepEqual(await subscriber.next(), {
+    command: "publish",
+    tags: ["t"],
+    data: "from the server",
+  });
+});
+
+Deno.test("cluster: when the bus fails, local delivery goes on, envelopes are counted as dropped, and delivery across nodes resumes after", async () => {
+  await using cluster = await memoryCluster(2);
+  const [a, b] = cluster.servers as [MistServer, MistServer];
+  await using local = await LineClient.connect(a.addresses[0]!);
+  await using remote = await LineClient.connect(b.addresses[0]!);
+  await using publisher = await LineClient.connect(a.addresses[0]!);
+  for (const client of [local, remote]) {
+    await client.send({ command: "subscribe", tags: ["t"] });
+    await client.sync();
+  }
+  cluster.bus.fail();
+  assert.equal(a.stats().cluster!.state, "down");
+  for (let i = 0; i < 10; i++) {
+    await publisher.send({ command: "publish", tags: ["t"], data: `${i}` });
+  }
+  await publisher.sync();
+  assert.equal((await local.sync()).length, 10, "local delivery never waits");
+  assert.deepEqual(await remote.sync(), []);
+  assert.equal(a.stats().cluster!.dropped, 10);
+
+  cluster.bus.restore();
+  await publisher.send({ command: "publish", tags: ["t"], data: "again" });
+  assert.deepEqual((await remote.next()).data, "again");
+  assert.deepEqual((await local.next()).data, "again");
+});
+
+Deno.test("cluster: grants envelopes go from one server to the others through `server.cluster`", async () => {
+  await using cluster = await memoryCluster(3);
+  const [a, b, c] = cluster.servers as [MistServer, MistServer, MistServer];
+  const seen: Record<string, [string, readonly string[] | null][]> = {
+    a: [],
+    b: [],
+    c: [],
+  };
+  a.cluster!.onGrants((digest, tags) => seen.a!.push([digest, tags]));
+  b.cluster!.onGrants((digest, tags) => seen.b!.push([digest, tags]));
+  c.cluster!.onGrants((digest, tags) => seen.c!.push([digest, tags]));
+  a.cluster!.publishGrants(tokenDigest("token-1"), ["x"]);
+  a.cluster!.publishGrants(tokenDigest("token-1"), null);
+  await eventually(
+    () => seen.b!.length === 2 && seen.c!.length === 2,
+    "every other node got both",
+  );
+  const expected = [[tokenDigest("token-1"), ["x"]], [
+    tokenDigest("token-1"),
+    null,
+  ]];
+  assert.deepEqual(seen.b, expected);
+  assert.deepEqual(seen.c, expected);
+  assert.deepEqual(seen.a, [], "its origin ignores it");
+});
+
+Deno.test("cluster: `stats().cluster` shows the link, the live peers and the counters, and is absent without a cluster", async () => {
+  await using alone = await tcpServer();
+  assert.equal(alone.stats().cluster, undefined);
+  assert.equal(alone.cluster, undefined);
+  await using cluster = await memoryCluster(2);
+  const stats = cluster.servers[0]!.stats().cluster!;
+  assert.equal(stats.state, "up");
+  assert.equal(stats.peers, 1);
+  assert.match(stats.node, /^[0-9a-f]{16}$/);
+  assert.deepEqual(
+    { sent: stats.sent, received: stats.received, malformed: stats.malformed },
+    { sent: 0, received: 0, malformed: 0 },
+  );
+});
+
+Deno.test("cluster: a server refuses a bad cluster URL before it listens, without repeating the URL", async () => {
+  await assert.rejects(
+    tcpServer({ cluster: "http://user:s3cret@host:1" }),
+    (err: unknown) => {
+      assert.ok(err instanceof TypeError);
+      assert.match(err.message, /Invalid cluster URL scheme "http:"/);
+      assert.ok(!err.message.includes("s3cret"));
+      return true;
+    },
+  );
+});
+
+Deno.test("cluster: GET /health answers 503 with cluster down until the node is linked, and /metrics shows the link", async () => {
+  const bus = new MemoryBus();
+  await using a = await serve({
+    listeners: ["http://127.0.0.1:0"],
+    backplane: bus.attach(),
+    heartbeatMs: 50,
+  });
+  await using b = await tcpServer({ backplane: bus.attach(), heartbeatMs: 50 });
+  await linked([a, b]);
+  const http = addressOf(a, "http");
+  const health = async () => {
+    const response = await fetch(`${http}/health`);
+    return { status: response.status, body: await response.json() };
+  };
+  const up = await health();
+  assert.equal(up.status, 200);
+  assert.deepEqual([up.body.cluster, up.body.peers], ["up", 1]);
+  const metrics = await (await fetch(`${http}/metrics`)).text();
+  const node = `{node="${a.stats().cluster!.node}"}`;
+  for (
+    const line of [
+      `mist_cluster_up${node} 1`,
+      `mist_cluster_peers${node} 1`,
+      `mist_cluster_dropped_total${node} 0`,
+    ]
+  ) {
+    assert.ok(metrics.split("\n").includes(line), `missing ${line}`);
+  }
+
+  bus.fail();
+  const down = await health();
+  assert.equal(down.status, 503);
+  assert.equal(down.body.cluster, "down");
+  assert.equal(down.body.ok, false);
+  a.publish(["t"], "lost to the other nodes");
+  assert.ok(
+    (await (await fetch(`${http}/metrics`)).text()).includes(
+      `mist_cluster_dropped_total${node} 1`,
+    ),
+  );
+  bus.restore();
+  await linked([a, b]);
+  assert.equal((await health()).status, 200);
+});
