@@ -12,8 +12,11 @@ export const CLIENT_SCHEMES: readonly string[] = Object.freeze([
   "wss",
 ]);
 
-/** The port of a `tcp://` or `tls://` address without one. */
+/** The port of a `tcp://` address without one. */
 export const DEFAULT_PORT = 1445;
+
+/** The port of a `tls://` address without one: the TLS listener's default. */
+export const DEFAULT_TLS_PORT = 1446;
 
 /** The address `mist` connects to when none is given. */
 export const DEFAULT_ADDRESS = "tcp://127.0.0.1:1445";
@@ -25,7 +28,8 @@ const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
  * original's `host:port` form, which means TCP. An `http://` or `https://` URL
  * (an HTTP listener) means the WebSocket upgrade it serves: `ws://` or `wss://`.
  *
- * A `tcp://` or `tls://` URL without a port gets port 1445; `ws://` and `wss://`
+ * A `tcp://` URL without a port gets port 1445 and a `tls://` one 1446, as the
+ * listeners do; `ws://` and `wss://`
  * follow URL rules (80 and 443). A WebSocket URL without a path gets
  * `/subscribe/websocket`, where mist's `ws://` and `http://` listeners upgrade.
  *
@@ -62,9 +66,8 @@ export function parseServerAddress(address: string | URL): URL {
   if (url.hostname === "") {
     throw new TypeError(`Server address "${text}" has no host`);
   }
-  if ((scheme === "tcp" || scheme === "tls") && url.port === "") {
-    url.port = String(DEFAULT_PORT);
-  }
+  if (scheme === "tcp" && url.port === "") url.port = String(DEFAULT_PORT);
+  if (scheme === "tls" && url.port === "") url.port = String(DEFAULT_TLS_PORT);
   if ((scheme === "ws" || scheme === "wss") && url.pathname === "/") {
     url.pathname = "/subscribe/websocket";
   }

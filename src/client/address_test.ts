@@ -8,6 +8,7 @@ Deno.test("parseServerAddress() reads URLs and the original's host:port", () => 
     ["[::1]:2000", "tcp://[::1]:2000"],
     [" tcp://example.com ", "tcp://example.com:1445"],
     ["TLS://example.com:9000", "tls://example.com:9000"],
+    ["tls://example.com", "tls://example.com:1446"],
     ["ws://127.0.0.1:8888", "ws://127.0.0.1:8888/subscribe/websocket"],
     ["wss://example.com/ws", "wss://example.com/ws"],
     ["http://127.0.0.1:8080", "ws://127.0.0.1:8080/subscribe/websocket"],
