@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { testCertificate } from "./_certificates.ts";
 import { connect, type Delivery, MistError } from "../mod.ts";
 import type { Message } from "../src/protocol.ts";
 import {
@@ -15,7 +16,6 @@ import {
   type FakeConnection,
   FakeServer,
   LegacyProxy,
-  makeCertificates,
   next,
   TlsBridge,
   until,
@@ -525,7 +525,7 @@ Deno.test("over WebSocket: a dropped socket is reconnected and subscriptions res
   await client.close();
 });
 
-const certs = await makeCertificates();
+const certs = await testCertificate();
 const noOpenssl = certs === undefined && Deno.env.get("CI") !== "true";
 if (noOpenssl) {
   Deno.stderr.writeSync(

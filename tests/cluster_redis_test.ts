@@ -11,7 +11,8 @@ import type { MistServer } from "../src/server.ts";
 import { exactlyOnceEverywhere, linked } from "./_cluster.ts";
 import { eventually } from "./_eventually.ts";
 import { LineClient, ServerProcess, tcpServer } from "./_helpers.ts";
-import { makeTlsFiles, RedisServer, redisTest } from "./_redis.ts";
+import { RedisServer, redisTest } from "./_redis.ts";
+import { testCertificate } from "./_certificates.ts";
 
 const FAST = { retryMinMs: 20, retryMaxMs: 200 };
 
@@ -282,46 +283,46 @@ redisTest(
 redisTest(
   "mist --server --cluster rediss://: nodes link over TLS, trusting the CA named by DENO_CERT",
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "mist-tls-" });
-    try {
-      const tls = await makeTlsFiles(dir);
-      if (tls === undefined) {
-        assert.notEqual(Deno.env.get("CI"), "true", "openssl is not installed");
-        Deno.stderr.writeSync(
-          new TextEncoder().encode("SKIP: openssl is not installed\n"),
-        );
-        return;
-      }
-      await using redis = await RedisServer.start(tls);
-      // The children inherit it: Deno's way to trust a private CA.
-      Deno.env.set("DENO_CERT", tls.ca);
-      const args = [
-        "--listeners",
-        "tcp://127.0.0.1:0",
-        "--cluster",
-        redis.tlsUrl,
-      ];
-      await using a = new ServerProcess(args);
-      await using b = new ServerProcess(args);
-      Deno.env.delete("DENO_CERT");
-      await a.waitFor(/Cluster link up through rediss:\/\/127\.0\.0\.1:\d+\/0/);
-      await b.waitFor(/Cluster link up/);
-      const [urlA, urlB] = await Promise.all([
-        a.address("tcp"),
-        b.address("tcp"),
-      ]);
-      await using subscriber = await LineClient.connect(urlB);
-      await using publisher = await LineClient.connect(urlA);
-      await subscriber.send({ command: "subscribe", tags: ["t"] });
-      await subscriber.sync();
-      await publisher.send({
-        command: "publish",
-        tags: ["t"],
-        data: "over TLS",
-      });
-      assert.equal((await subscriber.next()).data, "over TLS");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
+    const certificate = await testCertificate();
+    const tls = certificate && {
+      cert: certificate.certFile,
+      key: certificate.keyFile,
+      ca: certificate.caFile,
+    };
+    if (tls === undefined) {
+      assert.notEqual(Deno.env.get("CI"), "true", "openssl is not installed");
+      Deno.stderr.writeSync(
+        new TextEncoder().encode("SKIP: openssl is not installed\n"),
+      );
+      return;
     }
+    await using redis = await RedisServer.start(tls);
+    // The children inherit it: Deno's way to trust a private CA.
+    Deno.env.set("DENO_CERT", tls.ca);
+    const args = [
+      "--listeners",
+      "tcp://127.0.0.1:0",
+      "--cluster",
+      redis.tlsUrl,
+    ];
+    await using a = new ServerProcess(args);
+    await using b = new ServerProcess(args);
+    Deno.env.delete("DENO_CERT");
+    await a.waitFor(/Cluster link up through rediss:\/\/127\.0\.0\.1:\d+\/0/);
+    await b.waitFor(/Cluster link up/);
+    const [urlA, urlB] = await Promise.all([
+      a.address("tcp"),
+      b.address("tcp"),
+    ]);
+    await using subscriber = await LineClient.connect(urlB);
+    await using publisher = await LineClient.connect(urlA);
+    await subscriber.send({ command: "subscribe", tags: ["t"] });
+    await subscriber.sync();
+    await publisher.send({
+      command: "publish",
+      tags: ["t"],
+      data: "over TLS",
+    });
+    assert.equal((await subscriber.next()).data, "over TLS");
   },
 );

@@ -12,8 +12,8 @@ import {
   RawWebSocket,
   runProgram,
   ServerProcess,
-  testCertificate,
 } from "./_helpers.ts";
+import { testCertificate } from "./_certificates.ts";
 
 const certificate = await testCertificate();
 const ignore = certificate === undefined;
