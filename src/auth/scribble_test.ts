@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
   authenticatorSuite,
   ODD_TOKENS,
   rejectsWith,
 } from "./authenticator_suite.ts";
 import { tokenDigest } from "./authenticator.ts";
+import { captureLogs } from "../../tests/_logs.ts";
 import {
   openScribble,
   ScribbleAuthenticator,
@@ -33,25 +33,6 @@ async function tree(root: string, prefix = ""): Promise<string[]> {
     if (entry.isDirectory) paths.push(...await tree(root, path));
   }
   return paths.sort();
-}
-
-/** Records every `mist` log record while `fn` runs. */
-async function captureLogs(fn: () => Promise<void>): Promise<LogRecord[]> {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { test: (record) => records.push(record) },
-    loggers: [
-      { category: ["mist"], lowestLevel: "trace", sinks: ["test"] },
-      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
-    ],
-  });
-  try {
-    await fn();
-  } finally {
-    await reset();
-  }
-  return records;
 }
 
 Deno.test("`scribble://` passes the authenticator suite", async (t) => {
@@ -225,11 +206,10 @@ Deno.test("a corrupt file at start-up is logged with its path and skipped; the r
   await Deno.writeTextFile(join(root.path, "README"), "not a token");
   await Deno.mkdir(join(root.path, `${tokenDigest("dir")}.json`));
 
-  let auth: ScribbleAuthenticator | undefined;
-  const records = await captureLogs(async () => {
-    auth = await ScribbleAuthenticator.open(root.path);
-  });
-  await using opened = auth!;
+  const { records, result } = await captureLogs(() =>
+    ScribbleAuthenticator.open(root.path)
+  );
+  await using opened = result;
   const errors = records.filter((r) => r.level === "error");
   assert.deepEqual(
     errors.map((r) => r.properties.path).sort(),
@@ -261,7 +241,7 @@ Deno.test("a change that cannot be written is `authenticator unavailable` and ch
     await auth.addToken("t1", ["a"]);
     await Deno.remove(dir, { recursive: true });
     assert.equal(await auth.healthy(), false);
-    const records = await captureLogs(async () => {
+    const { records } = await captureLogs(async () => {
       await rejectsWith(auth.addTags("t1", ["b"]), "authenticator_unavailable");
       await rejectsWith(
         auth.addToken("t2", ["b"]),
