@@ -9,7 +9,7 @@
  *
  * When the server binaries are missing, {@linkcode postgresTest} skips its
  * test with a printed reason, except under `CI=true`, where it runs the test so
- * that it fails.
+ * that it fails. `MIST_PG_BIN` names the binaries' directory explicitly.
  *
  * @module
  */
@@ -32,13 +32,17 @@ function isExecutable(path: string): boolean {
 }
 
 /**
- * The directory holding `initdb`, `pg_ctl` and `postgres`: the one of
- * `initdb` on `PATH` (links resolved), else the newest
- * `/usr/lib/postgresql/N/bin`.
+ * The directory holding `initdb`, `pg_ctl` and `postgres`: `$MIST_PG_BIN`
+ * when set, else the one of `initdb` on `PATH` (links resolved), else the
+ * newest `/usr/lib/postgresql/N/bin`.
  *
  * @returns the directory, or `undefined` when there is none
  */
 export function findPostgresBin(): string | undefined {
+  const chosen = Deno.env.get("MIST_PG_BIN");
+  if (chosen !== undefined) {
+    return isExecutable(join(chosen, "initdb")) ? chosen : undefined;
+  }
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
     if (dir === "") continue;
     const initdb = join(dir, "initdb");
@@ -64,7 +68,9 @@ export function findPostgresBin(): string | undefined {
 const BIN = findPostgresBin();
 const IN_CI = Deno.env.get("CI") === "true";
 const MISSING = BIN === undefined
-  ? `initdb not found on PATH or in ${DEBIAN_ROOT}/*/bin`
+  ? Deno.env.get("MIST_PG_BIN") !== undefined
+    ? `initdb not found in MIST_PG_BIN "${Deno.env.get("MIST_PG_BIN")}"`
+    : `initdb not found on PATH or in ${DEBIAN_ROOT}/*/bin`
   : undefined;
 
 let warned = false;
