@@ -100,9 +100,12 @@ function parseTokenFile(bytes: Uint8Array): string[] {
  * import { ScribbleAuthenticator } from "./scribble.ts";
  *
  * const dir = await Deno.makeTempDir();
- * await using auth = await ScribbleAuthenticator.open(dir);
- * await auth.addToken("s3cret", ["news"]);
- * // dir now holds one file, "<64 hex digits>.json", containing {"tags":["news"]}
+ * {
+ *   await using auth = await ScribbleAuthenticator.open(dir);
+ *   await auth.addToken("s3cret", ["news"]);
+ *   // dir now holds one file, "<64 hex digits>.json", containing {"tags":["news"]}
+ * }
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class ScribbleAuthenticator implements Authenticator, AsyncDisposable {
