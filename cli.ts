@@ -7,10 +7,8 @@
 
 import { getLogger } from "@logtape/logtape";
 import denoJson from "./deno.json" with { type: "json" };
-import {
-  type Authenticator,
-  openAuthenticator,
-} from "./src/auth/authenticator.ts";
+import type { Authenticator } from "./src/auth/authenticator.ts";
+import { openAuthenticator } from "./src/auth/builtin.ts";
 import {
   CLIENT_COMMANDS,
   runClientCommand,
@@ -101,20 +99,12 @@ export async function main(args: readonly string[]): Promise<number> {
     print(Deno.stderr, HELP);
     return 2;
   }
-  if (config.authenticator !== undefined) {
-    print(
-      Deno.stderr,
-      "mist: authenticators are not available in this build\n",
-    );
-    return 2;
-  }
   await setupLogging(config.logLevel);
   return await runServer(config);
 }
 
 async function runServer(config: Config): Promise<number> {
   const log = getLogger(["mist"]);
-  for (const warning of configWarnings(config)) log.warn(warning);
   // Signals first: one that arrives while listeners start still stops cleanly.
   const stop = Promise.withResolvers<string>();
   const signals = ["SIGINT", "SIGTERM"] as const;
@@ -126,6 +116,7 @@ async function runServer(config: Config): Promise<number> {
     Deno.addSignalListener(signal, handler);
     return handler;
   });
+  for (const warning of configWarnings(config)) log.warn(warning);
   try {
     const server = await startServer(config);
     if (server === undefined) return 1;

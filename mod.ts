@@ -72,9 +72,9 @@ export {
 export {
   type Authenticator,
   type AuthenticatorFactory,
-  openAuthenticator,
   registerAuthenticator,
 } from "./src/auth/authenticator.ts";
+export { openAuthenticator } from "./src/auth/builtin.ts";
 export type { Principal } from "./src/auth/principal.ts";
 export { connect, MistClient } from "./src/client/client.ts";
 export type { ConnectionMode, ConnectOptions } from "./src/client/options.ts";

@@ -1,0 +1,112 @@
+/**
+ * A TCP proxy on 127.0.0.1 that can make the connections it carries go
+ * silent: open, but never answering again, like a half-open connection or a
+ * query a driver lost. New connections still work.
+ *
+ * @module
+ */
+
+interface Pair {
+  client: Deno.TcpConn;
+  server: Deno.TcpConn;
+  silent: boolean;
+}
+
+/** Forwards 127.0.0.1:port to a target, one upstream connection per client. */
+export class TcpProxy implements AsyncDisposable {
+  readonly #listener: Deno.TcpListener;
+  readonly #target: Deno.ConnectOptions;
+  readonly #pairs = new Set<Pair>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #accepting: Promise<void>;
+
+  /**
+   * @param target where to forward to
+   */
+  constructor(target: Deno.ConnectOptions) {
+    this.#target = target;
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#accepting = this.#accept();
+  }
+
+  /** The proxy's port on 127.0.0.1. */
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  /** Makes every connection open now go silent: bytes to it are dropped. */
+  silenceExisting(): void {
+    for (const pair of this.#pairs) pair.silent = true;
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const client of this.#listener) {
+        this.#track(this.#open(client));
+      }
+    } catch {
+      // The listener was closed.
+    }
+  }
+
+  async #open(client: Deno.TcpConn): Promise<void> {
+    let server: Deno.TcpConn;
+    try {
+      server = await Deno.connect(this.#target);
+    } catch {
+      client.close();
+      return;
+    }
+    const pair: Pair = { client, server, silent: false };
+    this.#pairs.add(pair);
+    await Promise.all([
+      this.#pump(pair, client, server),
+      this.#pump(pair, server, client),
+    ]);
+    this.#pairs.delete(pair);
+  }
+
+  async #pump(pair: Pair, from: Deno.TcpConn, to: Deno.TcpConn): Promise<void> {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await from.read(buffer);
+        if (n === null) break;
+        if (pair.silent) continue;
+        let offset = 0;
+        while (offset < n) offset += await to.write(buffer.subarray(offset, n));
+      }
+    } catch {
+      // Either side closed.
+    }
+    // One side ended: end both (unless silenced, when nothing is said).
+    if (!pair.silent) closeQuietly(pair.client, pair.server);
+  }
+
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+
+  /** Closes the listener and every connection, and waits for the pumps. */
+  async close(): Promise<void> {
+    this.#listener.close();
+    await this.#accepting;
+    for (const pair of this.#pairs) closeQuietly(pair.client, pair.server);
+    await Promise.all(this.#tasks);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function closeQuietly(...conns: Deno.TcpConn[]): void {
+  for (const conn of conns) {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
