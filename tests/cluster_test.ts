@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { tokenDigest } from "../src/auth/authenticator.ts";
+import { MemoryAuthenticator } from "../src/auth/memory.ts";
 import { MemoryBus } from "../src/cluster/memory_bus.ts";
 import { type MistServer, serve } from "../src/server.ts";
 import { exactlyOnceEverywhere, linked } from "./_cluster.ts";
@@ -176,4 +177,57 @@ Deno.test("cluster: GET /health answers 503 with cluster down until the node is 
   bus.restore();
   await linked([a, b]);
   assert.equal((await health()).status, 200);
+});
+
+Deno.test("cluster: unset, set and unregister on one node change the grants of live connections on every node", async () => {
+  const bus = new MemoryBus();
+  // One store every node shares, as PostgreSQL is in production.
+  const authenticator = new MemoryAuthenticator();
+  const options = {
+    backplane: bus.attach(),
+    heartbeatMs: 50,
+    authenticator,
+    token: "admin",
+  };
+  await using a = await tcpServer(options);
+  await using b = await tcpServer({ ...options, backplane: bus.attach() });
+  await linked([a, b]);
+  await using admin = await LineClient.connect(a.addresses[0]!);
+  await admin.send({ command: "auth", data: "admin" });
+  await admin.send({ command: "register", tags: ["x", "y"], data: "user" });
+  assert.deepEqual(await admin.sync(), []);
+  await using user = await LineClient.connect(b.addresses[0]!);
+  await user.send({ command: "auth", data: "user" });
+  await user.send({ command: "subscribe", tags: ["x"] });
+  await user.send({ command: "subscribe", tags: ["y"] });
+  assert.deepEqual(await user.sync(), []);
+
+  await admin.send({ command: "unset", tags: ["y"], data: "user" });
+  await eventually(
+    () => b.stats().subscriptions === 1,
+    "the revocation to reach node b",
+  );
+  assert.equal((await user.request({ command: "list" })).data, '[["x"]]');
+  assert.equal(
+    (await user.request({ command: "publish", tags: ["y"], data: "" })).error,
+    'forbidden: not granted ["y"]',
+  );
+
+  await admin.send({ command: "set", tags: ["z"], data: "user" });
+  let reply = await user.request({ command: "subscribe", tags: ["z"], id: 1 });
+  for (let i = 0; i < 100 && reply.error !== undefined; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    reply = await user.request({ command: "subscribe", tags: ["z"], id: 1 });
+  }
+  assert.equal(reply.data, "ok", "the new grant reached node b");
+
+  await admin.send({ command: "unregister", data: "user" });
+  await eventually(
+    () => b.stats().subscriptions === 0,
+    "the unregistration to reach node b",
+  );
+  assert.equal(
+    (await user.request({ command: "subscribe", tags: ["x"] })).error,
+    'forbidden: not granted ["x"]',
+  );
 });
