@@ -623,3 +623,24 @@ Deno.test("no token ever reaches the log, at TRACE, whatever the commands", asyn
     assert.ok(!stdout.includes(token), `${token} on stdout`);
   }
 });
+
+Deno.test("a token with a lone surrogate is refused: it would hash like U+FFFD", async () => {
+  await using server = await authServer();
+  await using admin = await tcpAs(server, ADMIN);
+  assert.equal(
+    (await admin.request(
+      '{"command":"register","tags":["a"],"data":"\\ud800"}\n',
+    )).error,
+    "invalid data: a token must be well-formed text",
+  );
+  await admin.send({ command: "register", tags: ["a"], data: "\ufffd" });
+  assert.deepEqual(await admin.sync(), []);
+  await using impostor = await LineClient.connect(addressOf(server, "tcp"));
+  assert.deepEqual(
+    await impostor.request('{"command":"auth","data":"\\ud800"}\n'),
+    {
+      command: "auth",
+      error: "invalid token",
+    },
+  );
+});

@@ -82,6 +82,8 @@ export class Access {
   async principal(token: string | undefined): Promise<Principal> {
     if (this.#authenticator === undefined) return OPEN;
     if (token === undefined) return ANONYMOUS;
+    // A lone surrogate would hash like U+FFFD: such a token names no one.
+    if (!token.isWellFormed()) throw new MistError("invalid_token");
     if (tokensEqual(token, this.#adminToken!)) return ADMIN;
     const tags = await this.#authenticator.getTags(token);
     if (tags === undefined) throw new MistError("invalid_token");
@@ -162,9 +164,13 @@ export class Access {
    *
    * @param token the token
    * @param tags its grants
-   * @throws {MistError} `token already exists`, `authenticator unavailable`
+   * @throws {MistError} `invalid data` for a token with a lone surrogate (it
+   *   would hash like another); `token already exists`, `authenticator unavailable`
    */
   async register(token: string, tags: readonly string[]): Promise<void> {
+    if (!token.isWellFormed()) {
+      throw new MistError("invalid_data", "a token must be well-formed text");
+    }
     await this.#store().addToken(token, tags);
     this.#changed(token, [...new Set(tags)].sort());
   }
