@@ -52,6 +52,8 @@ Server flags (each is also a key of the --config file, without the dashes):
   --max-subscriptions N     most subscriptions per connection (default 10000)
   --queue-size SIZE         outbound buffer per connection; when a client reads too
                             slowly, newer messages to it are dropped (default 8MiB)
+  --shutdown-timeout SECS   on SIGINT/SIGTERM, how long each connection gets to
+                            receive what it is owed before it is closed (default 5)
   --cluster URL             join a cluster through Redis (or Valkey, KeyDB, Dragonfly):
                             redis://[USER:PASS@]HOST:PORT[/DB] or rediss://...
   --cluster-name NAME       lets several clusters share one Redis (default mist)
@@ -156,6 +158,7 @@ async function startServer(config: Config): Promise<MistServer | undefined> {
         maxSubscriptions: config.maxSubscriptions,
       },
       queueBytes: config.queueSize,
+      drainTimeoutMs: config.shutdownTimeout * 1000,
       ...(authenticator === undefined ? {} : { authenticator }),
       ...(config.token === undefined ? {} : { token: config.token }),
       ...(tls === undefined ? {} : { tls }),

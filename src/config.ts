@@ -45,6 +45,8 @@ export interface Config {
   maxSubscriptions: number;
   /** Each connection's outbound queue in bytes. */
   queueSize: number;
+  /** Seconds each connection gets at shutdown to receive what it is owed. */
+  shutdownTimeout: number;
   /** The Redis URL of the cluster this server joins. */
   cluster?: string;
   /** The cluster's name (its Redis channel is `mist:<name>`). */
@@ -61,15 +63,24 @@ export interface Invocation {
   version: boolean;
 }
 
-type Kind = "boolean" | "string" | "list" | "level" | "count" | "size";
+/** `secret`: a string that may hold a token or a password, never echoed. */
+type Kind =
+  | "boolean"
+  | "string"
+  | "secret"
+  | "list"
+  | "level"
+  | "count"
+  | "seconds"
+  | "size";
 
 /** Every config key: its kind, its field, its help. */
 export const CONFIG_KEYS = {
   "server": { kind: "boolean", field: "server" },
   "listeners": { kind: "list", field: "listeners" },
   "log-level": { kind: "level", field: "logLevel" },
-  "token": { kind: "string", field: "token" },
-  "authenticator": { kind: "string", field: "authenticator" },
+  "token": { kind: "secret", field: "token" },
+  "authenticator": { kind: "secret", field: "authenticator" },
   "tls-cert": { kind: "string", field: "tlsCert" },
   "tls-key": { kind: "string", field: "tlsKey" },
   "max-message-size": { kind: "size", field: "maxMessageSize" },
@@ -77,7 +88,8 @@ export const CONFIG_KEYS = {
   "max-tag-length": { kind: "size", field: "maxTagLength" },
   "max-subscriptions": { kind: "count", field: "maxSubscriptions" },
   "queue-size": { kind: "size", field: "queueSize" },
-  "cluster": { kind: "string", field: "cluster" },
+  "shutdown-timeout": { kind: "seconds", field: "shutdownTimeout" },
+  "cluster": { kind: "secret", field: "cluster" },
   "cluster-name": { kind: "string", field: "clusterName" },
 } as const satisfies Record<string, { kind: Kind; field: keyof Config }>;
 
@@ -94,6 +106,7 @@ export function defaultConfig(): Config {
     maxTagLength: DEFAULT_LIMITS.maxTagBytes,
     maxSubscriptions: DEFAULT_LIMITS.maxSubscriptions,
     queueSize: DEFAULT_QUEUE_BYTES,
+    shutdownTimeout: 5,
   };
 }
 
@@ -252,17 +265,19 @@ function apply(
 }
 
 function convert(kind: Kind, value: unknown, where: string): unknown {
+  const got = kind === "secret"
+    ? Array.isArray(value) ? "a list" : `a ${typeof value}`
+    : JSON.stringify(value);
   const bad = (expected: string) =>
     new ConfigError(
-      `Invalid value for ${where}: expected ${expected}, got ${
-        JSON.stringify(value)
-      }`,
+      `Invalid value for ${where}: expected ${expected}, got ${got}`,
     );
   switch (kind) {
     case "boolean":
       if (typeof value !== "boolean") throw bad("true or false");
       return value;
     case "string":
+    case "secret":
       if (typeof value !== "string" || value === "") {
         throw bad("a non-empty string");
       }
@@ -296,6 +311,17 @@ function convert(kind: Kind, value: unknown, where: string): unknown {
         ? Number(value)
         : NaN;
       if (!Number.isSafeInteger(n) || n < 1) throw bad("a positive integer");
+      return n;
+    }
+    case "seconds": {
+      const n = typeof value === "number"
+        ? value
+        : typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value)
+        ? Number(value)
+        : NaN;
+      if (!(n >= 0 && n <= 3600)) {
+        throw bad("a number of seconds from 0 to 3600");
+      }
       return n;
     }
     case "size": {

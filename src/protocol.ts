@@ -118,19 +118,13 @@ export function decode(
   }
   const { tags, data, id } = value as Record<string, unknown>;
   const command = (value as Record<string, unknown>).command ?? defaultCommand;
-  if (typeof command !== "string") {
-    throw withContext(
-      new MistError("invalid_message", "missing string command"),
-      { command: "" },
-    );
-  }
-
   const request: {
     command: string;
     tags?: readonly string[];
     data?: string;
     id?: string | number;
-  } = { command };
+  } = { command: typeof command === "string" ? command : "" };
+  // The id first: every error reply after this point can carry it.
   if (id !== undefined && id !== null) {
     if (typeof id !== "string" && typeof id !== "number") {
       throw withContext(
@@ -139,6 +133,12 @@ export function decode(
       );
     }
     request.id = id;
+  }
+  if (typeof command !== "string") {
+    throw withContext(
+      new MistError("invalid_message", "missing string command"),
+      request,
+    );
   }
   // `null` stands for absent: the original Go client sends `"tags":null`.
   if (tags !== undefined && tags !== null) {

@@ -89,6 +89,12 @@ Deno.test("decode() rejects bad input with the protocol's error texts", async (t
       },
     ],
     [
+      "no string command, but an id",
+      '{"command":5,"id":6}',
+      "invalid message: missing string command",
+      { command: "", id: 6 },
+    ],
+    [
       "an object id",
       '{"command":"ping","id":{}}',
       "invalid message: id must be a string or a number",

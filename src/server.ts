@@ -58,6 +58,9 @@ export const DEFAULT_LISTENERS: readonly string[] = Object.freeze([
 /** The default capacity of each connection's outbound queue: 8 MiB. */
 export const DEFAULT_QUEUE_BYTES = 8 * 1024 * 1024;
 
+/** How long closed connections get to end before shutdown goes on without them. */
+const CLOSE_GRACE_MS = 2000;
+
 /** How long `/health` waits for the authenticator, in milliseconds. */
 const HEALTH_TIMEOUT_MS = 2000;
 
@@ -368,7 +371,18 @@ export class MistServer implements AsyncDisposable {
         this.#cluster?.close(),
       ]);
       for (const session of sessions) session.close();
-      await Promise.all(this.#listeners.map((listener) => listener.finished));
+      // A WebSocket peer that never answers the close handshake, or an event
+      // stream whose client stopped reading, would hold Deno.serve open.
+      const ended = await settlesWithin(
+        Promise.all(this.#listeners.map((listener) => listener.finished)),
+        CLOSE_GRACE_MS,
+      );
+      if (!ended) {
+        log.warn(
+          "Some connections did not close within {ms} ms of being told to; leaving them",
+          { ms: CLOSE_GRACE_MS },
+        );
+      }
       await this.#access.authenticator?.close();
       log.info("Server closed");
       this.#finished.resolve();
@@ -400,6 +414,22 @@ export async function serve(options: ServeOptions = {}): Promise<MistServer> {
   const server = new MistServer(options);
   await server.listen(options.listeners ?? DEFAULT_LISTENERS);
   return server;
+}
+
+/** Whether a promise settles within a time; it is left to settle later if not. */
+async function settlesWithin(
+  promise: Promise<unknown>,
+  ms: number,
+): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function healthy(authenticator: Authenticator): Promise<boolean> {

@@ -336,7 +336,7 @@ export class Session {
 
   #follow(): void {
     if (this.#principal.kind === "token") {
-      this.#host.access.track(this.#principal.digest, this);
+      this.#host.access.track(this.#principal, this);
     }
   }
 

@@ -4,7 +4,13 @@
 
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
-import { LineClient, runProgram, ServerProcess, tempFile } from "./_helpers.ts";
+import {
+  LineClient,
+  RawWebSocket,
+  runProgram,
+  ServerProcess,
+  tempFile,
+} from "./_helpers.ts";
 
 Deno.test("mist --version prints the version", async () => {
   for (const flag of ["-v", "--version"]) {
@@ -47,6 +53,9 @@ Deno.test("mist refuses bad flags, keys and values with a clear message", async 
   );
   const badValue = await tempFile("max-tags: lots\n");
   const badYaml = await tempFile("listeners: [tcp://\n");
+  const secretToken = await tempFile(
+    "authenticator: memory://\ntoken: 8675309123\n",
+  );
   const cases: [string, string[], RegExp][] = [
     ["an unknown flag", ["--server", "--colour"], /Unknown option '--colour'/],
     [
@@ -84,6 +93,11 @@ Deno.test("mist refuses bad flags, keys and values with a clear message", async 
       ["--server", "--config", badYaml],
       /is not valid YAML/,
     ],
+    [
+      "a token of the wrong type, without echoing it",
+      ["--server", "--config", secretToken],
+      /"token" in config file .*: expected a non-empty string, got a number\n/,
+    ],
     ["a missing config file", [
       "--server",
       "--config",
@@ -98,7 +112,22 @@ Deno.test("mist refuses bad flags, keys and values with a clear message", async 
     });
   }
   await Promise.all(
-    [badKey, badValue, badYaml].map((path) => Deno.remove(path)),
+    [badKey, badValue, badYaml, secretToken].map((path) => Deno.remove(path)),
+  );
+  await t.step(
+    "an authenticator URI that is not a URL, without echoing it",
+    async () => {
+      const { code, stderr } = await runProgram([
+        "--server",
+        "--authenticator",
+        "postgres://me:s3cret@[not-a-host",
+        "--token",
+        "t",
+      ]);
+      assert.equal(code, 1);
+      assert.match(stderr, /Invalid authenticator URI: not a URL/);
+      assert.ok(!stderr.includes("s3cret"));
+    },
   );
 });
 
@@ -226,4 +255,52 @@ Deno.test({
     assert.equal(await ping.text(), "pong\n");
     assert.equal((await server.stop()).code, 0);
   },
+});
+
+Deno.test("SIGTERM stops the server promptly even while WebSocket and event-stream clients stopped reading", async () => {
+  await using server = new ServerProcess([
+    "--listeners",
+    "tcp://127.0.0.1:0,http://127.0.0.1:0",
+    "--shutdown-timeout",
+    "1",
+  ]);
+  const tcp = await server.address("tcp");
+  const http = new URL(await server.address("http"));
+  const encoder = new TextEncoder();
+  // A WebSocket and an event stream that subscribe, then never read again.
+  using ws = await Deno.connect({
+    hostname: http.hostname,
+    port: Number(http.port),
+  });
+  const socket = await RawWebSocket.handshake(ws);
+  await socket.sendText('{"command":"subscribe","tags":["s"]}');
+  using sse = await Deno.connect({
+    hostname: http.hostname,
+    port: Number(http.port),
+  });
+  await sse.write(
+    encoder.encode("GET /subscribe?tags=s HTTP/1.1\r\nHost: x\r\n\r\n"),
+  );
+  await sse.read(new Uint8Array(512)); // the headers and ": subscribed"
+  await using publisher = await LineClient.connect(tcp);
+  await publisher.sync();
+  const line = JSON.stringify({
+    command: "publish",
+    tags: ["s"],
+    data: "x".repeat(10_000),
+  }) + "\n";
+  for (let i = 0; i < 2000; i += 100) await publisher.send(line.repeat(100));
+  await publisher.sync();
+
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stopped = await Promise.race([
+    server.stop("SIGTERM"),
+    new Promise<undefined>((resolve) =>
+      timer = setTimeout(() => resolve(undefined), 30_000)
+    ),
+  ]);
+  clearTimeout(timer);
+  assert.ok(stopped, "the server did not exit within 30 s");
+  assert.equal(stopped.code, 0, stopped.stderr);
+  assert.match(stopped.stderr, /Server closed/);
 });

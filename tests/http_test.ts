@@ -256,6 +256,13 @@ Deno.test("the HTTP listener answers 404, 405 and 426 with a short JSON error", 
     [`${http}/health`, { method: "DELETE" }, 405, "GET"],
     [`${http}/metrics`, { method: "PUT", body: "" }, 405, "GET"],
     [`${http}/subscribe/websocket`, {}, 426, null],
+    // An upgrade Deno cannot accept (no Sec-WebSocket-Key): the client's fault.
+    [
+      `${http}/subscribe/websocket`,
+      { headers: { upgrade: "websocket" } },
+      400,
+      null,
+    ],
     [`${ws}/subscribe/websocket`, {}, 426, null],
   ];
   for (const [url, init, status, allow] of cases) {
@@ -305,6 +312,20 @@ Deno.test("GET /subscribe refuses missing and invalid tags before streaming", as
     });
   }
   assert.equal(server.stats().subscriptions, 0);
+});
+
+Deno.test("GET /subscribe keeps tags exact and counts a repeated subscription once", async () => {
+  await using server = await allServer({ limits: { maxSubscriptions: 2 } });
+  const http = addressOf(server, "http");
+  await using publisher = await LineClient.connect(addressOf(server, "tcp"));
+  await using spaced = await EventStreamClient.open(
+    `${http}/subscribe?tags=%20sp&tags=%20sp&tags=b`,
+  );
+  assert.equal(server.stats().subscriptions, 2);
+  await publisher.send({ command: "publish", tags: ["sp"], data: "no space" });
+  await publisher.send({ command: "publish", tags: [" sp"], data: "space" });
+  await publisher.sync();
+  assert.equal((await spaced.next()).data, "space");
 });
 
 Deno.test("an event stream's subscriptions go away with its client", async () => {

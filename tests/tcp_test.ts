@@ -538,3 +538,28 @@ Deno.test("closing the server writes what each connection is owed, then ends it"
   await client.close();
   await server.close(); // idempotent
 });
+
+Deno.test("§7 a message of the largest size reaches a subscriber whose queue is that small", async () => {
+  // The delivery is larger than the publish (it gains "command":"publish"),
+  // but a subscriber that keeps up must not lose it.
+  await using server = await tcpServer({
+    limits: { maxMessageBytes: 1000 },
+    queueBytes: 1000,
+  });
+  const url = server.addresses[0]!;
+  await using subscriber = await LineClient.connect(url);
+  await using publisher = await LineClient.connect(url);
+  await subscriber.send({ command: "subscribe", tags: ["a"] });
+  await subscriber.sync();
+  const prefix = '{"tags":["a"],"command":"publish","data":"';
+  const data = "x".repeat(1000 - prefix.length - 2);
+  const line = `${prefix}${data}"}`;
+  assert.equal(line.length, 1000);
+  await publisher.send(line + "\n");
+  await publisher.sync();
+  assert.deepEqual(await subscriber.next(), {
+    command: "publish",
+    tags: ["a"],
+    data,
+  });
+});

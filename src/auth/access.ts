@@ -17,6 +17,16 @@ import { ADMIN, ANONYMOUS, OPEN, type Principal } from "./principal.ts";
 
 const log = getLogger(["mist", "auth"]);
 
+/** How many grant changes are remembered for connections still joining. */
+const RECENT_CHANGES = 10_000;
+
+function tokenPrincipal(
+  digest: string,
+  tags: Iterable<string>,
+): Principal & { kind: "token" } {
+  return { kind: "token", digest, tags: new Set(tags) };
+}
+
 /** A live connection whose grants follow its token's. */
 export interface GrantHolder {
   /** Replaces the connection's principal, dropping what it no longer may hold. */
@@ -47,6 +57,18 @@ export class Access {
   readonly #adminToken: string | undefined;
   readonly #holders = new Map<string, Set<GrantHolder>>();
   #listener: GrantsListener | undefined;
+  /** Counts grant changes: a principal remembers the count it was read at. */
+  #generation = 0;
+  readonly #readAt = new WeakMap<Principal, number>();
+  /**
+   * The latest changes by token digest, oldest first: a connection that read
+   * its grants before a change but started following its token after it
+   * (a handshake, a slow authenticator) catches up from here.
+   */
+  readonly #recent = new Map<
+    string,
+    { generation: number; tags: readonly string[] | null }
+  >();
 
   /**
    * @param authenticator where tokens live; without one, authentication is off
@@ -85,24 +107,37 @@ export class Access {
     // A lone surrogate would hash like U+FFFD: such a token names no one.
     if (!token.isWellFormed()) throw new MistError("invalid_token");
     if (tokensEqual(token, this.#adminToken!)) return ADMIN;
+    const readAt = this.#generation;
     const tags = await this.#authenticator.getTags(token);
     if (tags === undefined) throw new MistError("invalid_token");
-    return { kind: "token", digest: tokenDigest(token), tags: new Set(tags) };
+    const principal = tokenPrincipal(tokenDigest(token), tags);
+    this.#readAt.set(principal, readAt);
+    return principal;
   }
 
   /**
-   * Follows a connection's token: its grants change with the token's.
+   * Follows a connection's token: its grants change with the token's. A
+   * change made since its principal was read is applied at once.
    *
-   * @param digest the token's digest
+   * @param principal the connection's token principal, from {@linkcode Access.principal}
    * @param holder the connection
    */
-  track(digest: string, holder: GrantHolder): void {
+  track(
+    principal: Principal & { kind: "token" },
+    holder: GrantHolder,
+  ): void {
+    const digest = principal.digest;
     let holders = this.#holders.get(digest);
     if (holders === undefined) {
       holders = new Set();
       this.#holders.set(digest, holders);
     }
     holders.add(holder);
+    const readAt = this.#readAt.get(principal);
+    const change = this.#recent.get(digest);
+    if (readAt !== undefined && change && change.generation > readAt) {
+      holder.regrant(tokenPrincipal(digest, change.tags ?? []));
+    }
   }
 
   /**
@@ -134,13 +169,14 @@ export class Access {
    * @param tags its tags now, or `null` when it was unregistered
    */
   applyGrants(digest: string, tags: readonly string[] | null): void {
+    this.#recent.delete(digest);
+    this.#recent.set(digest, { generation: ++this.#generation, tags });
+    if (this.#recent.size > RECENT_CHANGES) {
+      this.#recent.delete(this.#recent.keys().next().value!);
+    }
     const holders = this.#holders.get(digest);
     if (holders === undefined) return;
-    const principal: Principal = {
-      kind: "token",
-      digest,
-      tags: new Set(tags ?? []),
-    };
+    const principal = tokenPrincipal(digest, tags ?? []);
     for (const holder of [...holders]) holder.regrant(principal);
     log.debug("Grants of a token changed for {count} connection(s)", {
       count: holders.size,

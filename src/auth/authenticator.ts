@@ -105,7 +105,8 @@ export async function openAuthenticator(uri: string): Promise<Authenticator> {
   try {
     url = new URL(uri);
   } catch {
-    throw new Error(`Invalid authenticator URI "${uri}"`);
+    // Not echoed: the URI may hold a password.
+    throw new Error("Invalid authenticator URI: not a URL");
   }
   const scheme = url.protocol.slice(0, -1).toLowerCase();
   const factory = factories.get(scheme);

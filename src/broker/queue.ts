@@ -77,14 +77,17 @@ export class OutboundQueue<F extends Sized> {
   }
 
   /**
-   * Enqueues a frame if it fits, else drops it and counts it.
+   * Enqueues a frame if it fits, else drops it and counts it. An empty queue
+   * takes any frame: a message within the size limit is never lost to a
+   * subscriber that is keeping up (its delivery is a little larger than what
+   * was published).
    *
    * @param frame the frame
    * @returns whether it was enqueued
    */
   offer(frame: F): boolean {
     const bytes = this.#bytes + frame.size;
-    if (bytes > this.capacity) {
+    if (bytes > this.capacity && this.#bytes > 0) {
       this.#dropped++;
       return false;
     }

@@ -49,3 +49,13 @@ Deno.test("OutboundQueue refuses a capacity that is not a positive integer", () 
   assert.throws(() => new OutboundQueue(-1), RangeError);
   assert.throws(() => new OutboundQueue(NaN), RangeError);
 });
+
+Deno.test("OutboundQueue takes a frame larger than its capacity only when empty", () => {
+  const queue = new OutboundQueue(10);
+  assert.ok(queue.offer(frame(15)));
+  assert.ok(!queue.offer(frame(1)));
+  assert.equal(queue.dropped, 1);
+  queue.take();
+  queue.release(15);
+  assert.ok(queue.offer(frame(15)));
+});

@@ -18,7 +18,7 @@ const STREAM_HIGH_WATER_BYTES = 64 * 1024;
 
 /**
  * The subscriptions an event-stream request asks for: each `tags` parameter is
- * one subscription, its tags separated by commas.
+ * one subscription, its tags separated by commas (repeats count once).
  *
  * @param url the request URL
  * @param limits the size limits
@@ -26,17 +26,20 @@ const STREAM_HIGH_WATER_BYTES = 64 * 1024;
  * @throws {MistError} `missing tags` when there is none; the tag errors of §6
  */
 export function requestedSubscriptions(url: URL, limits: Limits): string[][] {
-  const subscriptions = url.searchParams.getAll("tags").map((value) =>
-    value.split(",").map((tag) => tag.trim()).filter((tag) => tag !== "")
-  ).filter((tags) => tags.length > 0);
-  if (subscriptions.length === 0) throw new MistError("missing_tags");
-  if (subscriptions.length > limits.maxSubscriptions) {
+  // Tags are exact strings (PROTOCOL.md §2): split on commas, nothing trimmed.
+  const distinct = new Map<string, string[]>();
+  for (const value of url.searchParams.getAll("tags")) {
+    const tags = value.split(",").filter((tag) => tag !== "");
+    if (tags.length > 0) distinct.set(JSON.stringify(tags), tags);
+  }
+  if (distinct.size === 0) throw new MistError("missing_tags");
+  if (distinct.size > limits.maxSubscriptions) {
     throw new MistError("too_many_subscriptions");
   }
-  for (const tags of subscriptions) {
+  for (const tags of distinct.values()) {
     checkTags(tags, limits, { command: "subscribe" });
   }
-  return subscriptions;
+  return [...distinct.values()];
 }
 
 /**

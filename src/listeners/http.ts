@@ -127,14 +127,19 @@ async function route(request: Request, r: Route): Promise<Response> {
   if (path === "/subscribe/websocket" || (path === "/" && upgrade)) {
     if (request.method !== "GET") return methodNotAllowed("GET");
     if (!upgrade) return json(426, { error: "expected a WebSocket upgrade" });
+    let principal: Principal | undefined;
     try {
       const token = presentedToken(request, url);
-      const principal = token === undefined
-        ? undefined
-        : await r.context.authenticate(token);
-      return acceptWebSocket(request, r.context, r.session, principal);
+      if (token !== undefined) principal = await r.context.authenticate(token);
     } catch (err) {
       return failure(err, undefined, { command: "" });
+    }
+    try {
+      return acceptWebSocket(request, r.context, r.session, principal);
+    } catch (err) {
+      // Deno refuses a malformed upgrade (no Sec-WebSocket-Key, ...).
+      if (!(err instanceof TypeError)) throw err;
+      return json(400, { error: `bad WebSocket upgrade: ${err.message}` });
     }
   }
   if (path === "/ping") {

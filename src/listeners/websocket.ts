@@ -20,8 +20,12 @@ const HIGH_WATER_BYTES = 1024 * 1024;
 const LOW_WATER_BYTES = 256 * 1024;
 /** How often a stalled socket is looked at again, in milliseconds. */
 const DRAIN_POLL_MS = 10;
-/** Requests that may wait while a slow command runs; past it the client is dropped. */
+/**
+ * Requests that may wait while a slow command runs (an authenticator call),
+ * by count and by size; past either the client is dropped.
+ */
 const MAX_PENDING_REQUESTS = 4096;
+const MAX_PENDING_CHARS = 8 * 1024 * 1024;
 
 /** WebSocket close codes this adapter uses. */
 const GOING_AWAY = 1001;
@@ -64,6 +68,7 @@ class Inbox {
   readonly session: Session;
   readonly #socket: WebSocket;
   readonly #pending: unknown[] = [];
+  #pendingChars = 0;
   #busy = false;
 
   constructor(session: Session, socket: WebSocket) {
@@ -72,11 +77,16 @@ class Inbox {
   }
 
   push(data: unknown): void {
-    if (this.#pending.length >= MAX_PENDING_REQUESTS) {
+    const size = sizeOf(data);
+    if (
+      this.#pending.length >= MAX_PENDING_REQUESTS ||
+      this.#pendingChars + size > MAX_PENDING_CHARS
+    ) {
       this.#drop("too many requests waiting");
       return;
     }
     this.#pending.push(data);
+    this.#pendingChars += size;
     if (!this.#busy) this.#run();
   }
 
@@ -89,6 +99,7 @@ class Inbox {
         return;
       }
       const data = this.#pending.shift();
+      this.#pendingChars -= sizeOf(data);
       const result = typeof data === "string"
         ? this.session.handle(data)
         : this.session.refuse(
@@ -107,6 +118,7 @@ class Inbox {
 
   #drop(reason: string): void {
     this.#pending.length = 0;
+    this.#pendingChars = 0;
     try {
       this.#socket.close(POLICY_VIOLATION, reason);
     } catch {
@@ -114,6 +126,11 @@ class Inbox {
     }
     this.session.close();
   }
+}
+
+function sizeOf(data: unknown): number {
+  if (typeof data === "string") return data.length;
+  return data instanceof ArrayBuffer ? data.byteLength : 0;
 }
 
 function webSocketOutlet(socket: WebSocket): Outlet {
