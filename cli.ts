@@ -18,9 +18,9 @@ import {
   ConfigError,
   configWarnings,
   loadConfig,
-} from "./src/config.ts";
-import { setupLogging } from "./src/log.ts";
-import { type MistServer, serve } from "./src/server.ts";
+} from "./src/cli/config.ts";
+import { setupLogging } from "./src/cli/log.ts";
+import { type MistServer, serve } from "./src/server/server.ts";
 
 /** The version of this program. */
 export const VERSION: string = denoJson.version;

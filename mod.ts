@@ -40,27 +40,27 @@ export {
   serve,
   type ServeOptions,
   type ServerStats,
-} from "./src/server.ts";
+} from "./src/server/server.ts";
 export {
   ERROR_TEXT,
   type ErrorCode,
   type ErrorContext,
   MistError,
-} from "./src/errors.ts";
+} from "./src/protocol/errors.ts";
 export {
   DEFAULT_LIMITS,
   Frame,
   type Limits,
   type Message,
   type Request,
-} from "./src/protocol.ts";
-export type { CommandHandler } from "./src/commands.ts";
+} from "./src/protocol/codec.ts";
+export type { CommandHandler } from "./src/server/commands.ts";
 export type {
   ListenerStats,
   Outlet,
   Session,
   SessionInfo,
-} from "./src/session.ts";
+} from "./src/server/connection.ts";
 export {
   type HealthReport,
   type Listener,
@@ -75,7 +75,7 @@ export {
   registerAuthenticator,
 } from "./src/auth/authenticator.ts";
 export { openAuthenticator } from "./src/auth/builtin.ts";
-export type { Principal } from "./src/auth/principal.ts";
+export type { Principal } from "./src/core/principal.ts";
 export { connect, MistClient } from "./src/client/client.ts";
 export type { ConnectionMode, ConnectOptions } from "./src/client/options.ts";
 export {
@@ -111,8 +111,8 @@ export type {
   HeartbeatEnvelope,
   MessageEnvelope,
 } from "./src/cluster/envelope.ts";
-export { MemoryBus, MemoryLink } from "./src/cluster/memory_bus.ts";
+export { MemoryBus, MemoryLink } from "./src/cluster/backplane_memory.ts";
 export {
   RedisBackplane,
   type RedisBackplaneOptions,
-} from "./src/cluster/redis.ts";
+} from "./src/cluster/backplane_redis.ts";

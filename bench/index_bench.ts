@@ -3,7 +3,7 @@
  * subscriptions: the cost of matching one published message.
  */
 
-import { SetTrie, tagSet } from "../src/broker/index.ts";
+import { SetTrie, tagSet } from "../src/core/set_trie.ts";
 
 function random(seed: number): () => number {
   return () => {

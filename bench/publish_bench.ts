@@ -5,14 +5,14 @@
  * listener of its own scheme, as a custom transport would get them.
  */
 
-import { Broker } from "../src/broker/broker.ts";
+import { Broker } from "../src/core/broker.ts";
 import {
   type ListenerContext,
   newStats,
   registerListener,
 } from "../src/listeners/listener.ts";
-import type { Frame } from "../src/protocol.ts";
-import { serve } from "../src/server.ts";
+import type { Frame } from "../src/protocol/codec.ts";
+import { serve } from "../src/server/server.ts";
 
 let context!: ListenerContext;
 const stats = newStats();

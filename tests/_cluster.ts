@@ -6,8 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import type { Message } from "../src/protocol.ts";
-import type { MistServer } from "../src/server.ts";
+import type { Message } from "../src/protocol/codec.ts";
+import type { MistServer } from "../src/server/server.ts";
 import { LineClient } from "./_helpers.ts";
 import { eventually } from "./_eventually.ts";
 

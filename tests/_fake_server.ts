@@ -6,8 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { LineSplitter, OVERSIZE } from "../src/framing.ts";
-import type { Message } from "../src/protocol.ts";
+import { LineSplitter, OVERSIZE } from "../src/protocol/framing.ts";
+import type { Message } from "../src/protocol/codec.ts";
 import { hostPort } from "./_helpers.ts";
 
 const encoder = new TextEncoder();

@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { LineSplitter, OVERSIZE } from "../src/framing.ts";
-import type { Message } from "../src/protocol.ts";
-import { type MistServer, serve, type ServeOptions } from "../src/server.ts";
+import { LineSplitter, OVERSIZE } from "../src/protocol/framing.ts";
+import type { Message } from "../src/protocol/codec.ts";
+import { type MistServer, serve, type ServeOptions } from "../src/server/server.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { openAuthenticator } from "../src/auth/builtin.ts";
-import type { MistServer } from "../src/server.ts";
+import type { MistServer } from "../src/server/server.ts";
 import {
   addressOf,
   allServer,

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { testCertificate } from "./_certificates.ts";
 import { connect, type Delivery, MistError } from "../mod.ts";
-import type { Message } from "../src/protocol.ts";
+import type { Message } from "../src/protocol/codec.ts";
 import {
   ADMIN_TOKEN,
   authScript,

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { type ClientEvent, connect, type Delivery, MistError } from "../mod.ts";
-import { serve } from "../src/server.ts";
+import { serve } from "../src/server/server.ts";
 import { closedPort, next, until, within } from "./_fake_server.ts";
 import { tcpServer } from "./_helpers.ts";
 

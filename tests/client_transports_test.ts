@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { openAuthenticator } from "../src/auth/builtin.ts";
 import { connect } from "../src/client/client.ts";
-import { serve } from "../src/server.ts";
+import { serve } from "../src/server/server.ts";
 import { testCertificate } from "./_certificates.ts";
 import { addressOf, allServer } from "./_helpers.ts";
 

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { openAuthenticator } from "../src/auth/builtin.ts";
-import type { MistServer } from "../src/server.ts";
+import type { MistServer } from "../src/server/server.ts";
 import { linked } from "./_cluster.ts";
 import { eventually, LineClient, tcpServer } from "./_helpers.ts";
 import { postgresTest, startPostgres } from "./_postgres.ts";

@@ -6,8 +6,8 @@
 
 import assert from "node:assert/strict";
 import { tokenDigest } from "../src/auth/authenticator.ts";
-import { RedisBackplane } from "../src/cluster/redis.ts";
-import type { MistServer } from "../src/server.ts";
+import { RedisBackplane } from "../src/cluster/backplane_redis.ts";
+import type { MistServer } from "../src/server/server.ts";
 import { exactlyOnceEverywhere, linked } from "./_cluster.ts";
 import { eventually } from "./_eventually.ts";
 import { LineClient, ServerProcess, tcpServer } from "./_helpers.ts";

@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { tokenDigest } from "../src/auth/authenticator.ts";
 import { MemoryAuthenticator } from "../src/auth/memory.ts";
-import { MemoryBus } from "../src/cluster/memory_bus.ts";
-import { type MistServer, serve } from "../src/server.ts";
+import { MemoryBus } from "../src/cluster/backplane_memory.ts";
+import { type MistServer, serve } from "../src/server/server.ts";
 import { exactlyOnceEverywhere, linked } from "./_cluster.ts";
 import { eventually } from "./_eventually.ts";
 import { addressOf, LineClient, tcpServer } from "./_helpers.ts";

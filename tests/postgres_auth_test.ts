@@ -6,13 +6,13 @@
 
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { MistError } from "../src/errors.ts";
+import { MistError } from "../src/protocol/errors.ts";
 import { tokenDigest } from "../src/auth/authenticator.ts";
 import {
   authenticatorSuite,
   ODD_TOKENS,
   rejectsWith,
-} from "../src/auth/authenticator_suite.ts";
+} from "../src/testing/authenticator_suite.ts";
 import { openPostgres } from "../src/auth/postgres.ts";
 import { captureLogs, recordText } from "./_logs.ts";
 import {

@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { RedisBackplane } from "../src/cluster/redis.ts";
-import { backplaneSuite, Recorder } from "./_backplane_suite.ts";
+import { RedisBackplane } from "../src/cluster/backplane_redis.ts";
+import { backplaneSuite, Recorder } from "../src/testing/backplane_suite.ts";
 import { eventually } from "./_eventually.ts";
 import { RedisServer, redisTest } from "./_redis.ts";
 

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { serve } from "../src/server.ts";
+import { serve } from "../src/server/server.ts";
 import {
   addressOf,
   hostPort,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { MistError } from "../errors.ts";
+import { MistError } from "../protocol/errors.ts";
 import { normalizeTags } from "./_tags.ts";
 import { type Authenticator, tokenDigest } from "./authenticator.ts";
 

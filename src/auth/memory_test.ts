@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { authenticatorSuite } from "./authenticator_suite.ts";
+import { authenticatorSuite } from "../testing/authenticator_suite.ts";
 import { MemoryAuthenticator, openMemory } from "./memory.ts";
 
 Deno.test("`memory://` passes the authenticator suite", async (t) => {

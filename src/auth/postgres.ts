@@ -19,7 +19,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import postgres from "postgres";
-import { MistError } from "../errors.ts";
+import { MistError } from "../protocol/errors.ts";
 import { Limiter } from "./_limiter.ts";
 import { normalizeTags } from "./_tags.ts";
 import { type Authenticator, tokenDigest } from "./authenticator.ts";

@@ -18,7 +18,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { join, resolve } from "node:path";
-import { MistError } from "../errors.ts";
+import { MistError } from "../protocol/errors.ts";
 import { KeyedMutex } from "./_keyed_mutex.ts";
 import { normalizeTags } from "./_tags.ts";
 import { type Authenticator, tokenDigest } from "./authenticator.ts";

@@ -4,7 +4,7 @@ import {
   authenticatorSuite,
   ODD_TOKENS,
   rejectsWith,
-} from "./authenticator_suite.ts";
+} from "../testing/authenticator_suite.ts";
 import { tokenDigest } from "./authenticator.ts";
 import { captureLogs } from "../../tests/_logs.ts";
 import {

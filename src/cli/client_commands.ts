@@ -9,7 +9,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { MistError } from "../errors.ts";
+import { MistError } from "../protocol/errors.ts";
 import { DEFAULT_ADDRESS, parseServerAddress } from "../client/address.ts";
 import { connect, type MistClient } from "../client/client.ts";
 import type { ConnectOptions } from "../client/options.ts";

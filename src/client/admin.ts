@@ -4,8 +4,8 @@
  * @module
  */
 
-import { MistError } from "../errors.ts";
-import type { Message } from "../protocol.ts";
+import { MistError } from "../protocol/errors.ts";
+import type { Message } from "../protocol/codec.ts";
 
 /**
  * Manages the tokens of a server that has authentication on. Every method

@@ -10,14 +10,14 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { MistError } from "../errors.ts";
-import type { Message } from "../protocol.ts";
+import { MistError } from "../protocol/errors.ts";
+import type { Message } from "../protocol/codec.ts";
 import { parseServerAddress, safeText } from "./address.ts";
 import { adminCommands, type MistAdmin } from "./admin.ts";
 import { reconnectDelay, type ReconnectOptions } from "./backoff.ts";
 import { Channel } from "./channel.ts";
 import { Correlator, type PendingRequest } from "./correlator.ts";
-import { parseServerFrame } from "./inbound.ts";
+import { parseServerFrame } from "../protocol/inbound.ts";
 import {
   ClientSubscription,
   type Delivery,

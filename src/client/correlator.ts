@@ -17,9 +17,9 @@
  * @module
  */
 
-import type { MistError } from "../errors.ts";
-import type { Message } from "../protocol.ts";
-import { replyError } from "./inbound.ts";
+import type { MistError } from "../protocol/errors.ts";
+import type { Message } from "../protocol/codec.ts";
+import { replyError } from "../protocol/inbound.ts";
 
 /**
  * How replies are matched: by id, by ping barriers (`legacy`), or `detect`,

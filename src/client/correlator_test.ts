@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { MistError } from "../errors.ts";
-import type { Message } from "../protocol.ts";
+import { MistError } from "../protocol/errors.ts";
+import type { Message } from "../protocol/codec.ts";
 import { Correlator, type PendingRequest } from "./correlator.ts";
 
 const PONG: Message = { command: "ping", tags: [], data: "pong" };

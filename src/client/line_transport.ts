@@ -4,7 +4,7 @@
  * @module
  */
 
-import { LineSplitter, OVERSIZE } from "../framing.ts";
+import { LineSplitter, OVERSIZE } from "../protocol/framing.ts";
 import type {
   Transport,
   TransportHandler,

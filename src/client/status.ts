@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { MistError } from "../errors.ts";
+import type { MistError } from "../protocol/errors.ts";
 
 /**
  * Where a client's connection stands: `"reconnecting"` between a lost

@@ -4,8 +4,8 @@
  * @module
  */
 
-import { MistError } from "../errors.ts";
-import { utf8Length } from "../protocol.ts";
+import { MistError } from "../protocol/errors.ts";
+import { utf8Length } from "../protocol/codec.ts";
 import type {
   Transport,
   TransportHandler,

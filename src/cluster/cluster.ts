@@ -98,7 +98,7 @@ interface Peer {
  * @example
  * ```ts
  * import { Cluster } from "./cluster.ts";
- * import { MemoryBus } from "./memory_bus.ts";
+ * import { MemoryBus } from "./backplane_memory.ts";
  * const bus = new MemoryBus();
  * const a = new Cluster({ backplane: bus.attach() });
  * const b = new Cluster({ backplane: bus.attach() });

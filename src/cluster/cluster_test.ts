@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { Recorder } from "../../tests/_backplane_suite.ts";
+import { Recorder } from "../testing/backplane_suite.ts";
 import { eventually } from "../../tests/_eventually.ts";
 import { tokenDigest } from "../auth/authenticator.ts";
 import type { LinkState } from "./backplane.ts";
 import { Cluster, type ClusterOptions } from "./cluster.ts";
-import { MemoryBus, type MemoryLink } from "./memory_bus.ts";
+import { MemoryBus, type MemoryLink } from "./backplane_memory.ts";
 
 interface Node {
   cluster: Cluster;

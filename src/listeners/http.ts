@@ -10,11 +10,11 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Principal } from "../auth/principal.ts";
-import { MistError } from "../errors.ts";
-import { decode, errorReply, type Message } from "../protocol.ts";
-import type { ListenerStats, SessionInfo } from "../session.ts";
-import { requestedSubscriptions, serveEvents } from "./events.ts";
+import type { Principal } from "../core/principal.ts";
+import { MistError } from "../protocol/errors.ts";
+import { decode, errorReply, type Message } from "../protocol/codec.ts";
+import type { ListenerStats, SessionInfo } from "../server/connection.ts";
+import { requestedSubscriptions, serveEvents } from "./sse.ts";
 import {
   bindAddress,
   boundUrl,

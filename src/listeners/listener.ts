@@ -5,14 +5,14 @@
  * @module
  */
 
-import type { Principal } from "../auth/principal.ts";
-import type { Limits, Request } from "../protocol.ts";
+import type { Principal } from "../core/principal.ts";
+import type { Limits, Request } from "../protocol/codec.ts";
 import type {
   ListenerStats,
   Outlet,
   Session,
   SessionInfo,
-} from "../session.ts";
+} from "../server/connection.ts";
 
 /** A certificate and its private key, both PEM. */
 export interface TlsCertificate {

@@ -5,10 +5,10 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { MistError } from "../errors.ts";
-import { LineSplitter, OVERSIZE } from "../framing.ts";
-import type { Frame } from "../protocol.ts";
-import type { Outlet } from "../session.ts";
+import { MistError } from "../protocol/errors.ts";
+import { LineSplitter, OVERSIZE } from "../protocol/framing.ts";
+import type { Frame } from "../protocol/codec.ts";
+import type { Outlet } from "../server/connection.ts";
 import {
   bindAddress,
   boundUrl,

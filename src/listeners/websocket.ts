@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { Principal } from "../auth/principal.ts";
-import { MistError } from "../errors.ts";
-import type { Frame } from "../protocol.ts";
-import type { Outlet, Session, SessionInfo } from "../session.ts";
+import type { Principal } from "../core/principal.ts";
+import { MistError } from "../protocol/errors.ts";
+import type { Frame } from "../protocol/codec.ts";
+import type { Outlet, Session, SessionInfo } from "../server/connection.ts";
 import type { ListenerContext } from "./listener.ts";
 
 /**

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { backplaneSuite, Recorder } from "../../tests/_backplane_suite.ts";
+import { backplaneSuite, Recorder } from "../testing/backplane_suite.ts";
 import { eventually } from "../../tests/_eventually.ts";
-import { MemoryBus } from "./memory_bus.ts";
+import { MemoryBus } from "./backplane_memory.ts";
 
 backplaneSuite("MemoryBus", () => {
   const bus = new MemoryBus();

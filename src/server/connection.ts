@@ -9,17 +9,17 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Access } from "./auth/access.ts";
+import type { Access } from "./access.ts";
 import {
   ANONYMOUS,
   checkGranted,
   isGranted,
   OPEN,
   type Principal,
-} from "./auth/principal.ts";
-import type { Broker } from "./broker/broker.ts";
-import { OutboundQueue } from "./broker/queue.ts";
-import { type ErrorContext, MistError } from "./errors.ts";
+} from "../core/principal.ts";
+import type { Broker } from "../core/broker.ts";
+import { OutboundQueue } from "../core/outbound_queue.ts";
+import { type ErrorContext, MistError } from "../protocol/errors.ts";
 import {
   decode,
   encode,
@@ -28,7 +28,7 @@ import {
   type Limits,
   type Message,
   type Request,
-} from "./protocol.ts";
+} from "../protocol/codec.ts";
 
 const log = getLogger(["mist", "session"]);
 

@@ -68,8 +68,8 @@ const BATCH_BYTES = 64 * 1024;
  *
  * @example
  * ```ts ignore
- * import { RedisBackplane } from "./redis.ts";
- * import { serve } from "../server.ts";
+ * import { RedisBackplane } from "./backplane_redis.ts";
+ * import { serve } from "../server/server.ts";
  * const backplane = new RedisBackplane("redis://127.0.0.1:6379", { name: "chat" });
  * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"], backplane });
  * ```

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { MistError } from "../errors.ts";
-import { deliveryFrame, type Frame } from "../protocol.ts";
-import { SetTrie, tagSet, type TrieNode } from "./index.ts";
+import { MistError } from "../protocol/errors.ts";
+import { deliveryFrame, type Frame } from "../protocol/codec.ts";
+import { SetTrie, tagSet, type TrieNode } from "./set_trie.ts";
 
 /** Whatever receives deliveries: a session, in the server. */
 export interface Subscriber {

@@ -7,13 +7,13 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { MistError } from "../errors.ts";
+import { MistError } from "../protocol/errors.ts";
 import {
   type Authenticator,
   tokenDigest,
   tokensEqual,
-} from "./authenticator.ts";
-import { ADMIN, ANONYMOUS, OPEN, type Principal } from "./principal.ts";
+} from "../auth/authenticator.ts";
+import { ADMIN, ANONYMOUS, OPEN, type Principal } from "../core/principal.ts";
 
 const log = getLogger(["mist", "auth"]);
 

@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { Principal } from "../auth/principal.ts";
-import { MistError } from "../errors.ts";
-import { checkTags, type Frame, type Limits } from "../protocol.ts";
-import type { Outlet, SessionInfo } from "../session.ts";
+import type { Principal } from "../core/principal.ts";
+import { MistError } from "../protocol/errors.ts";
+import { checkTags, type Frame, type Limits } from "../protocol/codec.ts";
+import type { Outlet, SessionInfo } from "../server/connection.ts";
 import type { ListenerContext } from "./listener.ts";
 
 const encoder = new TextEncoder();

@@ -5,11 +5,11 @@
  * @module
  */
 
-import type { Access } from "./auth/access.ts";
-import { checkAdmin } from "./auth/principal.ts";
-import { MistError } from "./errors.ts";
-import { type Request, requireTags } from "./protocol.ts";
-import type { CommandHandler } from "./session.ts";
+import type { Access } from "./access.ts";
+import { checkAdmin } from "../core/principal.ts";
+import { MistError } from "../protocol/errors.ts";
+import { type Request, requireTags } from "../protocol/codec.ts";
+import type { CommandHandler } from "./connection.ts";
 
 export type { CommandHandler };
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { OutboundQueue } from "./queue.ts";
+import { OutboundQueue } from "./outbound_queue.ts";
 
 const frame = (size: number) => ({ size });
 

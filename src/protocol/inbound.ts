@@ -5,8 +5,8 @@
  * @module
  */
 
-import { MistError } from "../errors.ts";
-import type { Message } from "../protocol.ts";
+import { MistError } from "./errors.ts";
+import type { Message } from "./codec.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 

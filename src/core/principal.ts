@@ -4,7 +4,7 @@
  * @module
  */
 
-import { MistError } from "../errors.ts";
+import { MistError } from "../protocol/errors.ts";
 
 /**
  * The identity a connection acts as.

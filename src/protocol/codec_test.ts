@@ -9,7 +9,7 @@ import {
   type Limits,
   requireTags,
   utf8Length,
-} from "./protocol.ts";
+} from "./codec.ts";
 
 const LIMITS: Limits = {
   maxMessageBytes: 200,

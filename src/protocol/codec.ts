@@ -73,7 +73,7 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
- * import { decode } from "./protocol.ts";
+ * import { decode } from "./codec.ts";
  * decode('{"command":"subscribe","tags":["a","b"]}'); // { command: "subscribe", tags: ["a", "b"] }
  * ```
  */

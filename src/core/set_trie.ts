@@ -58,7 +58,7 @@ export function tagSet(tags: readonly string[]): readonly string[] {
  *
  * @example
  * ```ts
- * import { SetTrie } from "./index.ts";
+ * import { SetTrie } from "./set_trie.ts";
  * const trie = new SetTrie<string>();
  * trie.add(["a", "x"], "conn1");
  * trie.add(["b", "c"], "conn1");

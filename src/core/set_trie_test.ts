@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SetTrie, tagSet } from "./index.ts";
+import { SetTrie, tagSet } from "./set_trie.ts";
 
 /** A small seeded PRNG (mulberry32), so that a failing case can be replayed. */
 function random(seed: number): () => number {

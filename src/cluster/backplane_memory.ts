@@ -24,7 +24,7 @@ const controls = new WeakMap<MemoryLink, LinkControl>();
  *
  * @example
  * ```ts
- * import { MemoryBus } from "./memory_bus.ts";
+ * import { MemoryBus } from "./backplane_memory.ts";
  * const bus = new MemoryBus();
  * const a = bus.attach(), b = bus.attach();
  * // serve({ backplane: a, ... }) and serve({ backplane: b, ... }) now form a cluster

@@ -22,7 +22,7 @@ export interface Sized {
  *
  * @example
  * ```ts
- * import { OutboundQueue } from "./queue.ts";
+ * import { OutboundQueue } from "./outbound_queue.ts";
  * const queue = new OutboundQueue<{ size: number }>(10);
  * queue.offer({ size: 6 }); // true
  * queue.offer({ size: 6 }); // false: dropped, queue.dropped === 1

@@ -7,8 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { type ErrorCode, MistError } from "../errors.ts";
-import type { Authenticator } from "./authenticator.ts";
+import { type ErrorCode, MistError } from "../protocol/errors.ts";
+import type { Authenticator } from "../auth/authenticator.ts";
 
 /** A backend under test, and where it legitimately differs. */
 export interface SuiteBackend {

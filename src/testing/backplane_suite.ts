@@ -10,8 +10,8 @@ import type {
   Backplane,
   BackplaneHandlers,
   LinkState,
-} from "../src/cluster/backplane.ts";
-import { eventually } from "./_eventually.ts";
+} from "../cluster/backplane.ts";
+import { eventually } from "../../tests/_eventually.ts";
 
 /** What a backplane implementation gives the suite. */
 export interface BackplaneFixture extends AsyncDisposable {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Access } from "./access.ts";
-import { tokenDigest } from "./authenticator.ts";
-import { MemoryAuthenticator } from "./memory.ts";
-import type { Principal } from "./principal.ts";
+import { tokenDigest } from "../auth/authenticator.ts";
+import { MemoryAuthenticator } from "../auth/memory.ts";
+import type { Principal } from "../core/principal.ts";
 
 class Holder {
   principal: Principal | undefined;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MistError } from "../errors.ts";
+import { MistError } from "./errors.ts";
 import { parseServerFrame, replyError } from "./inbound.ts";
 
 const encoder = new TextEncoder();

@@ -6,15 +6,15 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { Access } from "./auth/access.ts";
-import type { Authenticator } from "./auth/authenticator.ts";
-import { checkGranted, type Principal } from "./auth/principal.ts";
-import { Broker } from "./broker/broker.ts";
-import type { Backplane } from "./cluster/backplane.ts";
-import { Cluster, type ClusterStats } from "./cluster/cluster.ts";
-import { RedisBackplane } from "./cluster/redis.ts";
+import { Access } from "./access.ts";
+import type { Authenticator } from "../auth/authenticator.ts";
+import { checkGranted, type Principal } from "../core/principal.ts";
+import { Broker } from "../core/broker.ts";
+import type { Backplane } from "../cluster/backplane.ts";
+import { Cluster, type ClusterStats } from "../cluster/cluster.ts";
+import { RedisBackplane } from "../cluster/backplane_redis.ts";
 import { type CommandHandler, commandTable } from "./commands.ts";
-import { listenHttp, listenWebSocket } from "./listeners/http.ts";
+import { listenHttp, listenWebSocket } from "../listeners/http.ts";
 import {
   type HealthReport,
   type Listener,
@@ -22,22 +22,22 @@ import {
   listenerFactory,
   registerListener,
   type TlsCertificate,
-} from "./listeners/listener.ts";
-import { listenTcp, listenTls } from "./listeners/tcp.ts";
+} from "../listeners/listener.ts";
+import { listenTcp, listenTls } from "../listeners/tcp.ts";
 import { renderMetrics } from "./metrics.ts";
 import {
   DEFAULT_LIMITS,
   type Limits,
   type Request,
   requireTags,
-} from "./protocol.ts";
+} from "../protocol/codec.ts";
 import {
   type ListenerStats,
   type Outlet,
   Session,
   type SessionHost,
   type SessionInfo,
-} from "./session.ts";
+} from "./connection.ts";
 
 registerListener("tcp", listenTcp);
 registerListener("tls", listenTls);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Frame } from "../protocol.ts";
+import type { Frame } from "../protocol/codec.ts";
 import { Broker } from "./broker.ts";
 
 class Inbox {
