@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type { Message } from "../src/protocol/codec.ts";
 import type { MistServer } from "../src/server/server.ts";
 import { LineClient } from "./_helpers.ts";
-import { eventually } from "./_eventually.ts";
+import { eventually } from "../src/testing/eventually.ts";
 
 /** Waits until every node of a cluster is linked and sees every other node. */
 export async function linked(servers: MistServer[]): Promise<void> {

@@ -478,7 +478,7 @@ export async function publishThrough(
   assert.deepEqual(await publisher.sync(), []);
 }
 
-export { eventually } from "./_eventually.ts";
+export { eventually } from "../src/testing/eventually.ts";
 
 /** The output of the program run as a subprocess. */
 export interface ProgramOutput {

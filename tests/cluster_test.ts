@@ -9,7 +9,7 @@ import { MemoryAuthenticator } from "../src/auth/memory.ts";
 import { MemoryBus } from "../src/cluster/backplane_memory.ts";
 import { type MistServer, serve } from "../src/server/server.ts";
 import { exactlyOnceEverywhere, linked } from "./_cluster.ts";
-import { eventually } from "./_eventually.ts";
+import { eventually } from "../src/testing/eventually.ts";
 import { addressOf, LineClient, tcpServer } from "./_helpers.ts";
 
 async function memoryCluster(

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { RedisBackplane } from "../src/cluster/backplane_redis.ts";
 import { backplaneSuite, Recorder } from "../src/testing/backplane_suite.ts";
-import { eventually } from "./_eventually.ts";
+import { eventually } from "../src/testing/eventually.ts";
 import { RedisServer, redisTest } from "./_redis.ts";
 
 const FAST = { retryMinMs: 20, retryMaxMs: 200 };

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { backplaneSuite, Recorder } from "../testing/backplane_suite.ts";
-import { eventually } from "../../tests/_eventually.ts";
+import { eventually } from "../testing/eventually.ts";
 import { MemoryBus } from "./backplane_memory.ts";
 
 backplaneSuite("MemoryBus", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Recorder } from "../testing/backplane_suite.ts";
-import { eventually } from "../../tests/_eventually.ts";
+import { eventually } from "../testing/eventually.ts";
 import { tokenDigest } from "../auth/authenticator.ts";
 import type { LinkState } from "./backplane.ts";
 import { Cluster, type ClusterOptions } from "./cluster.ts";

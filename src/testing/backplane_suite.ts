@@ -11,7 +11,7 @@ import type {
   BackplaneHandlers,
   LinkState,
 } from "../cluster/backplane.ts";
-import { eventually } from "../../tests/_eventually.ts";
+import { eventually } from "./eventually.ts";
 
 /** What a backplane implementation gives the suite. */
 export interface BackplaneFixture extends AsyncDisposable {

@@ -4,14 +4,14 @@ import {
   authenticatorSuite,
   ODD_TOKENS,
   rejectsWith,
-} from "../testing/authenticator_suite.ts";
-import { tokenDigest } from "./authenticator.ts";
-import { captureLogs } from "../../tests/_logs.ts";
+} from "../../src/testing/authenticator_suite.ts";
+import { tokenDigest } from "../../src/auth/authenticator.ts";
+import { captureLogs } from "../_logs.ts";
 import {
   openScribble,
   ScribbleAuthenticator,
   scribbleDir,
-} from "./scribble.ts";
+} from "../../src/auth/scribble.ts";
 
 const TOKEN_FILE = /^[0-9a-f]{64}\.json$/;
 
