@@ -48,26 +48,30 @@ export {
   MistError,
 } from "./src/protocol/errors.ts";
 export {
+  type CommandRequest,
   DEFAULT_LIMITS,
   Frame,
   type Limits,
   type Message,
-  type Request,
 } from "./src/protocol/codec.ts";
-export type { CommandHandler } from "./src/server/commands.ts";
-export type {
-  ListenerStats,
-  Outlet,
-  Session,
-  SessionInfo,
-} from "./src/server/connection.ts";
+export type { CommandHandler, Connection } from "./src/server/connection.ts";
 export {
-  type HealthReport,
+  type ConnectionInfo,
+  type ListenerStats,
+  newStats,
+  type OpenOptions,
+  type Outlet,
+} from "./src/server/transport.ts";
+export type {
+  HealthReport,
+  ListenerSettings,
+  ServerPort,
+  TlsCertificate,
+} from "./src/server/port.ts";
+export {
   type Listener,
-  type ListenerContext,
   type ListenerFactory,
   registerListener,
-  type TlsCertificate,
 } from "./src/listeners/listener.ts";
 export {
   type Authenticator,
@@ -98,21 +102,4 @@ export type {
   BackplaneHandlers,
   LinkState,
 } from "./src/cluster/backplane.ts";
-export {
-  Cluster,
-  type ClusterGrantsHandler,
-  type ClusterMessageHandler,
-  type ClusterOptions,
-  type ClusterStats,
-} from "./src/cluster/cluster.ts";
-export type {
-  Envelope,
-  GrantsEnvelope,
-  HeartbeatEnvelope,
-  MessageEnvelope,
-} from "./src/cluster/envelope.ts";
-export { MemoryBus, MemoryLink } from "./src/cluster/backplane_memory.ts";
-export {
-  RedisBackplane,
-  type RedisBackplaneOptions,
-} from "./src/cluster/backplane_redis.ts";
+export type { ClusterStats } from "./src/cluster/cluster.ts";

@@ -1,31 +1,17 @@
 /**
  * The in-memory publish path, no sockets: a publish request's bytes decoded by
- * a session, matched by the broker, queued to every subscriber and flushed to
- * an outlet that discards it. Sessions come from a real server through a
- * listener of its own scheme, as a custom transport would get them.
+ * a connection, run by the publish command, matched by the broker, queued to
+ * every subscriber and flushed to an outlet that discards it. Connections are
+ * opened on a real server with `MistServer.open`, as a listener opens them.
  */
 
 import { Broker } from "../src/core/broker.ts";
-import {
-  type ListenerContext,
-  newStats,
-  registerListener,
-} from "../src/listeners/listener.ts";
 import type { Frame } from "../src/protocol/codec.ts";
-import { serve } from "../src/server/server.ts";
+import { MistServer } from "../src/server/server.ts";
+import { newStats } from "../src/server/transport.ts";
 
-let context!: ListenerContext;
+const server = new MistServer();
 const stats = newStats();
-registerListener("bench", (url, ctx) => {
-  context = ctx;
-  return Promise.resolve({
-    url: url.href,
-    stats,
-    close() {},
-    finished: Promise.resolve(),
-  });
-});
-await serve({ listeners: ["bench://memory"] });
 
 let written = 0;
 const outlet = {
@@ -34,14 +20,18 @@ const outlet = {
   },
   close() {},
 };
-const info = { listener: "bench://memory", remote: "bench", stats };
+const info = { listener: "memory", remote: "bench", stats };
 const encoder = new TextEncoder();
 
 for (const fanOut of [1, 100]) {
   // Each group has a room of its own, so a publish reaches only its subscribers.
   const room = `room:${fanOut}`;
-  const publisher = context.open(outlet, info);
-  for (let i = 0; i < fanOut; i++) context.open(outlet, info).subscribe([room]);
+  const publisher = server.open(outlet, info);
+  for (let i = 0; i < fanOut; i++) {
+    server.open(outlet, info).receive(
+      JSON.stringify({ command: "subscribe", tags: [room] }),
+    );
+  }
   const line = encoder.encode(
     JSON.stringify({
       command: "publish",
@@ -53,7 +43,7 @@ for (const fanOut of [1, 100]) {
     group: "publish path",
     baseline: fanOut === 1,
   }, async () => {
-    publisher.handle(line);
+    publisher.receive(line);
     // Let the subscribers' flushes run, as the event loop would between reads.
     await Promise.resolve();
   });

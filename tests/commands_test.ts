@@ -21,7 +21,10 @@ Deno.test("custom commands reply, acknowledge, fail with their MistError, and ke
       }),
       slow: async (session, request) => {
         await new Promise((resolve) => setTimeout(resolve, 20));
-        session.subscribe(request.tags ?? ["slow"]);
+        await session.run({
+          command: "subscribe",
+          tags: request.tags ?? ["slow"],
+        });
       },
       refuse: () => {
         throw new MistError("forbidden", "not today");

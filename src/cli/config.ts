@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { LOG_LEVELS, type LogLevelName } from "./log.ts";
 import { DEFAULT_LIMITS } from "../protocol/codec.ts";
-import { DEFAULT_LISTENERS, DEFAULT_QUEUE_BYTES } from "../server/server.ts";
+import { DEFAULT_LISTENERS, DEFAULT_QUEUE_BYTES } from "../server/options.ts";
 
 /** A bad flag, config file, key or value. */
 export class ConfigError extends Error {

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { backoff, describeRedisUrl, RedisBackplane } from "./backplane_redis.ts";
+import {
+  backoff,
+  describeRedisUrl,
+  RedisBackplane,
+} from "./backplane_redis.ts";
 
 Deno.test("`describeRedisUrl()` keeps host, port and database and drops credentials", async (t) => {
   const cases: [string, string][] = [

@@ -35,43 +35,90 @@ export const ANONYMOUS: Principal = Object.freeze({ kind: "anonymous" });
 export const ADMIN: Principal = Object.freeze({ kind: "admin" });
 
 /**
- * Checks that a principal may subscribe or publish to tags.
+ * The tags of a command that a principal is not granted.
  *
  * @param principal who asks
  * @param tags the tags of the command
- * @throws {MistError} `forbidden: not granted [...]` naming the tags it lacks
+ * @returns the tags it lacks, each once; empty when it may use them all
  */
-export function checkGranted(
+function notGranted(
   principal: Principal,
   tags: readonly string[],
-): void {
-  if (principal.kind === "open" || principal.kind === "admin") return;
-  const missing = principal.kind === "token"
-    ? tags.filter((tag) => !principal.tags.has(tag))
-    : tags;
-  if (missing.length > 0) {
-    throw new MistError(
-      "forbidden",
-      `not granted ${JSON.stringify([...new Set(missing)])}`,
-    );
+): string[] {
+  switch (principal.kind) {
+    case "open":
+    case "admin":
+      return [];
+    case "anonymous":
+      return [...new Set(tags)];
+    case "token":
+      return [...new Set(tags.filter((tag) => !principal.tags.has(tag)))];
   }
 }
 
+function forbidden(missing: string[]): MistError {
+  return new MistError("forbidden", `not granted ${JSON.stringify(missing)}`);
+}
+
 /**
- * Whether a principal holds every tag of a set: what a subscription needs to
- * survive a revocation.
+ * Whether a principal may hold a subscription to these tags: what a
+ * subscription needs to be made, and to survive a revocation.
  *
  * @param principal who holds the subscription
  * @param tags the subscription's tags
- * @returns whether they are all granted
+ * @returns whether every tag is granted
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ANONYMOUS, maySubscribe, OPEN } from "./principal.ts";
+ * assert.equal(maySubscribe(OPEN, ["a"]), true);
+ * assert.equal(maySubscribe(ANONYMOUS, ["a"]), false);
+ * ```
  */
-export function isGranted(
+export function maySubscribe(
   principal: Principal,
   tags: readonly string[],
 ): boolean {
-  if (principal.kind === "open" || principal.kind === "admin") return true;
-  if (principal.kind === "anonymous") return false;
-  return tags.every((tag) => principal.tags.has(tag));
+  return notGranted(principal, tags).length === 0;
+}
+
+/**
+ * Checks that a principal may subscribe to tags (PROTOCOL.md §4).
+ *
+ * @param principal who asks
+ * @param tags the subscription's tags
+ * @throws {MistError} `forbidden: not granted [...]` naming the tags it lacks
+ */
+export function checkSubscribe(
+  principal: Principal,
+  tags: readonly string[],
+): void {
+  const missing = notGranted(principal, tags);
+  if (missing.length > 0) throw forbidden(missing);
+}
+
+/**
+ * Checks that a principal may publish to tags (PROTOCOL.md §4).
+ *
+ * @param principal who asks
+ * @param tags the message's tags
+ * @throws {MistError} `forbidden: not granted [...]` naming the tags it lacks
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkPublish } from "./principal.ts";
+ * const reader = { kind: "token", digest: "d", tags: new Set(["a"]) } as const;
+ * assert.throws(() => checkPublish(reader, ["a", "b"]), /not granted \["b"\]/);
+ * ```
+ */
+export function checkPublish(
+  principal: Principal,
+  tags: readonly string[],
+): void {
+  const missing = notGranted(principal, tags);
+  if (missing.length > 0) throw forbidden(missing);
 }
 
 /**
@@ -82,6 +129,19 @@ export function isGranted(
  */
 export function checkAdmin(principal: Principal): void {
   if (principal.kind !== "admin") {
+    throw new MistError("forbidden", "admin only");
+  }
+}
+
+/**
+ * Checks that a principal may read the server's metrics (`GET /metrics`):
+ * anyone while authentication is off, else only the admin.
+ *
+ * @param principal who asks
+ * @throws {MistError} `forbidden: admin only`
+ */
+export function checkMetrics(principal: Principal): void {
+  if (principal.kind !== "open" && principal.kind !== "admin") {
     throw new MistError("forbidden", "admin only");
   }
 }

@@ -10,18 +10,18 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Principal } from "../core/principal.ts";
-import { MistError } from "../protocol/errors.ts";
-import { decode, errorReply, type Message } from "../protocol/codec.ts";
-import type { ListenerStats, SessionInfo } from "../server/connection.ts";
-import { requestedSubscriptions, serveEvents } from "./sse.ts";
+import { checkMetrics, type Principal } from "../core/principal.ts";
 import {
-  bindAddress,
-  boundUrl,
-  type Listener,
-  type ListenerContext,
-  newStats,
-} from "./listener.ts";
+  type CommandRequest,
+  decode,
+  errorReply,
+  type Message,
+} from "../protocol/codec.ts";
+import { type ErrorContext, MistError } from "../protocol/errors.ts";
+import { type ConnectionInfo, newStats } from "../server/transport.ts";
+import type { ServerPort } from "../server/port.ts";
+import { bindAddress, boundUrl, type Listener } from "./listener.ts";
+import { requestedSubscriptions, serveEvents } from "./sse.ts";
 import { acceptWebSocket } from "./websocket.ts";
 
 const log = getLogger(["mist", "http"]);
@@ -37,49 +37,50 @@ const DEFAULT_PORTS: Record<string, number> = {
  * Starts an `http://` or `https://` listener with the whole HTTP API.
  *
  * @param url e.g. `http://127.0.0.1:8080`
- * @param context the server's side
+ * @param server the server's side
  * @returns the started listener
  * @throws {Error} for `https://` without a certificate; the errors of `Deno.serve`
  */
 export function listenHttp(
   url: URL,
-  context: ListenerContext,
+  server: ServerPort,
 ): Promise<Listener> {
-  return Promise.resolve(startHttp(url, context, true));
+  return Promise.resolve(startHttp(url, server, true));
 }
 
 /**
  * Starts a `ws://` or `wss://` listener: WebSocket upgrades and `/ping`.
  *
  * @param url e.g. `ws://127.0.0.1:8888`
- * @param context the server's side
+ * @param server the server's side
  * @returns the started listener
  * @throws {Error} for `wss://` without a certificate; the errors of `Deno.serve`
  */
 export function listenWebSocket(
   url: URL,
-  context: ListenerContext,
+  server: ServerPort,
 ): Promise<Listener> {
-  return Promise.resolve(startHttp(url, context, false));
+  return Promise.resolve(startHttp(url, server, false));
 }
 
 function startHttp(
   url: URL,
-  context: ListenerContext,
+  server: ServerPort,
   api: boolean,
 ): Listener {
   const scheme = url.protocol.slice(0, -1);
   const secure = scheme === "https" || scheme === "wss";
-  if (secure && context.tls === undefined) {
+  const tls = server.settings.tls;
+  if (secure && tls === undefined) {
     throw new Error(
       `${scheme}:// needs a certificate: set tls-cert and tls-key`,
     );
   }
   const stats = newStats();
   let bound = "";
-  const server = Deno.serve({
+  const http = Deno.serve({
     ...bindAddress(url, DEFAULT_PORTS[scheme] ?? 80),
-    ...(secure ? { cert: context.tls!.cert, key: context.tls!.key } : {}),
+    ...(secure ? { cert: tls!.cert, key: tls!.key } : {}),
     onListen() {},
     onError(err) {
       log.error("{listener}: request failed: {error}", {
@@ -91,33 +92,31 @@ function startHttp(
   }, (request, info) => {
     const remote = info.remoteAddr as Deno.NetAddr;
     return route(request, {
-      context,
+      server,
       api,
-      stats,
-      session: {
+      info: {
         listener: bound,
         remote: `${remote.hostname}:${remote.port}`,
         stats,
       },
     });
   });
-  bound = boundUrl(scheme, server.addr as Deno.NetAddr);
+  bound = boundUrl(scheme, http.addr as Deno.NetAddr);
   return {
     url: bound,
     stats,
     close() {
-      // Resolves once open streams end: the server closes their sessions.
-      server.shutdown().catch(() => {});
+      // Resolves once open streams end: the server closes their connections.
+      http.shutdown().catch(() => {});
     },
-    finished: server.finished,
+    finished: http.finished,
   };
 }
 
 interface Route {
-  context: ListenerContext;
+  server: ServerPort;
   api: boolean;
-  stats: ListenerStats;
-  session: SessionInfo;
+  info: ConnectionInfo;
 }
 
 async function route(request: Request, r: Route): Promise<Response> {
@@ -130,12 +129,17 @@ async function route(request: Request, r: Route): Promise<Response> {
     let principal: Principal | undefined;
     try {
       const token = presentedToken(request, url);
-      if (token !== undefined) principal = await r.context.authenticate(token);
+      if (token !== undefined) principal = await r.server.authenticate(token);
     } catch (err) {
       return failure(err, undefined, { command: "" });
     }
     try {
-      return acceptWebSocket(request, r.context, r.session, principal);
+      return acceptWebSocket(
+        request,
+        r.server,
+        r.info,
+        principal === undefined ? {} : { principal },
+      );
     } catch (err) {
       // Deno refuses a malformed upgrade (no Sec-WebSocket-Key, ...).
       if (!(err instanceof TypeError)) throw err;
@@ -159,34 +163,35 @@ async function route(request: Request, r: Route): Promise<Response> {
         if (request.method !== "GET") return methodNotAllowed("GET");
         let principal: Principal | undefined;
         try {
-          principal = await r.context.authenticate(
+          principal = await r.server.authenticate(
             presentedToken(request, url),
           );
-          const subscriptions = requestedSubscriptions(url, r.context.limits);
-          return serveEvents(subscriptions, r.context, r.session, principal);
+          const subscriptions = requestedSubscriptions(
+            url,
+            r.server.settings.limits,
+          );
+          return serveEvents(subscriptions, r.server, r.info, principal);
         } catch (err) {
           return failure(err, principal, { command: "subscribe" });
         }
       }
       case "/health": {
         if (request.method !== "GET") return methodNotAllowed("GET");
-        const health = await r.context.health();
+        const health = await r.server.health();
         return json(health.ok ? 200 : 503, health);
       }
       case "/metrics": {
         if (request.method !== "GET") return methodNotAllowed("GET");
         let principal: Principal | undefined;
         try {
-          principal = await r.context.authenticate(
+          principal = await r.server.authenticate(
             presentedToken(request, url),
           );
-          if (principal.kind !== "open" && principal.kind !== "admin") {
-            throw new MistError("forbidden", "admin only");
-          }
+          checkMetrics(principal);
         } catch (err) {
           return failure(err, principal, { command: "" });
         }
-        return new Response(r.context.metrics(), {
+        return new Response(r.server.metrics(), {
           headers: { "content-type": "text/plain; version=0.0.4" },
         });
       }
@@ -202,34 +207,43 @@ async function publish(
 ): Promise<Response> {
   let principal: Principal;
   try {
-    principal = await r.context.authenticate(presentedToken(request, url));
+    principal = await r.server.authenticate(presentedToken(request, url));
   } catch (err) {
     return failure(err, undefined, { command: "publish" });
   }
-  const body = await readBody(request, r.context.limits.maxMessageBytes);
+  const limits = r.server.settings.limits;
+  const body = await readBody(request, limits.maxMessageBytes);
   if (body === undefined) {
     return failure(new MistError("too_large"), principal, {
       command: "publish",
     });
   }
-  let message: Message = { command: "publish" };
+  let decoded: CommandRequest = { command: "publish" };
+  // A connection for this one request: the publish command runs as it would
+  // on any other transport.
+  const connection = r.server.open(NO_OUTLET, r.info, {
+    principal,
+    internal: true,
+  });
   try {
-    const decoded = decode(body, r.context.limits, "publish");
-    message = { command: decoded.command };
-    if (decoded.tags !== undefined) message.tags = decoded.tags;
-    if (decoded.id !== undefined) message.id = decoded.id;
+    decoded = decode(body, limits, "publish");
     if (decoded.command !== "publish") {
       throw new MistError("invalid_message", 'POST /publish takes a "publish"');
     }
-    r.context.publish(principal, decoded, r.stats);
+    await connection.run(decoded);
   } catch (err) {
-    return failure(err, principal, message);
+    return failure(err, principal, decoded);
+  } finally {
+    connection.close();
   }
-  const ack: Message = { command: "publish", tags: message.tags ?? [] };
+  const ack: Message = { command: "publish", tags: decoded.tags ?? [] };
   ack.data = "ok";
-  if (message.id !== undefined) ack.id = message.id;
+  if (decoded.id !== undefined) ack.id = decoded.id;
   return json(202, ack);
 }
+
+/** Where a one-request connection writes: nowhere (its reply is the response). */
+const NO_OUTLET = { write() {}, close() {} };
 
 /** Reads a body up to a size; `undefined` when it is longer. */
 async function readBody(
@@ -278,7 +292,7 @@ export function presentedToken(request: Request, url: URL): string | undefined {
 function failure(
   err: unknown,
   principal: Principal | undefined,
-  message: Message,
+  message: ErrorContext,
 ): Response {
   if (!(err instanceof MistError)) throw err;
   const reply = errorReply(err, err.context ?? message);

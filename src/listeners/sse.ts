@@ -6,14 +6,14 @@
  */
 
 import type { Principal } from "../core/principal.ts";
-import { MistError } from "../protocol/errors.ts";
 import { checkTags, type Frame, type Limits } from "../protocol/codec.ts";
-import type { Outlet, SessionInfo } from "../server/connection.ts";
-import type { ListenerContext } from "./listener.ts";
+import { MistError } from "../protocol/errors.ts";
+import type { ConnectionInfo, Outlet } from "../server/transport.ts";
+import type { ServerPort } from "../server/port.ts";
 
 const encoder = new TextEncoder();
 
-/** How much the stream buffers before the session stops writing to it. */
+/** How much the stream buffers before the connection stops writing to it. */
 const STREAM_HIGH_WATER_BYTES = 64 * 1024;
 
 /**
@@ -43,10 +43,11 @@ export function requestedSubscriptions(url: URL, limits: Limits): string[][] {
 }
 
 /**
- * Opens an event stream for a session holding the given subscriptions.
+ * Opens an event stream for a connection holding the given subscriptions,
+ * each made through the `subscribe` command.
  *
  * @param subscriptions what to subscribe to
- * @param context the server's side
+ * @param server the server's side
  * @param info where the connection comes from
  * @param principal who subscribes
  * @returns the streaming response
@@ -54,8 +55,8 @@ export function requestedSubscriptions(url: URL, limits: Limits): string[][] {
  */
 export function serveEvents(
   subscriptions: readonly string[][],
-  context: ListenerContext,
-  info: SessionInfo,
+  server: ServerPort,
+  info: ConnectionInfo,
   principal: Principal,
 ): Response {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
@@ -69,7 +70,7 @@ export function serveEvents(
       resume = undefined;
     },
     cancel() {
-      session.close();
+      connection.close();
     },
   }, new ByteLengthQueuingStrategy({ highWaterMark: STREAM_HIGH_WATER_BYTES }));
 
@@ -78,7 +79,7 @@ export function serveEvents(
     if ((controller.desiredSize ?? 0) > 0) {
       controller.enqueue(encoder.encode(": keep-alive\n\n"));
     }
-  }, context.keepAliveMs);
+  }, server.settings.keepAliveMs);
   const outlet: Outlet = {
     write(frames: readonly Frame[]): void | Promise<void> {
       let text = "";
@@ -98,11 +99,13 @@ export function serveEvents(
       }
     },
   };
-  const session = context.open(outlet, info, principal);
+  const connection = server.open(outlet, info, { principal });
   try {
-    for (const tags of subscriptions) session.subscribe(tags);
+    for (const tags of subscriptions) {
+      connection.run({ command: "subscribe", tags });
+    }
   } catch (err) {
-    session.close();
+    connection.close();
     throw err;
   }
   controller.enqueue(encoder.encode(": subscribed\n\n"));

@@ -5,18 +5,18 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { writeAll } from "../_util/io.ts";
+import { errorText } from "../_util/text.ts";
+import type { Frame } from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
 import { LineSplitter, OVERSIZE } from "../protocol/framing.ts";
-import type { Frame } from "../protocol/codec.ts";
-import type { Outlet } from "../server/connection.ts";
 import {
-  bindAddress,
-  boundUrl,
-  type Listener,
-  type ListenerContext,
+  type ListenerStats,
   newStats,
-  writeAll,
-} from "./listener.ts";
+  type Outlet,
+} from "../server/transport.ts";
+import type { ServerPort } from "../server/port.ts";
+import { bindAddress, boundUrl, type Listener } from "./listener.ts";
 
 const log = getLogger(["mist", "tcp"]);
 
@@ -29,13 +29,13 @@ const READ_BUFFER_BYTES = 64 * 1024;
  * Starts a TCP listener.
  *
  * @param url e.g. `tcp://127.0.0.1:1445` (port 0 picks a free port)
- * @param context the server's side
+ * @param server the server's side
  * @returns the started listener
  * @throws {Deno.errors.AddrInUse} and the other errors of `Deno.listen`
  */
 export function listenTcp(
   url: URL,
-  context: ListenerContext,
+  server: ServerPort,
 ): Promise<Listener> {
   const listener = Deno.listen({
     ...bindAddress(url, TCP_DEFAULT_PORT),
@@ -45,7 +45,7 @@ export function listenTcp(
     serveConnections(
       listener,
       boundUrl("tcp", listener.addr),
-      context,
+      server,
     ),
   );
 }
@@ -57,25 +57,26 @@ export const TLS_DEFAULT_PORT = 1446;
  * Starts a TLS listener: the TCP line protocol over TLS.
  *
  * @param url e.g. `tls://0.0.0.0:1446`
- * @param context the server's side; its `tls` certificate is required
+ * @param server the server's side; its `tls` certificate is required
  * @returns the started listener
  * @throws {Error} without a certificate; the errors of `Deno.listenTls`
  */
 export function listenTls(
   url: URL,
-  context: ListenerContext,
+  server: ServerPort,
 ): Promise<Listener> {
-  if (context.tls === undefined) {
+  const tls = server.settings.tls;
+  if (tls === undefined) {
     throw new Error("tls:// needs a certificate: set tls-cert and tls-key");
   }
   const listener = Deno.listenTls({
     ...bindAddress(url, TLS_DEFAULT_PORT),
-    cert: context.tls.cert,
-    key: context.tls.key,
+    cert: tls.cert,
+    key: tls.key,
     transport: "tcp",
   });
   return Promise.resolve(
-    serveConnections(listener, boundUrl("tls", listener.addr), context),
+    serveConnections(listener, boundUrl("tls", listener.addr), server),
   );
 }
 
@@ -85,13 +86,13 @@ export function listenTls(
  *
  * @param listener a bound TCP or TLS listener
  * @param url its bound address, for logs and for {@linkcode Listener.url}
- * @param context the server's side
+ * @param server the server's side
  * @returns the running listener
  */
 export function serveConnections(
   listener: Deno.Listener,
   url: string,
-  context: ListenerContext,
+  server: ServerPort,
 ): Listener {
   const stats = newStats();
   const connections = new Set<Promise<void>>();
@@ -102,7 +103,7 @@ export function serveConnections(
       for await (const conn of listener) {
         const done = handshake(conn, handshaking)
           .then(async (ok) => {
-            if (ok) await serveConnection(conn, url, context, stats);
+            if (ok) await serveConnection(conn, url, server, stats);
           })
           .finally(() => connections.delete(done));
         connections.add(done);
@@ -144,9 +145,7 @@ async function handshake(
     await (conn as Deno.TlsConn).handshake();
     return true;
   } catch (err) {
-    log.debug("TLS handshake failed: {error}", {
-      error: err instanceof Error ? err.message : String(err),
-    });
+    log.debug("TLS handshake failed: {error}", { error: errorText(err) });
     try {
       conn.close();
     } catch {
@@ -161,8 +160,8 @@ async function handshake(
 async function serveConnection(
   conn: Deno.Conn,
   url: string,
-  context: ListenerContext,
-  stats: ReturnType<typeof newStats>,
+  server: ServerPort,
+  stats: ListenerStats,
 ): Promise<void> {
   try {
     (conn as Deno.TcpConn).setNoDelay?.(true);
@@ -170,41 +169,39 @@ async function serveConnection(
     // Not every conn has the option (TLS before its handshake); harmless.
   }
   const remote = conn.remoteAddr as Deno.NetAddr;
-  const session = context.open(tcpOutlet(conn), {
+  const connection = server.open(tcpOutlet(conn), {
     listener: url,
     remote: `${remote.hostname}:${remote.port}`,
     stats,
   });
-  const splitter = new LineSplitter(context.limits.maxMessageBytes);
+  const splitter = new LineSplitter(server.settings.limits.maxMessageBytes);
   const buffer = new Uint8Array(READ_BUFFER_BYTES);
   try {
-    while (!session.isClosed) {
+    while (!connection.isClosed) {
       const n = await conn.read(buffer);
       if (n === null) {
         // The client finished sending: write what it is owed, then close.
-        await session.drain(context.drainTimeoutMs);
+        await connection.drain(server.settings.drainTimeoutMs);
         break;
       }
       for (const line of splitter.split(buffer.subarray(0, n))) {
-        const pending = line === OVERSIZE
-          ? session.refuse(new MistError("too_large"))
-          : session.handle(line);
-        if (pending !== undefined) await pending;
-        // Stop reading requests while the client does not read its replies.
-        if (session.congested) await session.writable();
-        if (session.isClosed) break;
+        const wait = line === OVERSIZE
+          ? connection.refuse(new MistError("too_large"))
+          : connection.receive(line);
+        if (wait !== undefined) await wait;
+        if (connection.isClosed) break;
       }
     }
   } catch (err) {
-    if (!session.isClosed) {
-      log.debug("{listener} session {id}: read failed: {error}", {
+    if (!connection.isClosed) {
+      log.debug("{listener} connection {id}: read failed: {error}", {
         listener: url,
-        id: session.id,
-        error: err instanceof Error ? err.message : String(err),
+        id: connection.id,
+        error: errorText(err),
       });
     }
   } finally {
-    session.close();
+    connection.close();
   }
 }
 

@@ -5,15 +5,19 @@
  * @module
  */
 
-import type { Principal } from "../core/principal.ts";
-import { MistError } from "../protocol/errors.ts";
 import type { Frame } from "../protocol/codec.ts";
-import type { Outlet, Session, SessionInfo } from "../server/connection.ts";
-import type { ListenerContext } from "./listener.ts";
+import { MistError } from "../protocol/errors.ts";
+import type { Connection } from "../server/connection.ts";
+import type {
+  ConnectionInfo,
+  OpenOptions,
+  Outlet,
+} from "../server/transport.ts";
+import type { ServerPort } from "../server/port.ts";
 
 /**
- * Past this many bytes waiting in the socket, the session stops writing (its
- * own queue then fills and drops newer deliveries, PROTOCOL.md §7).
+ * Past this many bytes waiting in the socket, the connection stops writing
+ * (its own queue then fills and drops newer deliveries, PROTOCOL.md §7).
  */
 const HIGH_WATER_BYTES = 1024 * 1024;
 /** Writing resumes once the socket holds no more than this. */
@@ -21,8 +25,9 @@ const LOW_WATER_BYTES = 256 * 1024;
 /** How often a stalled socket is looked at again, in milliseconds. */
 const DRAIN_POLL_MS = 10;
 /**
- * Requests that may wait while a slow command runs (an authenticator call),
- * by count and by size; past either the client is dropped.
+ * Requests that may wait while the connection is paused (a slow command, or
+ * replies the client does not read), by count and by size; past either the
+ * client is dropped: unlike TCP, a WebSocket cannot stop reading.
  */
 const MAX_PENDING_REQUESTS = 4096;
 const MAX_PENDING_CHARS = 8 * 1024 * 1024;
@@ -32,20 +37,20 @@ const GOING_AWAY = 1001;
 const POLICY_VIOLATION = 1008;
 
 /**
- * Upgrades a request to a WebSocket whose session speaks the mist protocol.
+ * Upgrades a request to a WebSocket whose connection speaks the mist protocol.
  *
  * @param request the HTTP request, which asks for an upgrade
- * @param context the server's side
+ * @param server the server's side
  * @param info where the connection comes from
- * @param presented the principal of a token presented with the request
+ * @param options the principal of a token presented with the request
  * @returns the upgrade response
  * @throws {TypeError} when the request is not a valid upgrade
  */
 export function acceptWebSocket(
   request: Request,
-  context: ListenerContext,
-  info: SessionInfo,
-  presented: Principal | undefined,
+  server: ServerPort,
+  info: ConnectionInfo,
+  options: OpenOptions,
 ): Response {
   const { socket, response } = Deno.upgradeWebSocket(request, {
     idleTimeout: 60,
@@ -53,26 +58,26 @@ export function acceptWebSocket(
   socket.binaryType = "arraybuffer";
   let inbox: Inbox | undefined;
   socket.onopen = () => {
-    const session = context.open(webSocketOutlet(socket), info, presented);
-    inbox = new Inbox(session, socket);
+    const connection = server.open(webSocketOutlet(socket), info, options);
+    inbox = new Inbox(connection, socket);
   };
   socket.onmessage = (event: MessageEvent) => inbox?.push(event.data);
-  socket.onclose = () => inbox?.session.close();
+  socket.onclose = () => inbox?.connection.close();
   // An error is followed by a close event; nothing else to do.
   socket.onerror = () => {};
   return response;
 }
 
-/** Feeds frames to a session one at a time, in order, as commands finish. */
+/** Feeds frames to a connection one at a time, in order, while it is not paused. */
 class Inbox {
-  readonly session: Session;
+  readonly connection: Connection;
   readonly #socket: WebSocket;
   readonly #pending: unknown[] = [];
   #pendingChars = 0;
-  #busy = false;
+  #paused = false;
 
-  constructor(session: Session, socket: WebSocket) {
-    this.session = session;
+  constructor(connection: Connection, socket: WebSocket) {
+    this.connection = connection;
     this.#socket = socket;
   }
 
@@ -87,28 +92,22 @@ class Inbox {
     }
     this.#pending.push(data);
     this.#pendingChars += size;
-    if (!this.#busy) this.#run();
+    if (!this.#paused) this.#run();
   }
 
   #run(): void {
-    while (this.#pending.length > 0 && !this.session.isClosed) {
-      // Unlike TCP, a WebSocket cannot stop reading: a client that keeps
-      // asking without reading the replies is dropped instead.
-      if (this.session.overloaded) {
-        this.#drop("too many unread replies");
-        return;
-      }
+    while (this.#pending.length > 0 && !this.connection.isClosed) {
       const data = this.#pending.shift();
       this.#pendingChars -= sizeOf(data);
-      const result = typeof data === "string"
-        ? this.session.handle(data)
-        : this.session.refuse(
+      const wait = typeof data === "string"
+        ? this.connection.receive(data)
+        : this.connection.refuse(
           new MistError("invalid_message", "binary frames are not supported"),
         );
-      if (result !== undefined) {
-        this.#busy = true;
-        result.finally(() => {
-          this.#busy = false;
+      if (wait !== undefined) {
+        this.#paused = true;
+        wait.finally(() => {
+          this.#paused = false;
           this.#run();
         });
         return;
@@ -124,7 +123,7 @@ class Inbox {
     } catch {
       // Already closing.
     }
-    this.session.close();
+    this.connection.close();
   }
 }
 

@@ -27,7 +27,7 @@ export interface Message {
 }
 
 /** A decoded, validated request. `tags` keeps the order and duplicates sent. */
-export interface Request {
+export interface CommandRequest {
   /** The command name, case-sensitive. */
   readonly command: string;
   /** The tags, when the request had them (valid, within the limits). */
@@ -81,7 +81,7 @@ export function decode(
   input: string | Uint8Array,
   limits: Limits = DEFAULT_LIMITS,
   defaultCommand?: string,
-): Request {
+): CommandRequest {
   let text: string;
   if (typeof input === "string") {
     if (
@@ -111,6 +111,37 @@ export function decode(
     // The parser's own message quotes the input, which may hold a token.
     throw withContext(new MistError("invalid_json"), { command: "" });
   }
+  return validate(value, limits, defaultCommand);
+}
+
+/**
+ * Validates a parsed message as a request: the checks of PROTOCOL.md §6 that
+ * follow parsing. {@linkcode decode} ends with it; a message that arrives
+ * already parsed (from another node of a cluster) goes through it alone.
+ *
+ * @param value the parsed JSON value
+ * @param limits the size limits to enforce
+ * @param defaultCommand the command of a message that names none
+ * @returns the validated request
+ * @throws {MistError} as {@linkcode decode} does
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validate } from "./codec.ts";
+ * assert.deepEqual(validate({ command: "publish", tags: ["a"], data: "hi" }), {
+ *   command: "publish",
+ *   tags: ["a"],
+ *   data: "hi",
+ * });
+ * assert.throws(() => validate({ command: "publish", tags: [1] }), /invalid tags/);
+ * ```
+ */
+export function validate(
+  value: unknown,
+  limits: Limits = DEFAULT_LIMITS,
+  defaultCommand?: string,
+): CommandRequest {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw withContext(new MistError("invalid_message", "not an object"), {
       command: "",
@@ -150,6 +181,13 @@ export function decode(
       throw withContext(new MistError("invalid_data"), request);
     }
     request.data = data;
+  }
+  if (
+    request.data !== undefined &&
+    request.data.length * 3 > limits.maxMessageBytes &&
+    utf8Length(request.data) > limits.maxMessageBytes
+  ) {
+    throw withContext(new MistError("too_large"), request);
   }
   return request;
 }
@@ -216,7 +254,7 @@ function withContext(err: MistError, context: ErrorContext): MistError {
  * @returns its tags
  * @throws {MistError} `missing tags` when it has none
  */
-export function requireTags(request: Request): readonly string[] {
+export function requireTags(request: CommandRequest): readonly string[] {
   if (request.tags === undefined || request.tags.length === 0) {
     throw new MistError("missing_tags");
   }

@@ -88,6 +88,11 @@ export class Access {
     return this.#authenticator !== undefined;
   }
 
+  /** The principal of a connection that presented no token: `open` while authentication is off. */
+  get unidentified(): Principal {
+    return this.#authenticator === undefined ? OPEN : ANONYMOUS;
+  }
+
   /** The authenticator, when authentication is on. */
   get authenticator(): Authenticator | undefined {
     return this.#authenticator;
@@ -102,8 +107,9 @@ export class Access {
    *   token nor registered; `authenticator unavailable`
    */
   async principal(token: string | undefined): Promise<Principal> {
-    if (this.#authenticator === undefined) return OPEN;
-    if (token === undefined) return ANONYMOUS;
+    if (this.#authenticator === undefined || token === undefined) {
+      return this.unidentified;
+    }
     // A lone surrogate would hash like U+FFFD: such a token names no one.
     if (!token.isWellFormed()) throw new MistError("invalid_token");
     if (tokensEqual(token, this.#adminToken!)) return ADMIN;

@@ -1,96 +1,139 @@
 /**
- * The command table: the protocol's commands by name (PROTOCOL.md §3, §4),
+ * The command table: each command of PROTOCOL.md §3 and §4, its whole
+ * behaviour (permission, limits, counters, routing, reply) in one handler,
  * plus whatever custom commands a library user registers.
+ *
+ * Every way a request reaches the server runs through this table: frames on
+ * TCP and WebSocket, `POST /publish` bodies, SSE subscriptions, and messages
+ * from other nodes of a cluster.
  *
  * @module
  */
 
-import type { Access } from "./access.ts";
-import { checkAdmin } from "../core/principal.ts";
+import { checkAdmin, checkPublish, checkSubscribe } from "../core/principal.ts";
+import type { Broker } from "../core/broker.ts";
+import {
+  type CommandRequest,
+  type Limits,
+  requireTags,
+} from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
-import { type Request, requireTags } from "../protocol/codec.ts";
-import type { CommandHandler } from "./connection.ts";
+import type { Access } from "./access.ts";
+import type { CommandHandler, Connection } from "./connection.ts";
 
 export type { CommandHandler };
 
-/** The basic commands of PROTOCOL.md §3. */
-export const BASIC_COMMANDS: ReadonlyMap<string, CommandHandler> = new Map<
-  string,
-  CommandHandler
->([
-  ["ping", () => ({ command: "ping", tags: [], data: "pong" })],
-  ["subscribe", (session, request) => {
-    session.subscribe(requireTags(request));
-  }],
-  ["unsubscribe", (session, request) => {
-    session.unsubscribe(requireTags(request));
-  }],
-  ["publish", (session, request) => {
-    session.publish(requireTags(request), request.data ?? "");
-  }],
-  ["list", (session) => ({
-    command: "list",
-    tags: [],
-    data: JSON.stringify(session.subscriptions()),
-  })],
-  ["auth", (session, request) => session.authenticate(request.data)],
-]);
+/** What the command handlers need from the server. */
+export interface CommandContext {
+  /** Access control: principals, grants, the admin commands' store. */
+  readonly access: Access;
+  /**
+   * Routes a message published by a connection: to the local subscribers
+   * (never back to the publisher) and, unless the connection is `local`, to
+   * the other nodes of the cluster.
+   */
+  route(from: Connection, tags: readonly string[], data: string): void;
+  /** The subscriptions of every connection. */
+  readonly broker: Broker<Connection>;
+  /** The size limits: `maxSubscriptions` applies here. */
+  readonly limits: Limits;
+}
 
-function token(request: Request): string {
+function basicCommands(
+  server: CommandContext,
+): [string, CommandHandler][] {
+  return [
+    ["ping", () => ({ command: "ping", tags: [], data: "pong" })],
+    ["subscribe", (connection, request) => {
+      const tags = requireTags(request);
+      checkSubscribe(connection.principal, tags);
+      server.broker.subscribe(
+        connection,
+        tags,
+        server.limits.maxSubscriptions,
+      );
+    }],
+    ["unsubscribe", (connection, request) => {
+      // Always allowed: a connection only ever removes what it holds.
+      server.broker.unsubscribe(connection, requireTags(request));
+    }],
+    ["publish", (connection, request) => {
+      const tags = requireTags(request);
+      checkPublish(connection.principal, tags);
+      connection.info.stats.received++;
+      server.route(connection, tags, request.data ?? "");
+    }],
+    ["list", (connection) => ({
+      command: "list",
+      tags: [],
+      data: JSON.stringify(server.broker.subscriptions(connection)),
+    })],
+    ["auth", async (connection, request) => {
+      if (!server.access.enabled) return;
+      if (connection.requests > 1 || connection.presented) {
+        throw new MistError("auth_not_first");
+      }
+      if (request.data === undefined) throw new MistError("invalid_token");
+      connection.adopt(await server.access.principal(request.data));
+    }],
+  ];
+}
+
+function token(request: CommandRequest): string {
   if (request.data === undefined || request.data === "") {
     throw new MistError("invalid_data", "missing token");
   }
   return request.data;
 }
 
-/**
- * The admin commands of PROTOCOL.md §4, bound to a server's access control.
- * Only admin connections may use them; everyone else gets `forbidden: admin only`.
- *
- * @param access the server's access control
- * @returns the commands by name
- */
-export function adminCommands(
-  access: Access,
-): Map<string, CommandHandler> {
-  return new Map<string, CommandHandler>([
-    ["register", async (session, request) => {
-      checkAdmin(session.principal);
+/** An admin command: runs only for admin connections. */
+function adminOnly(handler: CommandHandler): CommandHandler {
+  return (connection, request) => {
+    checkAdmin(connection.principal);
+    return handler(connection, request);
+  };
+}
+
+function adminCommands(access: Access): [string, CommandHandler][] {
+  const commands: Record<string, CommandHandler> = {
+    register: async (_, request) => {
       await access.register(token(request), request.tags ?? []);
-    }],
-    ["unregister", async (session, request) => {
-      checkAdmin(session.principal);
+    },
+    unregister: async (_, request) => {
       await access.unregister(token(request));
-    }],
-    ["set", async (session, request) => {
-      checkAdmin(session.principal);
+    },
+    set: async (_, request) => {
       await access.grant(token(request), requireTags(request));
-    }],
-    ["unset", async (session, request) => {
-      checkAdmin(session.principal);
+    },
+    unset: async (_, request) => {
       await access.revoke(token(request), requireTags(request));
-    }],
-    ["tags", async (session, request) => {
-      checkAdmin(session.principal);
+    },
+    tags: async (_, request) => {
       const name = token(request);
       return { command: "tags", tags: await access.tags(name), data: name };
-    }],
-  ]);
+    },
+  };
+  return Object.entries(commands).map((
+    [name, handler],
+  ) => [name, adminOnly(handler)]);
 }
 
 /**
  * Builds a server's command table.
  *
- * @param access the server's access control, for the admin commands
+ * @param server what the handlers act on
  * @param custom extra commands by name
  * @returns the protocol's commands and the custom ones
  * @throws {TypeError} when a custom command would replace a protocol command
  */
 export function commandTable(
-  access: Access,
+  server: CommandContext,
   custom: Readonly<Record<string, CommandHandler>> = {},
 ): Map<string, CommandHandler> {
-  const table = new Map([...BASIC_COMMANDS, ...adminCommands(access)]);
+  const table = new Map([
+    ...basicCommands(server),
+    ...adminCommands(server.access),
+  ]);
   for (const [name, handler] of Object.entries(custom)) {
     if (table.has(name)) {
       throw new TypeError(`Cannot replace the protocol command "${name}"`);

@@ -1,94 +1,59 @@
 /**
- * One connected client: its requests, its subscriptions and its outbound queue.
+ * One connected client: who it is, its outbound queue, and the frames it sends.
  *
- * A listener adapts its transport to an {@linkcode Outlet} and feeds the
- * session each frame it reads; the session decodes, dispatches through the
- * command table and queues replies and deliveries for the outlet.
+ * A listener adapts its transport to an {@linkcode Outlet} and hands each frame
+ * it reads to {@linkcode Connection.receive}; the connection decodes it, runs
+ * the command's handler (the command table of `commands.ts`) and queues the
+ * reply. Deliveries from the broker land in the same queue, which one flush per
+ * event-loop turn writes to the outlet.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Access } from "./access.ts";
-import {
-  ANONYMOUS,
-  checkGranted,
-  isGranted,
-  OPEN,
-  type Principal,
-} from "../core/principal.ts";
+import { settlesWithin } from "../_util/deadline.ts";
+import { errorText } from "../_util/text.ts";
 import type { Broker } from "../core/broker.ts";
 import { OutboundQueue } from "../core/outbound_queue.ts";
-import { type ErrorContext, MistError } from "../protocol/errors.ts";
+import { maySubscribe, type Principal } from "../core/principal.ts";
 import {
+  type CommandRequest,
   decode,
   encode,
   errorReply,
   type Frame,
   type Limits,
   type Message,
-  type Request,
 } from "../protocol/codec.ts";
+import { type ErrorContext, MistError } from "../protocol/errors.ts";
+import type { Access } from "./access.ts";
+import type { ConnectionInfo, OpenOptions, Outlet } from "./transport.ts";
 
-const log = getLogger(["mist", "session"]);
+const log = getLogger(["mist", "connection"]);
 
-/** The transport side of a session: where its frames are written. */
-export interface Outlet {
-  /**
-   * Writes frames, in order. The session calls it again only once the returned
-   * promise (if any) settles; a rejection closes the session.
-   */
-  write(frames: readonly Frame[]): void | Promise<void>;
-  /** Closes the transport. Called once, when the session closes. */
-  close(): void;
-}
-
-/** A command's implementation: returns its reply, or nothing for none. */
+/**
+ * A command's implementation: returns its reply, or nothing for none. Throw a
+ * {@linkcode MistError} for an error reply.
+ */
 export type CommandHandler = (
-  session: Session,
-  request: Request,
+  connection: Connection,
+  request: CommandRequest,
 ) => Message | void | Promise<Message | void>;
 
-/** Counters of one listener, shared by its sessions. */
-export interface ListenerStats {
-  /** Connections open now. */
-  connections: number;
-  /** Connections accepted since start. */
-  accepted: number;
-  /** Messages published by this listener's clients. */
-  received: number;
-  /** Messages queued for this listener's clients. */
-  delivered: number;
-  /** Messages dropped because a client's queue was full. */
-  dropped: number;
-}
-
-/** What a session needs from the server it belongs to. */
-export interface SessionHost {
-  /** The broker every session of the server shares. */
-  readonly broker: Broker<Session>;
+/** What a connection needs from the server it belongs to. */
+export interface ConnectionHost {
+  /** The broker every connection of the server shares. */
+  readonly broker: Broker<Connection>;
+  /** Access control: principals, grants. */
+  readonly access: Access;
   /** The size limits of frames and subscriptions. */
   readonly limits: Limits;
-  /** The capacity of each session's outbound queue, in bytes. */
+  /** The capacity of each connection's outbound queue, in bytes. */
   readonly queueBytes: number;
   /** The command table. */
   readonly commands: ReadonlyMap<string, CommandHandler>;
-  /** Access control: principals, grants. */
-  readonly access: Access;
-  /** Routes a message published by a session. */
-  route(from: Session, tags: readonly string[], data: string): void;
-  /** Forgets a closed session. */
-  release(session: Session): void;
-}
-
-/** Where a session comes from, for logs. */
-export interface SessionInfo {
-  /** The address of the listener that accepted it, e.g. `tcp://127.0.0.1:1445`. */
-  readonly listener: string;
-  /** The client's address. */
-  readonly remote: string;
-  /** The listener's counters. */
-  readonly stats: ListenerStats;
+  /** Forgets a closed connection. */
+  release(connection: Connection): void;
 }
 
 let nextId = 1;
@@ -96,21 +61,24 @@ let nextId = 1;
 /**
  * One connected client.
  *
- * Requests are handled in the order they arrive; the listener awaits the
- * promise {@linkcode Session.handle} returns for a command that needs I/O.
+ * Requests are handled in the order they arrive: a listener awaits the promise
+ * {@linkcode Connection.receive} may return before it hands over the next frame.
  */
-export class Session {
+export class Connection {
   /** A number unique within the process, for logs. */
   readonly id: number = nextId++;
-  /** Where the session comes from. */
-  readonly info: SessionInfo;
-  readonly #host: SessionHost;
+  /** Where the connection comes from. */
+  readonly info: ConnectionInfo;
+  /** Whether what it publishes stays on this node (see {@linkcode OpenOptions.local}). */
+  readonly local: boolean;
+  /** Whether the transport presented a token when it connected. */
+  readonly presented: boolean;
+  readonly #host: ConnectionHost;
   readonly #outlet: Outlet;
   readonly #queue: OutboundQueue<Frame>;
+  readonly #counted: boolean;
   #principal: Principal;
-  /** Whether the transport presented a token when it connected. */
-  readonly #presented: boolean;
-  #commands = 0;
+  #requests = 0;
   #flushing = false;
   #isClosed = false;
   #writable: PromiseWithResolvers<void> | undefined;
@@ -118,45 +86,52 @@ export class Session {
   readonly #closed = Promise.withResolvers<void>();
 
   /**
-   * Opens a session; listeners get one from {@linkcode ListenerContext.open}.
+   * Opens a connection; listeners get one from `ServerPort.open`.
    *
    * @param host the server
    * @param outlet the transport to write to
-   * @param info where the session comes from
-   * @param presented the principal of a token the transport presented when it
-   *   connected (HTTP header or query parameter); without one the session
-   *   starts anonymous (or open, while authentication is off)
+   * @param info where the connection comes from
+   * @param options its principal and kind
    */
   constructor(
-    host: SessionHost,
+    host: ConnectionHost,
     outlet: Outlet,
-    info: SessionInfo,
-    presented?: Principal,
+    info: ConnectionInfo,
+    options: OpenOptions = {},
   ) {
     this.#host = host;
     this.#outlet = outlet;
     this.info = info;
+    this.local = options.local ?? false;
     this.#queue = new OutboundQueue(host.queueBytes);
-    this.#presented = presented !== undefined;
-    this.#principal = presented ?? (host.access.enabled ? ANONYMOUS : OPEN);
+    this.presented = options.principal !== undefined;
+    this.#principal = options.principal ?? host.access.unidentified;
     this.#follow();
-    info.stats.connections++;
-    info.stats.accepted++;
-    log.debug("{listener} session {id} opened from {remote}", {
-      listener: info.listener,
-      id: this.id,
-      remote: info.remote,
-    });
+    this.#counted = !options.internal;
+    if (this.#counted) {
+      info.stats.connections++;
+      info.stats.accepted++;
+      log.debug("{listener} connection {id} opened from {remote}", {
+        listener: info.listener,
+        id: this.id,
+        remote: info.remote,
+      });
+    }
   }
 
-  /** Resolves once the session has closed. */
+  /** Resolves once the connection has closed. */
   get closed(): Promise<void> {
     return this.#closed.promise;
   }
 
-  /** Whether the session has closed. */
+  /** Whether the connection has closed. */
   get isClosed(): boolean {
     return this.#isClosed;
+  }
+
+  /** How many requests it has made (the one being handled included). */
+  get requests(): number {
+    return this.#requests;
   }
 
   /** Bytes queued or being written now. */
@@ -169,83 +144,78 @@ export class Session {
     return this.#queue.peak;
   }
 
-  /**
-   * Whether replies the client asked for but does not read have filled twice
-   * the queue's capacity: a transport that cannot stop reading requests
-   * (WebSocket) should drop such a client.
-   */
-  get overloaded(): boolean {
-    return this.#queue.bytes > 2 * this.#queue.capacity;
-  }
-
-  /**
-   * Whether the outbound queue is full: the listener should wait for
-   * {@linkcode Session.writable} before reading the next request.
-   */
-  get congested(): boolean {
-    return this.#queue.full && !this.#isClosed;
-  }
-
-  /** Resolves when the outbound queue has room again (or the session closed). */
-  writable(): Promise<void> {
-    if (!this.congested) return Promise.resolve();
-    this.#writable ??= Promise.withResolvers();
-    return this.#writable.promise;
-  }
-
   // ---- requests -----------------------------------------------------------
 
   /**
-   * Handles one frame read from the client.
+   * Handles one frame read from the client: decodes it, runs its command and
+   * queues the reply.
+   *
+   * This is the one flow-control question between a listener and the server:
+   * a returned promise means "read nothing more until it settles", because a
+   * command is still running (an authenticator call) or because the client
+   * does not read its replies and its outbound queue is full.
    *
    * @param input the frame's text or UTF-8 bytes
-   * @returns a promise when the command needs I/O; await it before the next frame
+   * @returns a promise to await before the next frame, or nothing
    */
-  handle(input: string | Uint8Array): void | Promise<void> {
-    let request: Request;
+  receive(input: string | Uint8Array): void | Promise<void> {
+    let request: CommandRequest;
     try {
       request = decode(input, this.#host.limits);
     } catch (err) {
-      this.#fail(err, { command: "" });
-      return;
+      return this.refuse(err);
     }
-    this.#commands++;
-    log.trace("{listener} session {id} command {command}", {
+    this.#requests++;
+    log.trace("{listener} connection {id} command {command}", {
       listener: this.info.listener,
       id: this.id,
       command: request.command,
     });
-    const handler = this.#host.commands.get(request.command);
-    if (handler === undefined) {
-      this.#fail(new MistError("unknown_command"), request);
-      return;
-    }
     let result: Message | void | Promise<Message | void>;
     try {
-      result = handler(this, request);
+      result = this.run(request);
     } catch (err) {
       this.#fail(err, request);
-      return;
+      return this.#paused();
     }
     if (result instanceof Promise) {
       return result.then(
         (reply) => this.#answer(request, reply),
         (err) => this.#fail(err, request),
-      );
+      ).then(() => this.#paused());
     }
     this.#answer(request, result);
+    return this.#paused();
   }
 
   /**
-   * Answers a frame the transport could not read (too large, binary).
+   * Runs a request as this connection, through the command table: what
+   * {@linkcode Connection.receive} does once a frame is decoded, for requests
+   * that do not arrive as frames (an SSE subscription, a `POST /publish`
+   * body, a custom command composing others).
    *
-   * @param error why
+   * @param request a validated request
+   * @returns the command's reply, if it has one
+   * @throws {MistError} `Unknown Command`, and whatever the command throws
    */
-  refuse(error: MistError): void {
-    this.#fail(error, { command: "" });
+  run(request: CommandRequest): Message | void | Promise<Message | void> {
+    const handler = this.#host.commands.get(request.command);
+    if (handler === undefined) throw new MistError("unknown_command");
+    return handler(this, request);
   }
 
-  #answer(request: Request, reply: Message | void): void {
+  /**
+   * Answers a frame that could not be read (too large, binary, not JSON).
+   *
+   * @param error why
+   * @returns as {@linkcode Connection.receive}
+   */
+  refuse(error: unknown): void | Promise<void> {
+    this.#fail(error, { command: "" });
+    return this.#paused();
+  }
+
+  #answer(request: CommandRequest, reply: Message | void): void {
     if (reply !== undefined) {
       if (request.id !== undefined) reply.id = request.id;
       this.send(reply);
@@ -261,7 +231,7 @@ export class Session {
 
   #fail(err: unknown, request: ErrorContext): void {
     if (!(err instanceof MistError)) {
-      log.error("{listener} session {id}: {command} failed: {error}", {
+      log.error("{listener} connection {id}: {command} failed: {error}", {
         listener: this.info.listener,
         id: this.id,
         command: request.command,
@@ -271,7 +241,7 @@ export class Session {
     }
     const error = err as MistError;
     const context = error.context ?? request;
-    log.debug("{listener} session {id}: error reply to {command}: {error}", {
+    log.debug("{listener} connection {id}: error reply to {command}: {error}", {
       listener: this.info.listener,
       id: this.id,
       command: context.command === "" ? "(unreadable)" : context.command,
@@ -280,33 +250,31 @@ export class Session {
     this.send(errorReply(error, context));
   }
 
+  /** A promise while the client does not read its replies, else nothing. */
+  #paused(): void | Promise<void> {
+    if (!this.#queue.full || this.#isClosed) return;
+    this.#writable ??= Promise.withResolvers();
+    return this.#writable.promise;
+  }
+
   // ---- who it is ----------------------------------------------------------
 
-  /** Who this session acts as. */
+  /** Who this connection acts as. */
   get principal(): Principal {
     return this.#principal;
   }
 
   /**
-   * Authenticates with a token (the `auth` command). Ignored while
-   * authentication is off.
+   * Makes the connection act as a principal from now on (after `auth`).
    *
-   * @param token the token sent
-   * @throws {MistError} `auth must be the first command` unless this is the
-   *   session's first command and no token was presented on connect;
-   *   `invalid token` (the session stays anonymous); `authenticator unavailable`
+   * @param principal who it is now
    */
-  async authenticate(token: string | undefined): Promise<void> {
-    if (!this.#host.access.enabled) return;
-    if (this.#commands > 1 || this.#presented) {
-      throw new MistError("auth_not_first");
-    }
-    if (token === undefined) throw new MistError("invalid_token");
-    const principal = await this.#host.access.principal(token);
+  adopt(principal: Principal): void {
     if (this.#isClosed) return;
+    this.#unfollow();
     this.#principal = principal;
     this.#follow();
-    log.debug("{listener} session {id} authenticated as {kind}", {
+    log.debug("{listener} connection {id} authenticated as {kind}", {
       listener: this.info.listener,
       id: this.id,
       kind: principal.kind,
@@ -314,8 +282,8 @@ export class Session {
   }
 
   /**
-   * Replaces this session's principal after its token's grants changed, and
-   * drops the subscriptions that are no longer granted.
+   * Replaces this connection's principal after its token's grants changed,
+   * and drops the subscriptions that are no longer granted.
    *
    * @param principal the new principal
    */
@@ -323,10 +291,10 @@ export class Session {
     this.#principal = principal;
     const removed = this.#host.broker.retain(
       this,
-      (tags) => isGranted(principal, tags),
+      (tags) => maySubscribe(principal, tags),
     );
     if (removed > 0) {
-      log.debug("{listener} session {id} lost {removed} subscription(s)", {
+      log.debug("{listener} connection {id} lost {removed} subscription(s)", {
         listener: this.info.listener,
         id: this.id,
         removed,
@@ -340,55 +308,10 @@ export class Session {
     }
   }
 
-  // ---- what commands do ---------------------------------------------------
-
-  /**
-   * Adds a subscription for this session.
-   *
-   * @param tags the subscription's tags
-   * @returns whether it is new
-   * @throws {MistError} `forbidden` for tags not granted; `too many subscriptions`
-   */
-  subscribe(tags: readonly string[]): boolean {
-    checkGranted(this.#principal, tags);
-    return this.#host.broker.subscribe(
-      this,
-      tags,
-      this.#host.limits.maxSubscriptions,
-    );
-  }
-
-  /**
-   * Removes the subscription whose tag set equals these tags.
-   *
-   * @param tags the subscription's tags
-   * @returns whether it existed
-   */
-  unsubscribe(tags: readonly string[]): boolean {
-    return this.#host.broker.unsubscribe(this, tags);
-  }
-
-  /**
-   * This session's subscriptions.
-   *
-   * @returns each as a sorted tag array, the list sorted
-   */
-  subscriptions(): string[][] {
-    return this.#host.broker.subscriptions(this);
-  }
-
-  /**
-   * Publishes a message from this session: every other session with a
-   * matching subscription receives it.
-   *
-   * @param tags the message's tags
-   * @param data the payload
-   * @throws {MistError} `forbidden` for tags not granted
-   */
-  publish(tags: readonly string[], data: string): void {
-    checkGranted(this.#principal, tags);
-    this.info.stats.received++;
-    this.#host.route(this, tags, data);
+  #unfollow(): void {
+    if (this.#principal.kind === "token") {
+      this.#host.access.untrack(this.#principal.digest, this);
+    }
   }
 
   // ---- output -------------------------------------------------------------
@@ -445,10 +368,10 @@ export class Session {
         }
       }
     } catch (err) {
-      log.debug("{listener} session {id}: write failed: {error}", {
+      log.debug("{listener} connection {id}: write failed: {error}", {
         listener: this.info.listener,
         id: this.id,
-        error: err instanceof Error ? err.message : String(err),
+        error: errorText(err),
       });
       this.close();
     } finally {
@@ -467,31 +390,22 @@ export class Session {
   async drain(timeoutMs: number): Promise<boolean> {
     if (!this.#flushing || this.#isClosed) return !this.#queue.pending;
     this.#idle ??= Promise.withResolvers();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    try {
-      await Promise.race([this.#idle.promise, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await settlesWithin(this.#idle.promise, timeoutMs);
     return !this.#flushing;
   }
 
   /**
-   * Closes the session: removes its subscriptions and closes the transport.
-   * Idempotent; does not wait for queued frames (see {@linkcode Session.drain}).
+   * Closes the connection: removes its subscriptions and closes the
+   * transport. Idempotent; does not wait for queued frames (see
+   * {@linkcode Connection.drain}).
    */
   close(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
     this.#host.broker.remove(this);
-    if (this.#principal.kind === "token") {
-      this.#host.access.untrack(this.#principal.digest, this);
-    }
+    this.#unfollow();
     this.#host.release(this);
-    this.info.stats.connections--;
+    if (this.#counted) this.info.stats.connections--;
     this.#writable?.resolve();
     this.#idle?.resolve();
     try {
@@ -499,10 +413,12 @@ export class Session {
     } catch {
       // Already closed by the peer.
     }
-    log.debug("{listener} session {id} closed", {
-      listener: this.info.listener,
-      id: this.id,
-    });
+    if (this.#counted) {
+      log.debug("{listener} connection {id} closed", {
+        listener: this.info.listener,
+        id: this.id,
+      });
+    }
     this.#closed.resolve();
   }
 }

@@ -4,7 +4,22 @@
  * @module
  */
 
-import type { ServerStats } from "./server.ts";
+import type { ClusterStats } from "../cluster/cluster.ts";
+import type { ListenerStats } from "./transport.ts";
+
+/** A snapshot of a server's counters. */
+export interface ServerStats {
+  /** Per listener, by bound URL. */
+  listeners: ({ url: string } & ListenerStats)[];
+  /** Subscriptions held over every connection. */
+  subscriptions: number;
+  /** Nodes of the subscription index (0 exactly when it is empty). */
+  indexNodes: number;
+  /** The most bytes any connection's outbound queue has held. */
+  peakQueuedBytes: number;
+  /** The cluster link and its counters; absent when the server is alone. */
+  cluster?: ClusterStats;
+}
 
 interface Family {
   name: string;

@@ -6,57 +6,40 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { Access } from "./access.ts";
+import { settlesWithin } from "../_util/deadline.ts";
+import { errorText, positiveInteger } from "../_util/text.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
-import { checkGranted, type Principal } from "../core/principal.ts";
-import { Broker } from "../core/broker.ts";
-import type { Backplane } from "../cluster/backplane.ts";
-import { Cluster, type ClusterStats } from "../cluster/cluster.ts";
 import { RedisBackplane } from "../cluster/backplane_redis.ts";
-import { type CommandHandler, commandTable } from "./commands.ts";
-import { listenHttp, listenWebSocket } from "../listeners/http.ts";
+import { Cluster } from "../cluster/cluster.ts";
+import { Broker } from "../core/broker.ts";
+import { ADMIN, type Principal } from "../core/principal.ts";
+import "../listeners/builtin.ts";
+import { type Listener, listeners } from "../listeners/listener.ts";
+import { DEFAULT_LIMITS, type Limits, validate } from "../protocol/codec.ts";
+import { MistError } from "../protocol/errors.ts";
+import { Access } from "./access.ts";
+import { commandTable } from "./commands.ts";
+import { Connection, type ConnectionHost } from "./connection.ts";
 import {
-  type HealthReport,
-  type Listener,
-  type ListenerContext,
-  listenerFactory,
-  registerListener,
-  type TlsCertificate,
-} from "../listeners/listener.ts";
-import { listenTcp, listenTls } from "../listeners/tcp.ts";
-import { renderMetrics } from "./metrics.ts";
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_KEEP_ALIVE_MS,
+  DEFAULT_LISTENERS,
+  DEFAULT_QUEUE_BYTES,
+  type ServeOptions,
+} from "./options.ts";
+import { renderMetrics, type ServerStats } from "./metrics.ts";
+import type { HealthReport, ListenerSettings, ServerPort } from "./port.ts";
 import {
-  DEFAULT_LIMITS,
-  type Limits,
-  type Request,
-  requireTags,
-} from "../protocol/codec.ts";
-import {
-  type ListenerStats,
+  type ConnectionInfo,
+  newStats,
+  type OpenOptions,
   type Outlet,
-  Session,
-  type SessionHost,
-  type SessionInfo,
-} from "./connection.ts";
-
-registerListener("tcp", listenTcp);
-registerListener("tls", listenTls);
-registerListener("http", listenHttp);
-registerListener("https", listenHttp);
-registerListener("ws", listenWebSocket);
-registerListener("wss", listenWebSocket);
+} from "./transport.ts";
 
 const log = getLogger(["mist", "server"]);
 
-/** The listeners a server starts when none are given. */
-export const DEFAULT_LISTENERS: readonly string[] = Object.freeze([
-  "tcp://127.0.0.1:1445",
-  "http://127.0.0.1:8080",
-  "ws://127.0.0.1:8888",
-]);
-
-/** The default capacity of each connection's outbound queue: 8 MiB. */
-export const DEFAULT_QUEUE_BYTES = 8 * 1024 * 1024;
+export { DEFAULT_LISTENERS, DEFAULT_QUEUE_BYTES };
+export type { ServeOptions, ServerStats };
 
 /** How long closed connections get to end before shutdown goes on without them. */
 const CLOSE_GRACE_MS = 2000;
@@ -64,72 +47,26 @@ const CLOSE_GRACE_MS = 2000;
 /** How long `/health` waits for the authenticator, in milliseconds. */
 const HEALTH_TIMEOUT_MS = 2000;
 
-/** How a server is set up. Every field is optional. */
-export interface ServeOptions {
-  /** Listener URLs; a scheme nobody registered is logged and skipped. */
-  listeners?: readonly string[];
-  /** Size limits; unset fields keep the protocol's defaults. */
-  limits?: Partial<Limits>;
-  /** Capacity of each connection's outbound queue in bytes (default 8 MiB). */
-  queueBytes?: number;
-  /** Custom commands by name. */
-  commands?: Readonly<Record<string, CommandHandler>>;
-  /**
-   * Where tokens live; turns authentication on. The server closes it when it
-   * closes. Requires `token`.
-   */
-  authenticator?: Authenticator;
-  /** The admin token (required with an authenticator). */
-  token?: string;
-  /** The certificate of `tls://`, `https://` and `wss://` listeners. */
-  tls?: TlsCertificate;
-  /** How long shutdown waits for each connection to write what it is owed (default 5000 ms). */
-  drainTimeoutMs?: number;
-  /** How often an idle event stream gets a keep-alive comment (default 15000 ms). */
-  keepAliveMs?: number;
-  /**
-   * Join a cluster through this Redis: `redis://[USER:PASS@]HOST:PORT[/DB]`
-   * or `rediss://...`. Without it (and without `backplane`) the server is alone.
-   */
-  cluster?: string;
-  /** The cluster's name, so that several clusters can share one Redis (default `"mist"`). */
-  clusterName?: string;
-  /** Join a cluster through this backplane instead (tests, other engines); wins over `cluster`. */
-  backplane?: Backplane;
-  /** Milliseconds between the cluster heartbeats of this node (default 2000). */
-  heartbeatMs?: number;
-}
-
-/** A snapshot of a server's counters. */
-export interface ServerStats {
-  /** Per listener, by bound URL. */
-  listeners: ({ url: string } & ListenerStats)[];
-  /** Subscriptions held over every connection. */
-  subscriptions: number;
-  /** Nodes of the subscription index (0 exactly when it is empty). */
-  indexNodes: number;
-  /** The most bytes any connection's outbound queue has held. */
-  peakQueuedBytes: number;
-  /** The cluster link and its counters; absent when the server is alone. */
-  cluster?: ClusterStats;
-}
-
 /**
  * A running mist server. Start one with {@linkcode serve}.
  */
-export class MistServer implements AsyncDisposable {
+export class MistServer implements AsyncDisposable, ServerPort {
   /** The size limits in force. */
   readonly limits: Limits;
   /** Capacity of each connection's outbound queue in bytes. */
   readonly queueBytes: number;
-  readonly #broker = new Broker<Session>();
+  /** The settings listeners serve by. */
+  readonly settings: ListenerSettings;
+  readonly #broker = new Broker<Connection>();
   readonly #access: Access;
-  readonly #host: SessionHost;
-  readonly #context: ListenerContext;
-  readonly #drainTimeoutMs: number;
+  readonly #host: ConnectionHost;
   readonly #listeners: Listener[] = [];
-  readonly #sessions = new Set<Session>();
+  readonly #connections = new Set<Connection>();
   readonly #cluster: Cluster | undefined;
+  /** Publishes what the server itself publishes ({@linkcode MistServer.publish}). */
+  readonly #self: Connection;
+  /** Publishes what other nodes of the cluster published, here only. */
+  readonly #peers: Connection;
   #closing: Promise<void> | undefined;
   readonly #finished = Promise.withResolvers<void>();
 
@@ -152,29 +89,38 @@ export class MistServer implements AsyncDisposable {
       "queueBytes",
       options.queueBytes ?? DEFAULT_QUEUE_BYTES,
     );
-    this.#drainTimeoutMs = options.drainTimeoutMs ?? 5000;
+    this.settings = Object.freeze({
+      limits: this.limits,
+      drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+      tls: options.tls,
+      keepAliveMs: options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
+    });
     this.#access = new Access(options.authenticator, options.token);
     this.#host = {
       broker: this.#broker,
+      access: this.#access,
       limits: this.limits,
       queueBytes: this.queueBytes,
-      commands: commandTable(this.#access, options.commands),
-      access: this.#access,
-      route: (from, tags, data) => this.#route(from, tags, data),
-      release: (session) => this.#sessions.delete(session),
+      commands: commandTable({
+        access: this.#access,
+        broker: this.#broker,
+        limits: this.limits,
+        route: (from, tags, data) => this.#route(from, tags, data),
+      }, options.commands),
+      release: (connection) => this.#connections.delete(connection),
     };
-    this.#context = {
-      open: (outlet, info, presented) => this.#open(outlet, info, presented),
-      authenticate: (token) => this.#access.principal(token),
-      publish: (principal, request, stats) =>
-        this.#publishRequest(principal, request, stats),
-      health: () => this.health(),
-      metrics: () => renderMetrics(this.stats()),
-      limits: this.limits,
-      drainTimeoutMs: this.#drainTimeoutMs,
-      tls: options.tls,
-      keepAliveMs: options.keepAliveMs ?? 15_000,
-    };
+
+    const own = { listener: "server", remote: "server", stats: newStats() };
+    this.#self = this.open(NO_OUTLET, own, {
+      principal: ADMIN,
+      internal: true,
+    });
+    const peers = { listener: "cluster", remote: "cluster", stats: newStats() };
+    this.#peers = this.open(NO_OUTLET, peers, {
+      principal: ADMIN,
+      internal: true,
+      local: true,
+    });
 
     const backplane = options.backplane ??
       (options.cluster === undefined ? undefined : new RedisBackplane(
@@ -188,10 +134,9 @@ export class MistServer implements AsyncDisposable {
           : { backplane, heartbeatMs: options.heartbeatMs },
       );
       const cluster = this.#cluster;
-      // Other nodes' messages go to local subscribers only, serialised once here.
-      cluster.onMessage((tags, data) =>
-        this.#broker.publish(undefined, tags, data)
-      );
+      // Other nodes' messages run the publish command here, held to this
+      // node's limits, and go to local subscribers only.
+      cluster.onMessage((tags, data) => this.#ingress(tags, data));
       // Grant changes made here reach every node; theirs apply here.
       this.#access.onGrantsChanged((digest, tags) => {
         cluster.publishGrants(digest, tags);
@@ -237,7 +182,7 @@ export class MistServer implements AsyncDisposable {
         throw new Error(`Invalid listener URL "${text}"`);
       }
       const scheme = url.protocol.slice(0, -1);
-      const factory = listenerFactory(scheme);
+      const factory = listeners.get(scheme);
       if (factory === undefined) {
         log.warn("Skipping listener {url}: scheme {scheme} is not supported", {
           url: text,
@@ -246,7 +191,7 @@ export class MistServer implements AsyncDisposable {
         continue;
       }
       try {
-        const listener = await factory(url, this.#context);
+        const listener = await factory(url, this);
         this.#listeners.push(listener);
         log.info("{scheme} listener on {url}", {
           scheme: scheme.toUpperCase(),
@@ -254,7 +199,7 @@ export class MistServer implements AsyncDisposable {
         });
       } catch (err) {
         await this.close();
-        throw new Error(`Cannot listen on ${text}: ${describe(err)}`, {
+        throw new Error(`Cannot listen on ${text}: ${listenError(err)}`, {
           cause: err,
         });
       }
@@ -269,32 +214,85 @@ export class MistServer implements AsyncDisposable {
     this.#cluster?.start();
   }
 
-  #open(outlet: Outlet, info: SessionInfo, presented?: Principal): Session {
-    const session = new Session(this.#host, outlet, info, presented);
-    this.#sessions.add(session);
-    if (this.#closing !== undefined) session.close();
-    return session;
+  /**
+   * Opens a connection on this server: how every listener connects its
+   * clients, and how a test or a benchmark talks to the server in memory,
+   * with no socket.
+   *
+   * @param outlet where the connection writes
+   * @param info where it comes from
+   * @param options the principal of a token presented on connect, if any
+   * @returns the connection; hand it each frame with {@linkcode Connection.receive}
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MistServer } from "./server.ts";
+   * import { newStats } from "./transport.ts";
+   * const server = new MistServer();
+   * const written: string[] = [];
+   * const outlet = {
+   *   write: (frames: readonly { text: string }[]) => {
+   *     for (const frame of frames) written.push(frame.text);
+   *   },
+   *   close() {},
+   * };
+   * const info = { listener: "memory", remote: "test", stats: newStats() };
+   * const connection = server.open(outlet, info);
+   * connection.receive('{"command":"ping"}');
+   * await connection.drain(1000);
+   * assert.deepEqual(written, ['{"command":"ping","tags":[],"data":"pong"}']);
+   * await server.close();
+   * ```
+   */
+  open(
+    outlet: Outlet,
+    info: ConnectionInfo,
+    options?: OpenOptions,
+  ): Connection {
+    const connection = new Connection(this.#host, outlet, info, options);
+    this.#connections.add(connection);
+    if (this.#closing !== undefined) connection.close();
+    return connection;
   }
 
-  #route(
-    from: Session | undefined,
-    tags: readonly string[],
-    data: string,
-  ): void {
+  /**
+   * Who a connection is that presents this token.
+   *
+   * @param token the token, or `undefined` when none was presented
+   * @returns its principal
+   * @throws {MistError} `invalid token`, `authenticator unavailable`
+   */
+  authenticate(token: string | undefined): Promise<Principal> {
+    return this.#access.principal(token);
+  }
+
+  /**
+   * The server's metrics (`GET /metrics`).
+   *
+   * @returns Prometheus text exposition format
+   */
+  metrics(): string {
+    return renderMetrics(this.stats());
+  }
+
+  #route(from: Connection, tags: readonly string[], data: string): void {
     this.#broker.publish(from, tags, data);
     // Never waits: the backplane takes the envelope or counts it as dropped.
-    this.#cluster?.publishMessage(tags, data);
+    if (!from.local) this.#cluster?.publishMessage(tags, data);
   }
 
-  #publishRequest(
-    principal: Principal,
-    request: Request,
-    stats: ListenerStats,
-  ): void {
-    const tags = requireTags(request);
-    checkGranted(principal, tags);
-    stats.received++;
-    this.#route(undefined, tags, request.data ?? "");
+  #ingress(tags: readonly string[], data: string): void {
+    try {
+      this.#peers.run(
+        validate({ command: "publish", tags, data }, this.limits),
+      );
+    } catch (err) {
+      if (!(err instanceof MistError)) throw err;
+      log.warn("Refused a message from another node: {error}", {
+        error: err.message,
+      });
+    }
   }
 
   /**
@@ -303,9 +301,10 @@ export class MistServer implements AsyncDisposable {
    *
    * @param tags the message's tags
    * @param data the payload
+   * @throws {MistError} for tags or data outside the limits
    */
   publish(tags: readonly string[], data: string): void {
-    this.#route(undefined, tags, data);
+    this.#self.run(validate({ command: "publish", tags, data }, this.limits));
   }
 
   /**
@@ -315,8 +314,8 @@ export class MistServer implements AsyncDisposable {
    */
   stats(): ServerStats {
     let peakQueuedBytes = 0;
-    for (const session of this.#sessions) {
-      peakQueuedBytes = Math.max(peakQueuedBytes, session.peakQueuedBytes);
+    for (const connection of this.#connections) {
+      peakQueuedBytes = Math.max(peakQueuedBytes, connection.peakQueuedBytes);
     }
     const stats: ServerStats = {
       listeners: this.#listeners.map((l) => ({ url: l.url, ...l.stats })),
@@ -365,12 +364,13 @@ export class MistServer implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       for (const listener of this.#listeners) listener.close();
-      const sessions = [...this.#sessions];
+      const connections = [...this.#connections];
+      const drainMs = this.settings.drainTimeoutMs;
       await Promise.all([
-        ...sessions.map((session) => session.drain(this.#drainTimeoutMs)),
+        ...connections.map((connection) => connection.drain(drainMs)),
         this.#cluster?.close(),
       ]);
-      for (const session of sessions) session.close();
+      for (const connection of connections) connection.close();
       // A WebSocket peer that never answers the close handshake, or an event
       // stream whose client stopped reading, would hold Deno.serve open.
       const ended = await settlesWithin(
@@ -416,47 +416,16 @@ export async function serve(options: ServeOptions = {}): Promise<MistServer> {
   return server;
 }
 
-/** Whether a promise settles within a time; it is left to settle later if not. */
-async function settlesWithin(
-  promise: Promise<unknown>,
-  ms: number,
-): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** Where the server's own connections write: nowhere. */
+const NO_OUTLET: Outlet = { write() {}, close() {} };
 
 async function healthy(authenticator: Authenticator): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), HEALTH_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([
-      authenticator.healthy().catch(() => false),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const answer = authenticator.healthy().catch(() => false);
+  return await settlesWithin(answer, HEALTH_TIMEOUT_MS) && await answer;
 }
 
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  }
-  return value;
-}
-
-function describe(err: unknown): string {
+function listenError(err: unknown): string {
   if (err instanceof Deno.errors.AddrInUse) return "address already in use";
   if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (err instanceof Error) return err.message;
-  return String(err);
+  return errorText(err);
 }

@@ -1,0 +1,64 @@
+/**
+ * How a server is set up, and its defaults: a module of its own so that the
+ * configuration can show them without loading the server.
+ *
+ * @module
+ */
+
+import type { Authenticator } from "../auth/authenticator.ts";
+import type { Backplane } from "../cluster/backplane.ts";
+import type { Limits } from "../protocol/codec.ts";
+import type { CommandHandler } from "./connection.ts";
+import type { TlsCertificate } from "./port.ts";
+
+/** The listeners a server starts when none are given. */
+export const DEFAULT_LISTENERS: readonly string[] = Object.freeze([
+  "tcp://127.0.0.1:1445",
+  "http://127.0.0.1:8080",
+  "ws://127.0.0.1:8888",
+]);
+
+/** The default capacity of each connection's outbound queue: 8 MiB. */
+export const DEFAULT_QUEUE_BYTES = 8 * 1024 * 1024;
+
+/** How long shutdown waits for each connection to write what it is owed, by default. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 5000;
+
+/** How often an idle event stream gets a keep-alive comment, by default. */
+export const DEFAULT_KEEP_ALIVE_MS = 15_000;
+
+/** How a server is set up. Every field is optional. */
+export interface ServeOptions {
+  /** Listener URLs; a scheme nobody registered is logged and skipped. */
+  listeners?: readonly string[];
+  /** Size limits; unset fields keep the protocol's defaults. */
+  limits?: Partial<Limits>;
+  /** Capacity of each connection's outbound queue in bytes (default 8 MiB). */
+  queueBytes?: number;
+  /** Custom commands by name. */
+  commands?: Readonly<Record<string, CommandHandler>>;
+  /**
+   * Where tokens live; turns authentication on. The server closes it when it
+   * closes. Requires `token`.
+   */
+  authenticator?: Authenticator;
+  /** The admin token (required with an authenticator). */
+  token?: string;
+  /** The certificate of `tls://`, `https://` and `wss://` listeners. */
+  tls?: TlsCertificate;
+  /** How long shutdown waits for each connection to write what it is owed (default 5000 ms). */
+  drainTimeoutMs?: number;
+  /** How often an idle event stream gets a keep-alive comment (default 15000 ms). */
+  keepAliveMs?: number;
+  /**
+   * Join a cluster through this Redis: `redis://[USER:PASS@]HOST:PORT[/DB]`
+   * or `rediss://...`. Without it (and without `backplane`) the server is alone.
+   */
+  cluster?: string;
+  /** The cluster's name, so that several clusters can share one Redis (default `"mist"`). */
+  clusterName?: string;
+  /** Join a cluster through this backplane instead (tests, other engines); wins over `cluster`. */
+  backplane?: Backplane;
+  /** Milliseconds between the cluster heartbeats of this node (default 2000). */
+  heartbeatMs?: number;
+}

@@ -1,0 +1,74 @@
+/**
+ * The one port between the listeners and the server: what a transport may ask
+ * of the server it feeds. Built-in listeners and registered ones get the same.
+ *
+ * @module
+ */
+
+import type { Principal } from "../core/principal.ts";
+import type { Limits } from "../protocol/codec.ts";
+import type { Connection } from "./connection.ts";
+import type { ConnectionInfo, OpenOptions, Outlet } from "./transport.ts";
+
+/** A certificate and its private key, both PEM. */
+export interface TlsCertificate {
+  /** The certificate chain, PEM. */
+  readonly cert: string;
+  /** The private key, PEM. */
+  readonly key: string;
+}
+
+/** The server's health, as `GET /health` reports it. */
+export interface HealthReport {
+  /** Whether everything below is up. */
+  ok: boolean;
+  /** Each listener by bound URL. */
+  listeners: Record<string, "up">;
+  /** The authenticator's store, or `off` without authentication. */
+  authenticator: "up" | "down" | "off";
+  /** The link to the other nodes, or `off` without a cluster. */
+  cluster: "up" | "down" | "off";
+  /** The other nodes heard from lately, in a cluster. */
+  peers?: number;
+}
+
+/** The settings a listener serves by. */
+export interface ListenerSettings {
+  /** The size limits of frames. */
+  readonly limits: Limits;
+  /** How long a closing connection may take to write what is queued, in milliseconds. */
+  readonly drainTimeoutMs: number;
+  /** The certificate of the TLS listeners, when one was configured. */
+  readonly tls: TlsCertificate | undefined;
+  /** How often an idle event stream gets a keep-alive comment, in milliseconds. */
+  readonly keepAliveMs: number;
+}
+
+/** What the server offers its listeners. */
+export interface ServerPort {
+  /**
+   * Opens a connection: the transport writes through `outlet` and hands every
+   * frame it reads to {@linkcode Connection.receive}. With no socket at all,
+   * this is also how tests and benchmarks talk to a server in memory.
+   *
+   * @param outlet where the connection writes
+   * @param info where it comes from
+   * @param options the principal of a token presented on connect, if any
+   * @returns the connection
+   */
+  open(outlet: Outlet, info: ConnectionInfo, options?: OpenOptions): Connection;
+  /**
+   * Who presents this token (HTTP header or query parameter).
+   *
+   * @param token the token, or `undefined` when none was presented
+   * @returns the principal
+   * @throws {MistError} `invalid token`, `authenticator unavailable`
+   */
+  authenticate(token: string | undefined): Promise<Principal>;
+  /** The server's health now. */
+  health(): Promise<HealthReport>;
+  /** The server's metrics in Prometheus text format. */
+  metrics(): string;
+  /** The settings listeners serve by. */
+  readonly settings: ListenerSettings;
+}

@@ -1,0 +1,69 @@
+/**
+ * What a transport hands the server for each connection: where its frames are
+ * written ({@linkcode Outlet}), where it comes from, and its listener's counters.
+ *
+ * @module
+ */
+
+import type { Principal } from "../core/principal.ts";
+import type { Frame } from "../protocol/codec.ts";
+
+/** The transport side of a connection: where its frames are written. */
+export interface Outlet {
+  /**
+   * Writes frames, in order. The connection calls it again only once the
+   * returned promise (if any) settles; a rejection closes the connection.
+   */
+  write(frames: readonly Frame[]): void | Promise<void>;
+  /** Closes the transport. Called once, when the connection closes. */
+  close(): void;
+}
+
+/** Counters of one listener, shared by its connections. */
+export interface ListenerStats {
+  /** Connections open now. */
+  connections: number;
+  /** Connections accepted since start. */
+  accepted: number;
+  /** Messages published by this listener's clients. */
+  received: number;
+  /** Messages queued for this listener's clients. */
+  delivered: number;
+  /** Messages dropped because a client's queue was full. */
+  dropped: number;
+}
+
+/** Fresh zeroed listener counters. */
+export function newStats(): ListenerStats {
+  return { connections: 0, accepted: 0, received: 0, delivered: 0, dropped: 0 };
+}
+
+/** Where a connection comes from. */
+export interface ConnectionInfo {
+  /** The address of the listener that accepted it, e.g. `tcp://127.0.0.1:1445`. */
+  readonly listener: string;
+  /** The client's address. */
+  readonly remote: string;
+  /** The listener's counters. */
+  readonly stats: ListenerStats;
+}
+
+/** How a connection is opened. Every field is optional. */
+export interface OpenOptions {
+  /**
+   * The principal of a token the transport presented when it connected (HTTP
+   * header or query parameter); without one the connection starts anonymous
+   * (or open, while authentication is off).
+   */
+  principal?: Principal;
+  /**
+   * A connection for one request (`POST /publish`) or one of the server's
+   * own (cluster ingress): not counted among the listener's connections.
+   */
+  internal?: boolean;
+  /**
+   * Whether what it publishes stays on this node: true for messages that came
+   * from another node of the cluster.
+   */
+  local?: boolean;
+}
