@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { openMemory } from "../auth/memory.ts";
+import { ADMIN, ANONYMOUS, type Principal } from "../core/principal.ts";
+import { MemoryClient } from "../testing/memory_client.ts";
+import { MistServer } from "./server.ts";
+
+const TOKEN = "reader-token";
+
+async function authServer(): Promise<MistServer> {
+  const authenticator = await openMemory(new URL("memory://"));
+  await authenticator.addToken(TOKEN, ["a"]);
+  return new MistServer({ authenticator, token: "admin-token" });
+}
+
+Deno.test("every command of the table follows the permission matrix of §4", async (t) => {
+  await using server = await authServer();
+  const reader = await server.authenticate(TOKEN);
+  const cases: [string, Principal, object, string | undefined][] = [
+    ["anonymous subscribe", ANONYMOUS, { tags: ["a"] }, "forbidden"],
+    ["token subscribe granted", reader, { tags: ["a"] }, undefined],
+    ["token subscribe not granted", reader, { tags: ["a", "b"] }, "forbidden"],
+    ["admin subscribe", ADMIN, { tags: ["z"] }, undefined],
+  ];
+  for (const [name, principal, fields, error] of cases) {
+    await t.step(name, async () => {
+      await using client = new MemoryClient(server, { principal });
+      await client.send({ command: "subscribe", id: 1, ...fields });
+      const reply = await client.next();
+      assert.equal(reply.error?.split(":")[0], error, JSON.stringify(reply));
+    });
+  }
+  for (const command of ["publish", "subscribe"]) {
+    await t.step(`${command} names the tags not granted`, async () => {
+      await using client = new MemoryClient(server, { principal: reader });
+      await client.send({ command, tags: ["a", "b", "b"], data: "" });
+      assert.deepEqual(await client.next(), {
+        command,
+        tags: ["a", "b", "b"],
+        error: 'forbidden: not granted ["b"]',
+      });
+    });
+  }
+  for (const command of ["register", "unregister", "set", "unset", "tags"]) {
+    await t.step(`${command} is for the admin only`, async () => {
+      await using client = new MemoryClient(server, { principal: reader });
+      await client.send({ command, tags: ["a"], data: "x" });
+      assert.equal((await client.next()).error, "forbidden: admin only");
+    });
+  }
+});
+
+Deno.test("auth is accepted only as the first command, and only once", async () => {
+  await using server = await authServer();
+  await using client = new MemoryClient(server);
+  await client.send({ command: "auth", data: TOKEN, id: "a" });
+  assert.deepEqual(await client.next(), {
+    command: "auth",
+    id: "a",
+    tags: [],
+    data: "ok",
+  });
+  assert.equal(client.connection.principal.kind, "token");
+  await client.send({ command: "auth", data: TOKEN });
+  assert.equal((await client.next()).error, "auth must be the first command");
+
+  await using presented = new MemoryClient(server, {
+    principal: await server.authenticate(TOKEN),
+  });
+  await presented.send({ command: "auth", data: TOKEN });
+  assert.equal(
+    (await presented.next()).error,
+    "auth must be the first command",
+  );
+});
+
+Deno.test("unsubscribe is always allowed, list shows what is held", async () => {
+  await using server = await authServer();
+  await using admin = new MemoryClient(server, { principal: ADMIN });
+  await admin.send({ command: "subscribe", tags: ["b", "a", "a"] });
+  await admin.send({ command: "subscribe", tags: ["c"] });
+  await admin.send({ command: "list" });
+  assert.equal((await admin.next()).data, '[["a","b"],["c"]]');
+  await using anonymous = new MemoryClient(server);
+  await anonymous.send({ command: "unsubscribe", tags: ["c"], id: 2 });
+  assert.equal((await anonymous.next()).data, "ok");
+});
+
+Deno.test("the admin commands change grants of live connections", async () => {
+  await using server = await authServer();
+  await using admin = new MemoryClient(server, { principal: ADMIN });
+  await using reader = new MemoryClient(server, {
+    principal: await server.authenticate(TOKEN),
+  });
+  await reader.send({ command: "subscribe", tags: ["a"] });
+  await admin.send({ command: "unset", tags: ["a"], data: TOKEN, id: 1 });
+  assert.equal((await admin.next()).data, "ok");
+  await reader.send({ command: "list" });
+  assert.equal((await reader.next()).data, "[]");
+  await admin.send({ command: "tags", data: TOKEN });
+  assert.deepEqual(await admin.next(), {
+    command: "tags",
+    tags: [],
+    data: TOKEN,
+  });
+});
+
+Deno.test("custom commands cannot replace a protocol command", () => {
+  for (const name of ["ping", "publish", "register", "tags"]) {
+    assert.throws(
+      () => new MistServer({ commands: { [name]: () => {} } }),
+      TypeError,
+    );
+  }
+});
