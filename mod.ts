@@ -8,14 +8,16 @@
  *
  * @example Run a server on a free port
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serve } from "@mist/mist";
  *
  * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
- * console.log(server.addresses); // ["tcp://127.0.0.1:40123"]
+ * assert.match(server.addresses[0]!, /^tcp:\/\/127\.0\.0\.1:\d+$/);
  * ```
  *
  * @example Subscribe and publish as a client
  * ```ts
+ * import assert from "node:assert/strict";
  * import { connect, serve } from "@mist/mist";
  *
  * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
@@ -25,7 +27,8 @@
  * const sub = await alice.subscribe(["hello"]);
  * await bob.publish(["hello", "world"], "hi!");
  * for await (const msg of sub) {
- *   console.log(msg.tags, msg.data); // ["hello", "world"] "hi!"
+ *   assert.deepEqual(msg.tags, ["hello", "world"]);
+ *   assert.equal(msg.data, "hi!");
  *   break; // unsubscribes
  * }
  * ```

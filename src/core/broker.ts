@@ -35,13 +35,16 @@ class Member<S> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Broker } from "./broker.ts";
  * const inbox: string[] = [];
  * const alice = { deliver: (frame: { text: string }) => inbox.push(frame.text) };
  * const broker = new Broker();
  * broker.subscribe(alice, ["onefish"]);
- * broker.publish(undefined, ["onefish", "twofish"], "hi"); // 1
- * inbox; // ['{"command":"publish","tags":["onefish","twofish"],"data":"hi"}']
+ * assert.equal(broker.publish(undefined, ["onefish", "twofish"], "hi"), 1);
+ * assert.deepEqual(inbox, [
+ *   '{"command":"publish","tags":["onefish","twofish"],"data":"hi"}',
+ * ]);
  * ```
  */
 export class Broker<S extends Subscriber = Subscriber> {

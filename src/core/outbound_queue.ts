@@ -22,12 +22,15 @@ export interface Sized {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { OutboundQueue } from "./outbound_queue.ts";
  * const queue = new OutboundQueue<{ size: number }>(10);
- * queue.offer({ size: 6 }); // true
- * queue.offer({ size: 6 }); // false: dropped, queue.dropped === 1
- * const batch = queue.take(); // the frames to write now
+ * assert.equal(queue.offer({ size: 6 }), true);
+ * assert.equal(queue.offer({ size: 6 }), false); // dropped
+ * assert.equal(queue.dropped, 1);
+ * assert.equal(queue.take().length, 1); // the frames to write now
  * queue.release(6); // once written
+ * assert.equal(queue.bytes, 0);
  * ```
  */
 export class OutboundQueue<F extends Sized> {

@@ -58,12 +58,14 @@ export function tagSet(tags: readonly string[]): readonly string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SetTrie } from "./set_trie.ts";
  * const trie = new SetTrie<string>();
  * trie.add(["a", "x"], "conn1");
  * trie.add(["b", "c"], "conn1");
  * const seen: string[] = [];
- * trie.match(["a", "b", "c"], (m) => seen.push(m)); // seen: ["conn1"] (from [b,c])
+ * trie.match(["a", "b", "c"], (m) => seen.push(m));
+ * assert.deepEqual(seen, ["conn1"]); // from [b,c]; [a,x] needs x
  * ```
  */
 export class SetTrie<M> {

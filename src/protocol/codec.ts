@@ -73,8 +73,13 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decode } from "./codec.ts";
- * decode('{"command":"subscribe","tags":["a","b"]}'); // { command: "subscribe", tags: ["a", "b"] }
+ * assert.deepEqual(decode('{"command":"subscribe","tags":["a","b"]}'), {
+ *   command: "subscribe",
+ *   tags: ["a", "b"],
+ * });
+ * assert.throws(() => decode("{"), /invalid JSON/);
  * ```
  */
 export function decode(

@@ -58,10 +58,14 @@ export interface ErrorContext {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MistError } from "./errors.ts";
  * const err = new MistError("missing_tags");
- * err.message; // "missing tags"
- * new MistError("invalid_json", "unexpected end").message; // "invalid JSON: unexpected end"
+ * assert.equal(err.message, "missing tags");
+ * assert.equal(
+ *   new MistError("invalid_json", "unexpected end").message,
+ *   "invalid JSON: unexpected end",
+ * );
  * ```
  */
 export class MistError extends Error {
@@ -99,10 +103,11 @@ export class MistError extends Error {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MistError } from "./errors.ts";
    * const err = MistError.fromText('forbidden: not granted ["x"]');
-   * err.code; // "forbidden"
-   * err.message; // 'forbidden: not granted ["x"]'
+   * assert.equal(err.code, "forbidden");
+   * assert.equal(err.message, 'forbidden: not granted ["x"]');
    * ```
    */
   static fromText(text: string, context?: ErrorContext): MistError {

@@ -22,12 +22,16 @@ const CR = 0x0d;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LineSplitter } from "./framing.ts";
  * const splitter = new LineSplitter(1024);
- * const bytes = new TextEncoder().encode('{"command":"ping"}\r\n{"comm');
- * for (const line of splitter.split(bytes)) {
- *   // one line: {"command":"ping"}; the partial one waits for the next chunk
- * }
+ * const text = (chunk: string) =>
+ *   [...splitter.split(new TextEncoder().encode(chunk))].map((line) =>
+ *     typeof line === "symbol" ? line : new TextDecoder().decode(line)
+ *   );
+ * // The partial line waits for the next chunk.
+ * assert.deepEqual(text('{"command":"ping"}\r\n{"comm'), ['{"command":"ping"}']);
+ * assert.deepEqual(text('and":"list"}\n'), ['{"command":"list"}']);
  * ```
  */
 export class LineSplitter {

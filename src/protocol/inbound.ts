@@ -22,9 +22,12 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseServerFrame } from "./inbound.ts";
- * parseServerFrame('{"command":"ping","tags":[],"data":"pong"}');
- * // { command: "ping", tags: [], data: "pong" }
+ * assert.deepEqual(
+ *   parseServerFrame('{"command":"ping","tags":[],"data":"pong"}'),
+ *   { command: "ping", tags: [], data: "pong" },
+ * );
  * ```
  */
 export function parseServerFrame(frame: string | Uint8Array): Message {

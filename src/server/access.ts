@@ -46,10 +46,14 @@ export type GrantsListener = (digest: string, tags: string[] | null) => void;
  * The access control of one server.
  *
  * @example
- * ```ts ignore
- * const access = new Access(authenticator, "admin-secret");
- * await access.principal("admin-secret"); // { kind: "admin" }
- * await access.principal(undefined); // { kind: "anonymous" }
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openMemory } from "../auth/memory.ts";
+ * import { Access } from "./access.ts";
+ * const access = new Access(await openMemory(new URL("memory://")), "admin-secret");
+ * assert.deepEqual(await access.principal("admin-secret"), { kind: "admin" });
+ * assert.deepEqual(await access.principal(undefined), { kind: "anonymous" });
+ * await access.authenticator?.close();
  * ```
  */
 export class Access {

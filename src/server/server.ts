@@ -404,10 +404,11 @@ export class MistServer implements AsyncDisposable, ServerPort {
  * @throws {Error} when a listener cannot start or none could
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { serve } from "./server.ts";
  * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
- * server.addresses; // ["tcp://127.0.0.1:40123"]
+ * assert.match(server.addresses[0]!, /^tcp:\/\/127\.0\.0\.1:\d+$/);
  * ```
  */
 export async function serve(options: ServeOptions = {}): Promise<MistServer> {
