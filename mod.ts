@@ -105,4 +105,9 @@ export type {
   BackplaneHandlers,
   LinkState,
 } from "./src/cluster/backplane.ts";
-export type { ClusterStats } from "./src/cluster/cluster.ts";
+export type {
+  Cluster,
+  ClusterGrantsHandler,
+  ClusterMessageHandler,
+  ClusterStats,
+} from "./src/cluster/cluster.ts";

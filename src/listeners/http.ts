@@ -91,7 +91,7 @@ function startHttp(
     },
   }, (request, info) => {
     const remote = info.remoteAddr as Deno.NetAddr;
-    return route(request, {
+    return respond(request, {
       server,
       api,
       info: {
@@ -113,13 +113,14 @@ function startHttp(
   };
 }
 
-interface Route {
+/** What one request is answered with: the server, and where it came from. */
+interface Scope {
   server: ServerPort;
   api: boolean;
   info: ConnectionInfo;
 }
 
-async function route(request: Request, r: Route): Promise<Response> {
+async function respond(request: Request, r: Scope): Promise<Response> {
   const url = new URL(request.url);
   const path = url.pathname;
   const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
@@ -203,7 +204,7 @@ async function route(request: Request, r: Route): Promise<Response> {
 async function publish(
   request: Request,
   url: URL,
-  r: Route,
+  r: Scope,
 ): Promise<Response> {
   let principal: Principal;
   try {

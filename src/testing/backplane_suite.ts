@@ -25,20 +25,27 @@ export interface BackplaneFixture extends AsyncDisposable {
 
 /** Handlers that record what a backplane reports. */
 export class Recorder implements BackplaneHandlers {
+  /** Every payload received, in order. */
   readonly received: string[] = [];
+  /** Every link state reported, in order. */
   readonly states: LinkState[] = [];
+  /** The reason given with each state. */
   readonly reasons: (string | undefined)[] = [];
+  /** Payloads the backplane said it lost. */
   lostCount = 0;
 
+  /** Records a payload. */
   receive(payload: string): void {
     this.received.push(payload);
   }
 
+  /** Records a link state. */
   state(state: LinkState, reason?: string): void {
     this.states.push(state);
     this.reasons.push(reason);
   }
 
+  /** Counts lost payloads. */
   lost(count: number): void {
     this.lostCount += count;
   }

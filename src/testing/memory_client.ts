@@ -36,6 +36,8 @@ export class MemoryClient implements AsyncDisposable {
   #waiter: (() => void) | undefined;
 
   /**
+   * Opens a connection on a server.
+   *
    * @param server the server to connect to
    * @param options the principal presented on connect, if any
    */
