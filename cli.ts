@@ -7,6 +7,8 @@
 
 import { getLogger } from "@logtape/logtape";
 import denoJson from "./deno.json" with { type: "json" };
+import { writeAllSync } from "./src/_util/io.ts";
+import { errorText } from "./src/_util/text.ts";
 import type { Authenticator } from "./src/auth/authenticator.ts";
 import { openAuthenticator } from "./src/auth/builtin.ts";
 import {
@@ -62,15 +64,7 @@ Sizes are bytes, or a number with KiB, MiB, GiB, KB, MB or GB.
 The server stops cleanly on SIGINT or SIGTERM.
 `;
 
-const encoder = new TextEncoder();
-
-function print(stream: { writeSync(b: Uint8Array): number }, text: string) {
-  const bytes = encoder.encode(text);
-  let offset = 0;
-  while (offset < bytes.length) {
-    offset += stream.writeSync(bytes.subarray(offset));
-  }
-}
+const print = writeAllSync;
 
 /**
  * Runs the program.
@@ -170,7 +164,7 @@ async function startServer(config: Config): Promise<MistServer | undefined> {
   } catch (err) {
     // serve() closes the authenticator it was given; before that, it is ours.
     await authenticator?.close().catch(() => {});
-    log.fatal("{error}", { error: err instanceof Error ? err.message : err });
+    log.fatal("{error}", { error: errorText(err) });
     return undefined;
   }
 }
@@ -181,11 +175,7 @@ async function readPem(path: string, key: string): Promise<string> {
   } catch (err) {
     throw new Error(
       `Cannot read ${key} ${path}: ${
-        err instanceof Deno.errors.NotFound
-          ? "no such file"
-          : err instanceof Error
-          ? err.message
-          : String(err)
+        err instanceof Deno.errors.NotFound ? "no such file" : errorText(err)
       }`,
     );
   }

@@ -17,15 +17,12 @@
  */
 
 import { parseArgs } from "node:util";
+import { writeAll, writeAllSync } from "../src/_util/io.ts";
 
 const encoder = new TextEncoder();
 
 function print(text: string): void {
-  const bytes = encoder.encode(text + "\n");
-  let offset = 0;
-  while (offset < bytes.length) {
-    offset += Deno.stdout.writeSync(bytes.subarray(offset));
-  }
+  writeAllSync(Deno.stdout, text + "\n");
 }
 
 const { values } = parseArgs({
@@ -81,13 +78,6 @@ async function connect(url: URL): Promise<Deno.TcpConn> {
   });
   conn.setNoDelay(true);
   return conn;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) {
-    offset += await conn.write(bytes.subarray(offset));
-  }
 }
 
 /** A subscriber counts lines: one line is one message. */

@@ -9,6 +9,8 @@
  */
 
 import { parseArgs } from "node:util";
+import { type PartialSyncWriter, writeAllSync } from "../_util/io.ts";
+import { errorText } from "../_util/text.ts";
 import { MistError } from "../protocol/errors.ts";
 import { DEFAULT_ADDRESS, parseServerAddress } from "../client/address.ts";
 import { connect, type MistClient } from "../client/client.ts";
@@ -104,19 +106,10 @@ class UsageError extends Error {
   override name = "UsageError";
 }
 
-const encoder = new TextEncoder();
-
 /** Writes all of a text to a stream; `false` once the reader has gone. */
-function write(
-  stream: { writeSync(bytes: Uint8Array): number },
-  text: string,
-): boolean {
-  const bytes = encoder.encode(text);
-  let offset = 0;
+function write(stream: PartialSyncWriter, text: string): boolean {
   try {
-    while (offset < bytes.length) {
-      offset += stream.writeSync(bytes.subarray(offset));
-    }
+    writeAllSync(stream, text);
   } catch (err) {
     if (err instanceof Deno.errors.BrokenPipe) return false;
     throw err;
@@ -220,7 +213,7 @@ function parse(command: string, args: string[]): Parsed | undefined {
       allowPositionals: command === "admin",
     }));
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(errorText(err));
   }
   if (values.help === true) return undefined;
 
@@ -230,7 +223,7 @@ function parse(command: string, args: string[]): Parsed | undefined {
       typeof values.host === "string" ? values.host : DEFAULT_ADDRESS,
     );
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(errorText(err));
   }
   const token = typeof values.token === "string"
     ? values.token

@@ -10,6 +10,7 @@
 
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
+import { errorText } from "../_util/text.ts";
 import { LOG_LEVELS, type LogLevelName } from "./log.ts";
 import { DEFAULT_LIMITS } from "../protocol/codec.ts";
 import { DEFAULT_LISTENERS, DEFAULT_QUEUE_BYTES } from "../server/options.ts";
@@ -140,7 +141,7 @@ export async function loadConfig(args: readonly string[]): Promise<Invocation> {
       allowPositionals: true,
     });
   } catch (err) {
-    throw new ConfigError(err instanceof Error ? err.message : String(err));
+    throw new ConfigError(errorText(err));
   }
   const { values, positionals } = parsed;
 
@@ -229,9 +230,7 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
     value = parseYaml(text);
   } catch (err) {
     throw new ConfigError(
-      `Config file ${path} is not valid YAML: ${
-        err instanceof Error ? err.message.split("\n")[0] : String(err)
-      }`,
+      `Config file ${path} is not valid YAML: ${errorText(err).split("\n")[0]}`,
     );
   }
   if (value === null || value === undefined) return {};

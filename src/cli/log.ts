@@ -13,6 +13,7 @@ import {
   reset,
   type Sink,
 } from "@logtape/logtape";
+import { writeAllSync } from "../_util/io.ts";
 
 /** The log levels of the original mist, least to most severe. */
 export const LOG_LEVELS = [
@@ -45,8 +46,6 @@ const FROM_LOGTAPE: Record<LogLevel, LogLevelName> = {
   fatal: "FATAL",
 };
 
-const encoder = new TextEncoder();
-
 /**
  * A sink that writes each record as one line, synchronously, so that nothing
  * is lost when the process exits right after logging.
@@ -63,9 +62,7 @@ export function lineSink(
     value: "bare",
   });
   return (record: LogRecord) => {
-    const bytes = encoder.encode(format(record));
-    let offset = 0;
-    while (offset < bytes.length) offset += write(bytes.subarray(offset));
+    writeAllSync({ writeSync: write }, format(record));
   };
 }
 
