@@ -166,6 +166,21 @@ export class Broker<S extends Subscriber = Subscriber> {
   }
 
   /**
+   * Every distinct tag of every subscription held (`listall`).
+   *
+   * @returns the tags, sorted
+   */
+  tags(): string[] {
+    const tags = new Set<string>();
+    for (const member of this.#members.values()) {
+      for (const node of member.nodes) {
+        for (const tag of node.tags) tags.add(tag);
+      }
+    }
+    return [...tags].sort();
+  }
+
+  /**
    * The number of subscriptions of a subscriber.
    *
    * @param subscriber whose subscriptions

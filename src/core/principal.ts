@@ -134,13 +134,14 @@ export function checkAdmin(principal: Principal): void {
 }
 
 /**
- * Checks that a principal may read the server's metrics (`GET /metrics`):
- * anyone while authentication is off, else only the admin.
+ * Checks that a principal may look at the whole server (`GET /metrics`, the
+ * `listall` and `who` commands): anyone while authentication is off, else
+ * only the admin.
  *
  * @param principal who asks
  * @throws {MistError} `forbidden: admin only`
  */
-export function checkMetrics(principal: Principal): void {
+export function checkInspect(principal: Principal): void {
   if (principal.kind !== "open" && principal.kind !== "admin") {
     throw new MistError("forbidden", "admin only");
   }

@@ -10,7 +10,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { checkMetrics, type Principal } from "../core/principal.ts";
+import { checkInspect, type Principal } from "../core/principal.ts";
 import {
   type CommandRequest,
   decode,
@@ -188,7 +188,7 @@ async function respond(request: Request, r: Scope): Promise<Response> {
           principal = await r.server.authenticate(
             presentedToken(request, url),
           );
-          checkMetrics(principal);
+          checkInspect(principal);
         } catch (err) {
           return failure(err, principal, { command: "" });
         }

@@ -162,9 +162,13 @@ export function validate(
   } = { command: typeof command === "string" ? command : "" };
   // The id first: every error reply after this point can carry it.
   if (id !== undefined && id !== null) {
-    if (typeof id !== "string" && typeof id !== "number") {
+    // `1e400` is valid JSON but Infinity here, which JSON would echo as null.
+    if (
+      typeof id !== "string" &&
+      (typeof id !== "number" || !Number.isFinite(id))
+    ) {
       throw withContext(
-        new MistError("invalid_message", "id must be a string or a number"),
+        new MistError("invalid_message", "id must be a string or a finite number"),
         request,
       );
     }

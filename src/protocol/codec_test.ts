@@ -95,9 +95,15 @@ Deno.test("decode() rejects bad input with the protocol's error texts", async (t
       { command: "", id: 6 },
     ],
     [
+      "an id that is not a finite number (1e400 is Infinity)",
+      '{"command":"ping","id":1e400}',
+      "invalid message: id must be a string or a finite number",
+      { command: "ping" },
+    ],
+    [
       "an object id",
       '{"command":"ping","id":{}}',
-      "invalid message: id must be a string or a number",
+      "invalid message: id must be a string or a finite number",
       {
         command: "ping",
       },

@@ -10,7 +10,12 @@
  * @module
  */
 
-import { checkAdmin, checkPublish, checkSubscribe } from "../core/principal.ts";
+import {
+  checkAdmin,
+  checkInspect,
+  checkPublish,
+  checkSubscribe,
+} from "../core/principal.ts";
 import type { Broker } from "../core/broker.ts";
 import {
   type CommandRequest,
@@ -37,6 +42,8 @@ export interface CommandContext {
   readonly broker: Broker<Connection>;
   /** The size limits: `maxSubscriptions` applies here. */
   readonly limits: Limits;
+  /** Connections accepted since start, and open now, over every listener (`who`). */
+  connections(): { accepted: number; open: number };
 }
 
 function basicCommands(
@@ -77,6 +84,34 @@ function basicCommands(
       connection.adopt(await server.access.principal(request.data));
     }],
   ];
+}
+
+/** The original's hidden commands (PROTOCOL.md §3): views of the whole node. */
+function inspectCommands(server: CommandContext): [string, CommandHandler][] {
+  const commands: Record<string, CommandHandler> = {
+    listall: () => ({
+      command: "listall",
+      tags: [],
+      data: server.broker.tags().join(" "),
+    }),
+    who: () => {
+      const { accepted, open } = server.connections();
+      return {
+        command: "who",
+        tags: [],
+        // Two spaces after "Lifetime", as the original wrote it.
+        data:
+          `Lifetime  connections: ${accepted}\nSubscribers connected: ${open}`,
+      };
+    },
+  };
+  return Object.entries(commands).map(([name, handler]) => [
+    name,
+    (connection, request) => {
+      checkInspect(connection.principal);
+      return handler(connection, request);
+    },
+  ]);
 }
 
 function token(request: CommandRequest): string {
@@ -132,6 +167,7 @@ export function commandTable(
 ): Map<string, CommandHandler> {
   const table = new Map([
     ...basicCommands(server),
+    ...inspectCommands(server),
     ...adminCommands(server.access),
   ]);
   for (const [name, handler] of Object.entries(custom)) {

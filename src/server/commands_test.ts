@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { openMemory } from "../auth/memory.ts";
+import { connect } from "../client/client.ts";
 import { ADMIN, ANONYMOUS, type Principal } from "../core/principal.ts";
+import { eventually } from "../testing/eventually.ts";
 import { MemoryClient } from "../testing/memory_client.ts";
-import { MistServer } from "./server.ts";
+import { MistServer, serve } from "./server.ts";
 
 const TOKEN = "reader-token";
 
@@ -110,5 +112,55 @@ Deno.test("custom commands cannot replace a protocol command", () => {
       () => new MistServer({ commands: { [name]: () => {} } }),
       TypeError,
     );
+  }
+});
+
+Deno.test("listall names every tag subscribed on the node, sorted, space-separated", async () => {
+  await using server = new MistServer();
+  await using a = new MemoryClient(server);
+  await using b = new MemoryClient(server);
+  await a.send({ command: "listall" });
+  assert.deepEqual(await a.next(), { command: "listall", tags: [], data: "" });
+  await a.send({ command: "subscribe", tags: ["zebra", "apple"] });
+  await b.send({ command: "subscribe", tags: ["apple"] });
+  await b.send({ command: "subscribe", tags: ["mango"] });
+  await b.send({ command: "listall" });
+  assert.deepEqual(await b.next(), {
+    command: "listall",
+    tags: [],
+    data: "apple mango zebra",
+  });
+});
+
+Deno.test("who counts the node's connections as the original wrote it", async () => {
+  await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+  await using first = await connect(server.addresses[0]!);
+  const second = await connect(server.addresses[0]!);
+  await second.close();
+  await eventually(
+    () => server.stats().listeners[0]!.connections === 1,
+    "the second connection is gone",
+  );
+  assert.deepEqual(await first.request({ command: "who" }), {
+    command: "who",
+    tags: [],
+    data: "Lifetime  connections: 2\nSubscribers connected: 1",
+  });
+});
+
+Deno.test("listall and who are for the admin only while authentication is on", async () => {
+  await using server = await authServer();
+  for (const command of ["listall", "who"]) {
+    await using reader = new MemoryClient(server, {
+      principal: await server.authenticate(TOKEN),
+    });
+    await reader.send({ command });
+    assert.deepEqual(await reader.next(), {
+      command,
+      error: "forbidden: admin only",
+    });
+    await using admin = new MemoryClient(server, { principal: ADMIN });
+    await admin.send({ command });
+    assert.equal((await admin.next()).command, command);
   }
 });

@@ -106,6 +106,14 @@ export class MistServer implements AsyncDisposable, ServerPort {
         broker: this.#broker,
         limits: this.limits,
         route: (from, tags, data) => this.#route(from, tags, data),
+        connections: () => {
+          let accepted = 0, open = 0;
+          for (const listener of this.#listeners) {
+            accepted += listener.stats.accepted;
+            open += listener.stats.connections;
+          }
+          return { accepted, open };
+        },
       }, options.commands),
       release: (connection) => this.#connections.delete(connection),
     };
