@@ -13,9 +13,9 @@ import { getLogger } from "@logtape/logtape";
 import { MistError } from "../protocol/errors.ts";
 import type { Message } from "../protocol/codec.ts";
 import { parseServerAddress, safeText } from "./address.ts";
-import { adminCommands, type MistAdmin } from "./admin.ts";
+import { adminMethods, type MistAdmin } from "./admin.ts";
 import { reconnectDelay, type ReconnectOptions } from "./backoff.ts";
-import { Channel } from "./channel.ts";
+import { BoundedQueue } from "./bounded_queue.ts";
 import { Correlator, type PendingRequest } from "./correlator.ts";
 import { parseServerFrame } from "../protocol/inbound.ts";
 import {
@@ -113,8 +113,8 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
   #waiting: ClientRequest[] = [];
   readonly #unsettled = new Set<ClientRequest>();
   readonly #subs = new Map<string, SubscriptionSet>();
-  readonly #readers = new Set<Channel<Delivery>>();
-  readonly #statusReaders = new Set<Channel<ClientEvent>>();
+  readonly #readers = new Set<BoundedQueue<Delivery>>();
+  readonly #statusReaders = new Set<BoundedQueue<ClientEvent>>();
   #establishing: { abort: AbortController; link: Link } | undefined;
   #establishDone: Promise<unknown> = Promise.resolve();
   #wake: (() => void) | undefined;
@@ -140,7 +140,7 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
     this.#reconnect = resolved.reconnect;
     this.#caCerts = resolved.caCerts;
     this.#signal = resolved.signal;
-    this.admin = adminCommands((message) => this.#request(message));
+    this.admin = adminMethods((message) => this.#request(message));
   }
 
   /**
@@ -392,15 +392,15 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
       options.maxPendingBytes,
       this.#maxPendingBytes,
     );
-    const channel: Channel<Delivery> = new Channel<Delivery>({
+    const queue: BoundedQueue<Delivery> = new BoundedQueue<Delivery>({
       capacity,
       sizeOf: deliverySize,
-      onReturn: () => this.#readers.delete(channel),
+      onReturn: () => this.#readers.delete(queue),
       onOverflow: () => this.#emit({ type: "slow", tags: undefined }),
     });
-    if (this.#state === "closed") channel.end();
-    else this.#readers.add(channel);
-    return channel;
+    if (this.#state === "closed") queue.end();
+    else this.#readers.add(queue);
+    return queue;
   }
 
   /**
@@ -433,14 +433,14 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    * ```
    */
   status(): AsyncIterableIterator<ClientEvent> {
-    const channel: Channel<ClientEvent> = new Channel<ClientEvent>({
+    const queue: BoundedQueue<ClientEvent> = new BoundedQueue<ClientEvent>({
       capacity: STATUS_BUFFER,
       overflow: "drop-oldest",
-      onReturn: () => this.#statusReaders.delete(channel),
+      onReturn: () => this.#statusReaders.delete(queue),
     });
-    if (this.#state === "closed") channel.end();
-    else this.#statusReaders.add(channel);
-    return channel;
+    if (this.#state === "closed") queue.end();
+    else this.#statusReaders.add(queue);
+    return queue;
   }
 
   // ---- closing ------------------------------------------------------------
