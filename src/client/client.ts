@@ -13,8 +13,6 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
-import { MistError } from "../protocol/errors.ts";
 import type { Message } from "../protocol/codec.ts";
 import { parseServerAddress, safeText } from "./address.ts";
 import { adminMethods, type MistAdmin } from "./admin.ts";
@@ -32,8 +30,6 @@ import {
   listReply,
   SubscriptionRegistry,
 } from "./subscription_registry.ts";
-
-const log = getLogger(["mist", "client"]);
 
 /**
  * A connection to a mist server. Get one with {@linkcode connect}.
@@ -64,19 +60,14 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
   /** The admin commands (PROTOCOL.md §4), for a client connected with the admin token. */
   readonly admin: MistAdmin;
   readonly #url: URL;
-  readonly #signal: AbortSignal | undefined;
   readonly #events = new StatusFeed();
   readonly #requests: RequestTracker;
   readonly #subscriptions: SubscriptionRegistry;
   readonly #connector: Connector;
-  #closing: Promise<void> | undefined;
-  readonly #closed = Promise.withResolvers<Error | undefined>();
-  readonly #onAbort = () => void this.close();
 
   private constructor(url: URL, options: ConnectOptions) {
     this.#url = url;
     const resolved = resolveOptions(options);
-    this.#signal = resolved.signal;
     const server = safeText(url);
     this.#requests = new RequestTracker({
       ...resolved,
@@ -95,7 +86,6 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
       requests: this.#requests,
       subscriptions: this.#subscriptions,
       events: this.#events,
-      onFailure: (error) => void this.#shutdown(error),
     });
     this.admin = adminMethods((message) => this.#requests.send(message));
   }
@@ -116,7 +106,7 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
     options: ConnectOptions = {},
   ): Promise<MistClient> {
     const client = new MistClient(parseServerAddress(address), options);
-    await client.#open();
+    await client.#connector.open();
     return client;
   }
 
@@ -146,7 +136,7 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    * attempts exhausted, a token refused on reconnecting). Never rejects.
    */
   get closed(): Promise<Error | undefined> {
-    return this.#closed.promise;
+    return this.#connector.closed;
   }
 
   // ---- requests -----------------------------------------------------------
@@ -339,7 +329,7 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    * @returns resolves once the connection is released
    */
   close(): Promise<void> {
-    return this.#shutdown(undefined);
+    return this.#connector.shutdown(undefined);
   }
 
   /**
@@ -348,52 +338,13 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    *
    * @returns resolves once the client has closed
    */
-  async drain(): Promise<void> {
-    if (this.#closing !== undefined) return await this.#closing;
-    this.#requests.refuseNew();
-    await this.#requests.settled();
-    await this.close();
+  drain(): Promise<void> {
+    return this.#connector.drain();
   }
 
   /** Drains the client (`await using client = await connect(...)`). */
   [Symbol.asyncDispose](): Promise<void> {
     return this.drain();
-  }
-
-  // ---- opening and closing ---------------------------------------------
-
-  async #open(): Promise<void> {
-    if (this.#signal !== undefined) {
-      this.#signal.throwIfAborted();
-      this.#signal.addEventListener("abort", this.#onAbort, { once: true });
-    }
-    try {
-      await this.#connector.open();
-    } catch (err) {
-      await this.#shutdown(err instanceof Error ? err : undefined);
-      if (this.#signal?.aborted) throw this.#signal.reason;
-      throw err;
-    }
-  }
-
-  #shutdown(error: Error | undefined): Promise<void> {
-    if (this.#closing !== undefined) return this.#closing;
-    this.#signal?.removeEventListener("abort", this.#onAbort);
-    const released = this.#connector.close();
-    const failure = error instanceof MistError
-      ? error
-      : new MistError("client_closed", undefined, { cause: error });
-    this.#requests.rejectAll(failure);
-    this.#subscriptions.endAll(error);
-    this.#events.end();
-    if (error !== undefined) {
-      log.debug("Client of {server} closed: {error}", {
-        server: this.server,
-        error: error.message,
-      });
-    }
-    this.#closing = released.then(() => this.#closed.resolve(error));
-    return this.#closing;
   }
 }
 

@@ -1,7 +1,8 @@
 /**
- * Keeping a client connected: the first connection, the routing of what
- * arrives on it, and after a loss the reconnect loop with its status events,
- * until the client closes or gives up.
+ * A client's connection over its life: the first connection, the routing of
+ * what arrives on it, the reconnect loop with its status events after a loss,
+ * and closing, which ends the requests, subscriptions and status iterators
+ * that depended on it.
  *
  * @module
  */
@@ -37,18 +38,16 @@ export interface ConnectorOptions {
   readonly requests: RequestTracker;
   readonly subscriptions: SubscriptionRegistry;
   readonly events: StatusFeed;
-  /** The connection is gone for good (no reconnect, gave up, token refused). */
-  readonly onFailure: (error: MistError) => void;
 }
 
-/** The connection of one client, and its replacements. */
+/** One client's connection over its life: made, replaced after each loss, closed. */
 export class Connector {
   readonly #server: string;
   readonly #reconnect: Readonly<Required<ReconnectOptions>> | undefined;
   readonly #requests: RequestTracker;
   readonly #subscriptions: SubscriptionRegistry;
   readonly #events: StatusFeed;
-  readonly #onFailure: (error: MistError) => void;
+  readonly #signal: AbortSignal | undefined;
   readonly #handshake: HandshakeOptions;
   readonly #handler: ConnectionHandler = {
     frame: (connection, frame) => this.#onFrame(connection, frame),
@@ -68,6 +67,9 @@ export class Connector {
   #mode: "ids" | "legacy" | undefined;
   #current: ServerConnection | undefined;
   #attempt: Promise<unknown> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+  readonly #closed = Promise.withResolvers<Error | undefined>();
+  readonly #onAbort = () => void this.shutdown(undefined);
 
   /** @param options what to connect to, and the client's parts it serves */
   constructor(options: ConnectorOptions) {
@@ -76,7 +78,7 @@ export class Connector {
     this.#requests = options.requests;
     this.#subscriptions = options.subscriptions;
     this.#events = options.events;
-    this.#onFailure = options.onFailure;
+    this.#signal = options.options.signal;
     const { token, caCerts, maxFrameBytes, mode, timeoutMs } = options.options;
     this.#handshake = {
       url: options.url,
@@ -106,31 +108,77 @@ export class Connector {
     return this.#current;
   }
 
-  /**
-   * Makes the first connection.
-   *
-   * @throws {MistError} what {@linkcode openConnection} throws, or
-   *   `connection closed` when the server closed it right after the handshake
-   */
-  async open(): Promise<void> {
-    const connection = await this.#establish();
-    this.#install(connection);
+  /** Resolves once closed, with the error that closed it, if any (see `MistClient.closed`). */
+  get closed(): Promise<Error | undefined> {
+    return this.#closed.promise;
   }
 
   /**
-   * Stops connecting and closes the connection. Idempotent.
+   * Makes the first connection; when it fails, closes.
    *
+   * @throws {MistError} what {@linkcode openConnection} throws, or
+   *   `connection closed` when the server closed it right after the handshake
+   * @throws the client's signal's reason when it aborted
+   */
+  async open(): Promise<void> {
+    if (this.#signal !== undefined) {
+      this.#signal.throwIfAborted();
+      this.#signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
+    try {
+      const connection = await this.#establish();
+      this.#install(connection);
+    } catch (err) {
+      await this.shutdown(err instanceof Error ? err : undefined);
+      if (this.#signal?.aborted) throw this.#signal.reason;
+      throw err;
+    }
+  }
+
+  /**
+   * Closes once the requests the user made have settled; new ones are refused.
+   *
+   * @returns resolves once closed
+   */
+  async drain(): Promise<void> {
+    if (this.#closing !== undefined) return await this.#closing;
+    this.#requests.refuseNew();
+    await this.#requests.settled();
+    await this.shutdown(undefined);
+  }
+
+  /**
+   * Closes for good: stops connecting, closes the connection, fails the
+   * requests not settled yet, and ends the subscriptions and iterators after
+   * what they buffered. Idempotent: the first call decides.
+   *
+   * @param error what closed the client, or `undefined` for a close or an abort
    * @returns resolves once the connection and any attempt have released what they held
    */
-  close(): Promise<void> {
+  shutdown(error: Error | undefined): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
     this.#state = "closed";
+    this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#stop.abort(new MistError("client_closed"));
     const current = this.#current;
     this.#current = undefined;
     current?.transport?.close();
-    return Promise.all([current?.transport?.closed, this.#attempt]).then(
-      () => {},
+    this.#requests.rejectAll(
+      error instanceof MistError
+        ? error
+        : new MistError("client_closed", undefined, { cause: error }),
     );
+    this.#subscriptions.endAll(error);
+    this.#events.end();
+    if (error !== undefined) {
+      log.debug("Client of {server} closed: {error}", {
+        server: this.#server,
+        error: error.message,
+      });
+    }
+    this.#closing = Promise.all([current?.transport?.closed, this.#attempt])
+      .then(() => this.#closed.resolve(error));
+    return this.#closing;
   }
 
   /** Whether the client has closed; a method, so that awaits do not fool narrowing. */
@@ -191,7 +239,7 @@ export class Connector {
     log.debug("{error}", { error: reason.message });
     this.#emit({ type: "disconnect", error: reason });
     if (this.#reconnect === undefined) {
-      this.#onFailure(reason);
+      void this.shutdown(reason);
       return;
     }
     this.#state = "reconnecting";
@@ -205,7 +253,7 @@ export class Connector {
     for (let attempt = 1;; attempt++) {
       if (this.#isClosed()) return;
       if (attempt > policy.maxAttempts) {
-        this.#onFailure(
+        void this.shutdown(
           new MistError(
             "connection_failed",
             `${this.#server}: gave up after ${policy.maxAttempts} attempts to reconnect`,
@@ -225,7 +273,7 @@ export class Connector {
         if (err instanceof MistError && err.code !== "connection_failed") {
           // The server answered, with an error (a token refused): trying
           // again would be refused the same way.
-          this.#onFailure(err);
+          void this.shutdown(err);
           return;
         }
         log.debug("Reconnect attempt {attempt} failed: {error}", {

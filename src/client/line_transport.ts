@@ -6,7 +6,7 @@
 
 import { abortable } from "../_util/deadline.ts";
 import { writeAll } from "../_util/io.ts";
-import { unbracket } from "../_util/text.ts";
+import { errorText, unbracket } from "../_util/text.ts";
 import { LineSplitter, OVERSIZE } from "../protocol/framing.ts";
 import type {
   Transport,
@@ -75,6 +75,10 @@ async function connectStep<T extends { close(): void }>(
   }
 }
 
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(errorText(err));
+}
+
 function closeQuietly(resource: { close(): void }): void {
   try {
     resource.close();
@@ -130,7 +134,7 @@ class LineTransport implements Transport {
       }
     } catch (err) {
       if (!this.#closing) {
-        this.#error ??= err instanceof Error ? err : new Error(String(err));
+        this.#error ??= asError(err);
       }
     } finally {
       this.close();
@@ -154,7 +158,7 @@ class LineTransport implements Transport {
       }
     } catch (err) {
       if (!this.#closing) {
-        this.#error ??= err instanceof Error ? err : new Error(String(err));
+        this.#error ??= asError(err);
         this.close();
       }
     } finally {
