@@ -37,7 +37,7 @@ export interface HandshakeOptions {
 
 /** Where what happens on a connection goes, from its first frame on. */
 export interface ConnectionHandler {
-  /** A frame arrived (see {@linkcode TransportHandler.frame}). */
+  /** A frame arrived (as `TransportHandler.frame` tells it). */
   frame(connection: ServerConnection, frame: string | Uint8Array): void;
   /** A frame longer than `maxFrameBytes` was skipped. */
   oversize(connection: ServerConnection): void;
