@@ -76,7 +76,7 @@ export interface MistAdmin {
  * @param request sends one request and resolves with its reply
  * @returns the admin commands
  */
-export function adminCommands(
+export function adminMethods(
   request: (message: Message) => Promise<Message | undefined>,
 ): MistAdmin {
   const send = async (message: Message) => {

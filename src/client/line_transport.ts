@@ -4,6 +4,9 @@
  * @module
  */
 
+import { abortable } from "../_util/deadline.ts";
+import { writeAll } from "../_util/io.ts";
+import { errorText, unbracket } from "../_util/text.ts";
 import { LineSplitter, OVERSIZE } from "../protocol/framing.ts";
 import type {
   Transport,
@@ -29,7 +32,7 @@ export async function openLineTransport(
   options: TransportOptions,
   handler: TransportHandler,
 ): Promise<Transport> {
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const hostname = unbracket(url.hostname);
   const port = Number(url.port);
   let conn: Deno.TcpConn | Deno.TlsConn;
   if (url.protocol === "tls:") {
@@ -38,7 +41,7 @@ export async function openLineTransport(
       port,
       ...(options.caCerts ? { caCerts: [...options.caCerts] } : {}),
     });
-    conn = await abortable(connecting, options.signal);
+    conn = await connectStep(connecting, options.signal);
     try {
       // Certificate errors surface here rather than on the first read.
       await abortable(conn.handshake(), options.signal);
@@ -56,30 +59,31 @@ export async function openLineTransport(
   });
 }
 
-/** Waits for a step of connecting; a connection that comes too late is closed. */
-async function abortable<T>(
+/**
+ * Waits for a step of connecting, unless the signal aborts first; a
+ * connection that comes too late is closed.
+ */
+async function connectStep<T extends { close(): void }>(
   promise: Promise<T>,
   signal: AbortSignal,
 ): Promise<T> {
-  signal.throwIfAborted();
-  const aborted = Promise.withResolvers<never>();
-  const onAbort = () => aborted.reject(signal.reason);
-  signal.addEventListener("abort", onAbort, { once: true });
   try {
-    return await Promise.race([promise, aborted.promise]);
+    return await abortable(promise, signal);
   } catch (err) {
-    promise.then((late) => {
-      if (typeof late === "object" && late !== null && "close" in late) {
-        try {
-          (late as { close(): void }).close();
-        } catch {
-          // Already closed.
-        }
-      }
-    }, () => {});
+    promise.then(closeQuietly, () => {});
     throw err;
-  } finally {
-    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(errorText(err));
+}
+
+function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch {
+    // Already closed.
   }
 }
 
@@ -130,7 +134,7 @@ class LineTransport implements Transport {
       }
     } catch (err) {
       if (!this.#closing) {
-        this.#error ??= err instanceof Error ? err : new Error(String(err));
+        this.#error ??= asError(err);
       }
     } finally {
       this.close();
@@ -150,14 +154,11 @@ class LineTransport implements Transport {
       while (this.#queued.length > 0 && !this.#closing) {
         const bytes = encoder.encode(this.#queued.join(""));
         this.#queued = [];
-        let offset = 0;
-        while (offset < bytes.length) {
-          offset += await this.#conn.write(bytes.subarray(offset));
-        }
+        await writeAll(this.#conn, bytes);
       }
     } catch (err) {
       if (!this.#closing) {
-        this.#error ??= err instanceof Error ? err : new Error(String(err));
+        this.#error ??= asError(err);
         this.close();
       }
     } finally {
@@ -169,10 +170,6 @@ class LineTransport implements Transport {
     if (this.#closing) return;
     this.#closing = true;
     this.#queued = [];
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#conn);
   }
 }

@@ -5,6 +5,7 @@
  */
 
 import type { MistError } from "../protocol/errors.ts";
+import { BoundedQueue } from "./bounded_queue.ts";
 
 /**
  * Where a client's connection stands: `"reconnecting"` between a lost
@@ -40,7 +41,7 @@ export type ClientState = "connected" | "reconnecting" | "closed";
  * ```ts
  * import { type ClientEvent, connect, serve } from "@mist/mist";
  *
- * function describe(event: ClientEvent): string {
+ * function eventText(event: ClientEvent): string {
  *   switch (event.type) {
  *     case "disconnect":
  *       return `lost: ${event.error.message}`;
@@ -61,7 +62,7 @@ export type ClientState = "connected" | "reconnecting" | "closed";
  * await using client = await connect(server.addresses[0]!);
  * const status = client.status();
  * (async () => {
- *   for await (const event of status) console.log(describe(event));
+ *   for await (const event of status) console.log(eventText(event));
  * })();
  * ```
  */
@@ -92,3 +93,44 @@ export type ClientEvent =
  * ```
  */
 export const STATUS_BUFFER = 256;
+
+/**
+ * Hands each status event to every {@linkcode MistClient.status} iterator
+ * open at the time.
+ */
+export class StatusFeed {
+  readonly #readers = new Set<BoundedQueue<ClientEvent>>();
+  #ended = false;
+
+  /**
+   * A new iterator of the events from now on; already ended once the feed has.
+   *
+   * @returns the iterator
+   */
+  reader(): AsyncIterableIterator<ClientEvent> {
+    const queue: BoundedQueue<ClientEvent> = new BoundedQueue<ClientEvent>({
+      capacity: STATUS_BUFFER,
+      overflow: "drop-oldest",
+      onReturn: () => this.#readers.delete(queue),
+    });
+    if (this.#ended) queue.end();
+    else this.#readers.add(queue);
+    return queue;
+  }
+
+  /**
+   * Tells every reader.
+   *
+   * @param event what happened
+   */
+  emit(event: ClientEvent): void {
+    for (const reader of this.#readers) reader.push(event);
+  }
+
+  /** Ends every reader, after what they have not read yet. Idempotent. */
+  end(): void {
+    this.#ended = true;
+    for (const reader of this.#readers) reader.end();
+    this.#readers.clear();
+  }
+}

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Channel } from "./channel.ts";
+import { BoundedQueue } from "./bounded_queue.ts";
 
 /**
  * A message delivered to a subscriber, exactly as the server sent it:
@@ -121,7 +121,7 @@ export interface SubscriptionHost {
 /** The client's side of a {@linkcode Subscription}. */
 export class ClientSubscription implements Subscription {
   readonly tags: readonly string[];
-  readonly #channel: Channel<Delivery>;
+  readonly #queue: BoundedQueue<Delivery>;
   readonly #host: SubscriptionHost;
   readonly #closed = Promise.withResolvers<void>();
   #isClosed = false;
@@ -139,7 +139,7 @@ export class ClientSubscription implements Subscription {
   ) {
     this.tags = tags;
     this.#host = host;
-    this.#channel = new Channel<Delivery>({
+    this.#queue = new BoundedQueue<Delivery>({
       capacity: maxPendingBytes,
       sizeOf: deliverySize,
       onReturn: () => {
@@ -152,7 +152,7 @@ export class ClientSubscription implements Subscription {
   }
 
   get dropped(): number {
-    return this.#channel.dropped;
+    return this.#queue.dropped;
   }
 
   get isClosed(): boolean {
@@ -169,7 +169,7 @@ export class ClientSubscription implements Subscription {
    * @param delivery the message
    */
   push(delivery: Delivery): void {
-    this.#channel.push(delivery);
+    this.#queue.push(delivery);
   }
 
   /**
@@ -180,7 +180,7 @@ export class ClientSubscription implements Subscription {
   end(error?: Error): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
-    this.#channel.end(error);
+    this.#queue.end(error);
     this.#closed.resolve();
   }
 
@@ -189,7 +189,7 @@ export class ClientSubscription implements Subscription {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Delivery> {
-    return this.#channel;
+    return this.#queue;
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -1,10 +1,13 @@
 /**
  * The boundary between the client and the bytes: a connection that sends and
- * receives frames. Each scheme has a thin adapter; the client never touches
- * `Deno` networking itself.
+ * receives frames. Each scheme has a thin adapter, registered under its URL
+ * scheme like every plug-in family of mist; the client never touches `Deno`
+ * networking itself.
  *
  * @module
  */
+
+import { Registry } from "../_util/registry.ts";
 
 /** What a transport tells the client as frames arrive. */
 export interface TransportHandler {
@@ -65,3 +68,45 @@ export type TransportFactory = (
   options: TransportOptions,
   handler: TransportHandler,
 ) => Promise<Transport>;
+
+const transports = new Registry<TransportFactory>("transport");
+
+/**
+ * Registers a transport factory under a URL scheme, replacing any before it.
+ *
+ * @param scheme the scheme without `:` or `//`, e.g. `"tcp"`
+ * @param factory what opens a transport of that scheme
+ *
+ * @example
+ * ```ts
+ * import { registerTransport } from "./transport.ts";
+ * import { openLineTransport } from "./line_transport.ts";
+ * registerTransport("tcp", openLineTransport);
+ * ```
+ */
+export function registerTransport(
+  scheme: string,
+  factory: TransportFactory,
+): void {
+  transports.register(scheme, factory);
+}
+
+/**
+ * Opens the transport registered for a URL's scheme.
+ *
+ * @param url a server URL from `parseServerAddress`
+ * @param options what connecting needs
+ * @param handler where frames go
+ * @returns the open transport
+ * @throws {TypeError} for a scheme nobody registered
+ * @throws {Error} whatever the transport throws when it cannot connect
+ */
+export const openTransport: TransportFactory = (url, options, handler) => {
+  let factory: TransportFactory;
+  try {
+    factory = transports.require(url);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return factory(url, options, handler);
+};

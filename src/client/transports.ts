@@ -1,34 +1,20 @@
 /**
- * The transport for each scheme a client connects with.
+ * Registers the transports mist's client ships with, by URL scheme: `tcp` and
+ * `tls` (one JSON object per line), `ws` and `wss` (one per text frame).
+ * Importing this module once is all a client needs before
+ * {@linkcode openTransport}. They are the schemes `parseServerAddress`
+ * accepts (`CLIENT_SCHEMES`).
  *
  * @module
  */
 
 import { openLineTransport } from "./line_transport.ts";
-import type { TransportFactory } from "./transport.ts";
+import { openTransport, registerTransport } from "./transport.ts";
 import { openWebSocketTransport } from "./ws_transport.ts";
 
-const TRANSPORTS: Readonly<Record<string, TransportFactory>> = {
-  "tcp:": openLineTransport,
-  "tls:": openLineTransport,
-  "ws:": openWebSocketTransport,
-  "wss:": openWebSocketTransport,
-};
+registerTransport("tcp", openLineTransport);
+registerTransport("tls", openLineTransport);
+registerTransport("ws", openWebSocketTransport);
+registerTransport("wss", openWebSocketTransport);
 
-/**
- * Opens the transport of a URL's scheme.
- *
- * @param url a server URL from `parseServerAddress`
- * @param options what connecting needs
- * @param handler where frames go
- * @returns the open transport
- * @throws {TypeError} for a scheme without a transport
- * @throws {Error} whatever the transport throws when it cannot connect
- */
-export const openTransport: TransportFactory = (url, options, handler) => {
-  const factory = TRANSPORTS[url.protocol];
-  if (factory === undefined) {
-    return Promise.reject(new TypeError(`No transport for "${url.protocol}"`));
-  }
-  return factory(url, options, handler);
-};
+export { openTransport };

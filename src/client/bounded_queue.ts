@@ -5,11 +5,11 @@
  * @module
  */
 
-/** What a full {@linkcode Channel} does with one more item. */
+/** What a full {@linkcode BoundedQueue} does with one more item. */
 export type OverflowPolicy = "drop-newest" | "drop-oldest";
 
-/** How a {@linkcode Channel} is bounded. */
-export interface ChannelOptions<T> {
+/** How a {@linkcode BoundedQueue} is bounded. */
+export interface BoundedQueueOptions<T> {
   /** The most the queue holds, in the units of `sizeOf`. */
   readonly capacity: number;
   /** The size of one item (default 1: the capacity counts items). */
@@ -25,26 +25,26 @@ export interface ChannelOptions<T> {
 /**
  * A FIFO bounded by size, read with `for await`.
  *
- * A full queue drops an item and counts it ({@linkcode Channel.dropped}), so an
+ * A full queue drops an item and counts it ({@linkcode BoundedQueue.dropped}), so an
  * iterator nobody reads holds at most its capacity; an item larger than the
  * whole capacity is still taken when the queue is empty. After
- * {@linkcode Channel.end} the reader gets what is queued, then the end (or the
+ * {@linkcode BoundedQueue.end} the reader gets what is queued, then the end (or the
  * error it was ended with).
  *
  * @example
  * ```ts
- * import { Channel } from "./channel.ts";
- * const channel = new Channel<number>({ capacity: 2 });
- * channel.push(1);
- * channel.push(2);
- * channel.push(3); // false: dropped, channel.dropped === 1
- * channel.end();
- * for await (const n of channel) {
+ * import { BoundedQueue } from "./bounded_queue.ts";
+ * const queue = new BoundedQueue<number>({ capacity: 2 });
+ * queue.push(1);
+ * queue.push(2);
+ * queue.push(3); // false: dropped, queue.dropped === 1
+ * queue.end();
+ * for await (const n of queue) {
  *   // 1, then 2
  * }
  * ```
  */
-export class Channel<T> implements AsyncIterableIterator<T> {
+export class BoundedQueue<T> implements AsyncIterableIterator<T> {
   readonly #capacity: number;
   readonly #sizeOf: (item: T) => number;
   readonly #overflow: OverflowPolicy;
@@ -63,7 +63,7 @@ export class Channel<T> implements AsyncIterableIterator<T> {
    * @param options the bound and the callbacks
    * @throws {RangeError} when the capacity is not a positive number
    */
-  constructor(options: ChannelOptions<T>) {
+  constructor(options: BoundedQueueOptions<T>) {
     if (!(options.capacity > 0)) {
       throw new RangeError(
         `capacity must be a positive number, got ${options.capacity}`,
@@ -86,7 +86,7 @@ export class Channel<T> implements AsyncIterableIterator<T> {
     return this.#items.length - this.#head;
   }
 
-  /** Whether the channel was ended (by {@linkcode Channel.end} or the reader). */
+  /** Whether the queue was ended (by {@linkcode BoundedQueue.end} or the reader). */
   get ended(): boolean {
     return this.#ended;
   }
@@ -145,7 +145,7 @@ export class Channel<T> implements AsyncIterableIterator<T> {
   }
 
   /**
-   * Ends the channel: the reader gets what is queued, then the end.
+   * Ends the queue: the reader gets what is queued, then the end.
    * Idempotent; the first call decides.
    *
    * @param error when given, what the reader's next call throws once the queue is empty
@@ -170,8 +170,8 @@ export class Channel<T> implements AsyncIterableIterator<T> {
   /**
    * The next item, waiting for one when the queue is empty.
    *
-   * @returns the item, or `done` once the channel has ended and is empty
-   * @throws the error the channel was ended with, once
+   * @returns the item, or `done` once the queue has ended and is empty
+   * @throws the error the queue was ended with, once
    */
   next(): Promise<IteratorResult<T>> {
     if (this.length > 0) {
@@ -187,7 +187,7 @@ export class Channel<T> implements AsyncIterableIterator<T> {
   }
 
   /**
-   * Stops reading: ends the channel, forgets what is queued and tells the owner.
+   * Stops reading: ends the queue, forgets what is queued and tells the owner.
    *
    * @returns `done`
    */
@@ -202,7 +202,7 @@ export class Channel<T> implements AsyncIterableIterator<T> {
     return Promise.resolve({ value: undefined, done: true });
   }
 
-  /** The channel itself: it is its own iterator. */
+  /** The queue itself: it is its own iterator. */
   [Symbol.asyncIterator](): this {
     return this;
   }
