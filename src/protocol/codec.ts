@@ -168,7 +168,10 @@ export function validate(
       (typeof id !== "number" || !Number.isFinite(id))
     ) {
       throw withContext(
-        new MistError("invalid_message", "id must be a string or a finite number"),
+        new MistError(
+          "invalid_message",
+          "id must be a string or a finite number",
+        ),
         request,
       );
     }
