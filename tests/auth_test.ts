@@ -451,6 +451,10 @@ Deno.test("revocation is immediate on every live connection of the token", async
   await admin.send({ command: "unset", tags: ["room:1"], data: "user42" });
   await admin.sync();
   for (const client of users) {
+    assert.deepEqual(await client.sync(), [
+      { command: "revoked", tags: ["room:1", "user:42"] },
+      { command: "revoked", tags: ["room:1"] },
+    ], "one notice per subscription lost (§4)");
     assert.deepEqual(
       (await client.request({ command: "list" })).data,
       '[["user:42"]]',
@@ -486,6 +490,10 @@ Deno.test("revocation is immediate on every live connection of the token", async
     ]);
   }
   assert.deepEqual(await sse.next(), {
+    command: "revoked",
+    tags: ["room:1"],
+  });
+  assert.deepEqual(await sse.next(), {
     command: "publish",
     tags: ["user:42"],
     data: "still theirs",
@@ -498,6 +506,13 @@ Deno.test("revocation is immediate on every live connection of the token", async
 
   await admin.send({ command: "unregister", data: "user42" });
   await admin.sync();
+  assert.deepEqual(await tcp.sync(), [
+    { command: "revoked", tags: ["user:42"] },
+    { command: "revoked", tags: ["room:2"] },
+  ]);
+  assert.deepEqual(await ws.sync(), [
+    { command: "revoked", tags: ["user:42"] },
+  ]);
   for (const client of users) {
     assert.deepEqual((await client.request({ command: "list" })).data, "[]");
     assert.equal(

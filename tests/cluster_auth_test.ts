@@ -68,6 +68,10 @@ postgresTest(
           "every other node to drop the sport subscriptions",
         );
         for (const reader of readers) {
+          assert.deepEqual(await reader.next(), {
+            command: "revoked",
+            tags: ["sport"],
+          });
           assert.equal(
             (await reader.request({ command: "list" })).data,
             '[["news"]]',

@@ -207,6 +207,7 @@ Deno.test("cluster: unset, set and unregister on one node change the grants of l
     () => b.stats().subscriptions === 1,
     "the revocation to reach node b",
   );
+  assert.deepEqual(await user.next(), { command: "revoked", tags: ["y"] });
   assert.equal((await user.request({ command: "list" })).data, '[["x"]]');
   assert.equal(
     (await user.request({ command: "publish", tags: ["y"], data: "" })).error,
@@ -226,6 +227,10 @@ Deno.test("cluster: unset, set and unregister on one node change the grants of l
     () => b.stats().subscriptions === 0,
     "the unregistration to reach node b",
   );
+  assert.deepEqual(await user.sync(), [
+    { command: "revoked", tags: ["x"] },
+    { command: "revoked", tags: ["z"] },
+  ]);
   assert.equal(
     (await user.request({ command: "subscribe", tags: ["x"] })).error,
     'forbidden: not granted ["x"]',

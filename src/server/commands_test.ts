@@ -87,7 +87,7 @@ Deno.test("unsubscribe is always allowed, list shows what is held", async () => 
   assert.equal((await anonymous.next()).data, "ok");
 });
 
-Deno.test("the admin commands change grants of live connections", async () => {
+Deno.test("the admin commands change grants of live connections, which are told what they lost", async () => {
   await using server = await authServer();
   await using admin = new MemoryClient(server, { principal: ADMIN });
   await using reader = new MemoryClient(server, {
@@ -96,6 +96,7 @@ Deno.test("the admin commands change grants of live connections", async () => {
   await reader.send({ command: "subscribe", tags: ["a"] });
   await admin.send({ command: "unset", tags: ["a"], data: TOKEN, id: 1 });
   assert.equal((await admin.next()).data, "ok");
+  assert.deepEqual(await reader.next(), { command: "revoked", tags: ["a"] });
   await reader.send({ command: "list" });
   assert.equal((await reader.next()).data, "[]");
   await admin.send({ command: "tags", data: TOKEN });

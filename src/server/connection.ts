@@ -289,10 +289,15 @@ export class Connection {
    */
   regrant(principal: Principal): void {
     this.#principal = principal;
-    const removed = this.#host.broker.retain(
-      this,
-      (tags) => maySubscribe(principal, tags),
-    );
+    const revoked: string[][] = [];
+    const removed = this.#host.broker.retain(this, (tags) => {
+      if (maySubscribe(principal, tags)) return true;
+      revoked.push(tags);
+      return false;
+    });
+    // One notice per subscription lost (PROTOCOL.md §4), so that a client
+    // can tell a revoked subscription from a quiet one.
+    for (const tags of revoked) this.send({ command: "revoked", tags });
     if (removed > 0) {
       log.debug("{listener} connection {id} lost {removed} subscription(s)", {
         listener: this.info.listener,
