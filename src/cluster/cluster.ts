@@ -7,6 +7,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { errorText } from "../_util/text.ts";
 import type { Backplane, LinkState } from "./backplane.ts";
 import {
   decodeEnvelope,
@@ -338,7 +339,7 @@ export class Cluster implements AsyncDisposable {
         "Ignoring a malformed cluster envelope ({count} so far): {reason}",
         {
           count: this.#malformed,
-          reason: err instanceof Error ? err.message : String(err),
+          reason: errorText(err),
         },
       );
       return;
