@@ -12,7 +12,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { backoffDelay } from "../_util/backoff.ts";
-import { abortable, sleep } from "../_util/deadline.ts";
+import { abortable, settlesWithin } from "../_util/deadline.ts";
 import { errorText, positiveInteger } from "../_util/text.ts";
 import type {
   Backplane,
@@ -97,8 +97,8 @@ export class RedisBackplane implements Backplane {
   #pair: ConnectionPair | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
-  /** Aborted by `close()`: cuts the wait before the next attempt short. */
-  readonly #closing = new AbortController();
+  /** Resolved by `close()`: cuts the wait before the next attempt short. */
+  readonly #closing = Promise.withResolvers<void>();
   #batch: string[] = [];
   #batchBytes = 0;
   #flushScheduled = false;
@@ -188,7 +188,7 @@ export class RedisBackplane implements Backplane {
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      this.#closing.abort();
+      this.#closing.resolve();
       this.#pair?.end("closed");
     }
     await this.#running;
@@ -251,7 +251,9 @@ export class RedisBackplane implements Backplane {
         "Linking to {redis} failed ({reason}); attempt {attempt} in {delay} ms",
         { redis: this.#description, reason: why, attempt, delay },
       );
-      await sleep(delay, this.#closing.signal);
+      // Not sleep(delay, signal): its AbortSignal.any() keeps Deno 2.9 alive
+      // until the delay is over even when close() cut it short.
+      await settlesWithin(this.#closing.promise, delay);
     }
     this.#set("down", "closed");
   }
@@ -299,17 +301,14 @@ export class RedisBackplane implements Backplane {
     const gaveUp = new AbortController();
     lost.promise.then((why) => gaveUp.abort(new Error(why)));
     const timeout = AbortSignal.timeout(this.#connectTimeoutMs);
+    const linking = (async () => {
+      await Promise.all([pub.connect(), sub.connect()]);
+      await sub.subscribe(this.channel, (message) => this.#deliver(message));
+    })();
     try {
-      await abortable(
-        (async () => {
-          await Promise.all([pub.connect(), sub.connect()]);
-          await sub.subscribe(
-            this.channel,
-            (message) => this.#deliver(message),
-          );
-        })(),
-        AbortSignal.any([gaveUp.signal, timeout]),
-      );
+      // Nested rather than AbortSignal.any(), which would keep the process
+      // alive until the timeout fires even after a connection ended first.
+      await abortable(abortable(linking, gaveUp.signal), timeout);
     } catch (err) {
       const why = timeout.aborted && err === timeout.reason
         ? new Error("timed out")
