@@ -18,6 +18,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeAllSync } from "../src/_util/io.ts";
+import type { Register } from "../src/testing/backplane_suite.ts";
 
 const decoder = new TextDecoder();
 
@@ -86,12 +87,6 @@ export const POSTGRES_MISSING: string | undefined = BIN !== undefined
     Deno.env.get("MIST_PG_BIN")
   }"`
   : `${PROGRAMS.join(", ")} not found on PATH or in ${DEBIAN_ROOT}/*/bin`;
-
-/** Registers a test the way {@linkcode postgresTest} does, e.g. `Deno.test`. */
-export type Register = (
-  name: string,
-  fn: (t: Deno.TestContext) => Promise<void>,
-) => void;
 
 let warned = false;
 

@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import { sleep } from "../src/_util/deadline.ts";
 import { writeAllSync } from "../src/_util/io.ts";
+import type { Register } from "../src/testing/backplane_suite.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -40,12 +41,6 @@ function findRedis(): string | undefined {
     return undefined;
   }
 }
-
-/** Registers a test the way {@linkcode redisTest} does, e.g. `Deno.test`. */
-export type Register = (
-  name: string,
-  fn: (t: Deno.TestContext) => Promise<void>,
-) => void;
 
 let skipNoticePrinted = false;
 
