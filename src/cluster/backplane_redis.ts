@@ -14,12 +14,7 @@ import { getLogger } from "@logtape/logtape";
 import { backoffDelay } from "../_util/backoff.ts";
 import { abortable, settlesWithin } from "../_util/deadline.ts";
 import { errorText, positiveInteger } from "../_util/text.ts";
-import type {
-  Backplane,
-  BackplaneHandlers,
-  BackplaneOptions,
-  LinkState,
-} from "./backplane.ts";
+import type { Backplane, BackplaneHandlers, LinkState } from "./backplane.ts";
 
 const log = getLogger(["mist", "cluster", "redis"]);
 
@@ -27,7 +22,7 @@ const log = getLogger(["mist", "cluster", "redis"]);
 export const DEFAULT_CLUSTER_NAME = "mist";
 
 /** How a {@linkcode RedisBackplane} is set up. */
-export interface RedisBackplaneOptions extends BackplaneOptions {
+export interface RedisBackplaneOptions {
   /** The cluster's name: clusters of different names can share one Redis (default `"mist"`). */
   name?: string | undefined;
   /** The first delay before linking again, in milliseconds (default 100). */
