@@ -41,7 +41,7 @@ export interface BackplaneHandlers {
  * Carries encoded envelopes to every node of a cluster, the publishing node
  * included (the cluster drops its own by node id).
  *
- * Contract, checked for every implementation by `_backplane_suite.ts`:
+ * Contract, checked for every implementation by `src/testing/backplane_suite.ts`:
  * - `publish` never blocks and never queues without bound: while the link is
  *   down, or when too much is already in flight, it refuses the payload and
  *   returns `false` at once.
