@@ -7,20 +7,26 @@
  * pg.url; // "postgres://postgres@127.0.0.1:41234?db=postgres"
  * ```
  *
- * When the server binaries are missing, {@linkcode postgresTest} skips its
- * test with a printed reason, except under `CI=true`, where it runs the test so
- * that it fails. `MIST_PG_BIN` names the binaries' directory explicitly.
+ * When the server binaries are missing, {@linkcode postgresTest} reports its
+ * tests as ignored, the reason in their names, except under `CI=true`, where
+ * they fail without running. `MIST_PG_BIN` names the binaries' directory
+ * explicitly.
  *
  * @module
  */
 
+import assert from "node:assert/strict";
 import { join } from "node:path";
+import { writeAllSync } from "../src/_util/io.ts";
+import type { Register } from "../src/testing/backplane_suite.ts";
 
 const decoder = new TextDecoder();
-const encoder = new TextEncoder();
 
 /** Where Debian and Ubuntu put each PostgreSQL version's server binaries. */
 const DEBIAN_ROOT = "/usr/lib/postgresql";
+
+/** The programs the tests run; a directory without one of them is no use. */
+const PROGRAMS = ["initdb", "pg_ctl", "postgres"] as const;
 
 function isExecutable(path: string): boolean {
   try {
@@ -29,6 +35,11 @@ function isExecutable(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether a directory holds every program in {@linkcode PROGRAMS}. */
+function hasPrograms(dir: string): boolean {
+  return PROGRAMS.every((program) => isExecutable(join(dir, program)));
 }
 
 /**
@@ -41,21 +52,22 @@ function isExecutable(path: string): boolean {
 export function findPostgresBin(): string | undefined {
   const chosen = Deno.env.get("MIST_PG_BIN");
   if (chosen !== undefined) {
-    return isExecutable(join(chosen, "initdb")) ? chosen : undefined;
+    return hasPrograms(chosen) ? chosen : undefined;
   }
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
     if (dir === "") continue;
     const initdb = join(dir, "initdb");
     if (isExecutable(initdb)) {
       const real = Deno.realPathSync(initdb);
-      return real.slice(0, real.lastIndexOf("/"));
+      const bin = real.slice(0, real.lastIndexOf("/"));
+      if (hasPrograms(bin)) return bin;
     }
   }
   let versions: string[] = [];
   try {
     versions = [...Deno.readDirSync(DEBIAN_ROOT)]
       .map((entry) => entry.name)
-      .filter((name) => isExecutable(join(DEBIAN_ROOT, name, "bin", "initdb")))
+      .filter((name) => hasPrograms(join(DEBIAN_ROOT, name, "bin")))
       .sort((a, b) => parseFloat(b) - parseFloat(a));
   } catch {
     // No such directory.
@@ -66,34 +78,56 @@ export function findPostgresBin(): string | undefined {
 }
 
 const BIN = findPostgresBin();
-const IN_CI = Deno.env.get("CI") === "true";
-const MISSING = BIN === undefined
-  ? Deno.env.get("MIST_PG_BIN") !== undefined
-    ? `initdb not found in MIST_PG_BIN "${Deno.env.get("MIST_PG_BIN")}"`
-    : `initdb not found on PATH or in ${DEBIAN_ROOT}/*/bin`
-  : undefined;
+
+/** Why the PostgreSQL tests cannot run here, or `undefined` when they can. */
+export const POSTGRES_MISSING: string | undefined = BIN !== undefined
+  ? undefined
+  : Deno.env.get("MIST_PG_BIN") !== undefined
+  ? `${PROGRAMS.join(", ")} not all found in MIST_PG_BIN "${
+    Deno.env.get("MIST_PG_BIN")
+  }"`
+  : `${PROGRAMS.join(", ")} not found on PATH or in ${DEBIAN_ROOT}/*/bin`;
 
 let warned = false;
 
 /**
- * Declares a test that needs PostgreSQL: skipped with a printed reason when
- * the binaries are missing, unless `CI=true`, where it runs and fails.
+ * Declares a test that needs PostgreSQL. When the binaries are missing the
+ * test does not run: it is reported as ignored, with the reason in its name
+ * and once on standard error, or, under `CI=true`, as a failure that says
+ * what CI must install.
  *
  * @param name the test's name
  * @param fn the test
+ * @param register how to register it when PostgreSQL is there (default
+ *   `Deno.test`; e.g. `redisTest` for a test that needs both)
  */
 export function postgresTest(
   name: string,
   fn: (t: Deno.TestContext) => Promise<void>,
+  register: Register = (name, fn) => Deno.test(name, fn),
 ): void {
-  const skip = MISSING !== undefined && !IN_CI;
-  if (skip && !warned) {
-    warned = true;
-    Deno.stderr.writeSync(
-      encoder.encode(`Skipping the PostgreSQL tests: ${MISSING}\n`),
-    );
+  if (POSTGRES_MISSING === undefined) {
+    register(name, fn);
+  } else if (Deno.env.get("CI") === "true") {
+    Deno.test(name, () => {
+      assert.fail(
+        `${POSTGRES_MISSING}; CI must install PostgreSQL (the "postgresql" package)`,
+      );
+    });
+  } else {
+    if (!warned) {
+      warned = true;
+      writeAllSync(
+        Deno.stderr,
+        `SKIP: ${POSTGRES_MISSING}, so the PostgreSQL tests are ignored\n`,
+      );
+    }
+    Deno.test({
+      name: `${name} (ignored: ${POSTGRES_MISSING})`,
+      ignore: true,
+      fn,
+    });
   }
-  Deno.test({ name, ignore: skip, fn });
 }
 
 /** The uid and gid of a user, from `/etc/passwd`. */
@@ -162,7 +196,7 @@ export class PostgresServer implements AsyncDisposable {
   static async start(): Promise<PostgresServer> {
     if (BIN === undefined) {
       throw new Error(
-        `PostgreSQL is needed for this test: ${MISSING} (install the "postgresql" package)`,
+        `PostgreSQL is needed for this test: ${POSTGRES_MISSING} (install the "postgresql" package)`,
       );
     }
     const dir = await Deno.makeTempDir({ prefix: "mist_pg_" });

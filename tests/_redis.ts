@@ -3,19 +3,30 @@
  * directory, no persistence. It can be stopped and started again on the same
  * port, to test what nodes do when Redis goes away and comes back.
  *
- * When `redis-server` is not installed, {@linkcode redisTest} skips with a
- * visible reason, except under `CI=true`, where it fails.
+ * When `redis-server` is not installed, {@linkcode redisTest} reports its
+ * tests as ignored, the reason in their names, except under `CI=true`, where
+ * they fail without running.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
+import { sleep } from "../src/_util/deadline.ts";
+import { writeAllSync } from "../src/_util/io.ts";
+import type { Register } from "../src/testing/backplane_suite.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** The `redis-server` binary, or `undefined` when it is not installed. */
 export const REDIS_SERVER: string | undefined = findRedis();
+
+/** Why the Redis tests cannot run here, or `undefined` when they can. */
+export const REDIS_MISSING: string | undefined = REDIS_SERVER !== undefined
+  ? undefined
+  : Deno.env.get("MIST_REDIS_SERVER") !== undefined
+  ? `MIST_REDIS_SERVER "${Deno.env.get("MIST_REDIS_SERVER")}" does not run`
+  : "redis-server is not installed";
 
 function findRedis(): string | undefined {
   const candidate = Deno.env.get("MIST_REDIS_SERVER") ?? "redis-server";
@@ -34,34 +45,42 @@ function findRedis(): string | undefined {
 let skipNoticePrinted = false;
 
 /**
- * Registers a test that needs `redis-server`: skipped with a printed reason
- * when it is missing, failed when it is missing and `CI=true`.
+ * Registers a test that needs `redis-server`. When it is missing the test
+ * does not run: it is reported as ignored, with the reason in its name and
+ * once on standard error, or, under `CI=true`, as a failure that says what
+ * CI must install.
  *
  * @param name the test's name
  * @param fn the test
+ * @param register how to register it when Redis is there (default
+ *   `Deno.test`; e.g. `postgresTest` for a test that needs both)
  */
 export function redisTest(
   name: string,
   fn: (t: Deno.TestContext) => Promise<void>,
+  register: Register = (name, fn) => Deno.test(name, fn),
 ): void {
-  if (REDIS_SERVER !== undefined) {
-    Deno.test(name, fn);
+  if (REDIS_MISSING === undefined) {
+    register(name, fn);
   } else if (Deno.env.get("CI") === "true") {
     Deno.test(name, () => {
       assert.fail(
-        "redis-server is not installed; CI must install it (apt-get install redis-server)",
+        `${REDIS_MISSING}; CI must install it (apt-get install redis-server)`,
       );
     });
   } else {
     if (!skipNoticePrinted) {
       skipNoticePrinted = true;
-      Deno.stderr.writeSync(
-        encoder.encode(
-          "SKIP: redis-server is not installed, so the Redis cluster tests are ignored (apt-get install redis-server)\n",
-        ),
+      writeAllSync(
+        Deno.stderr,
+        `SKIP: ${REDIS_MISSING}, so the Redis tests are ignored (apt-get install redis-server)\n`,
       );
     }
-    Deno.test({ name, ignore: true, fn });
+    Deno.test({
+      name: `${name} (ignored: ${REDIS_MISSING})`,
+      ignore: true,
+      fn,
+    });
   }
 }
 
@@ -103,7 +122,7 @@ export class RedisServer implements AsyncDisposable {
    * @returns the running server
    */
   static async start(tls?: TlsFiles): Promise<RedisServer> {
-    assert.ok(REDIS_SERVER, "redis-server is not installed");
+    assert.ok(REDIS_SERVER, REDIS_MISSING);
     const dir = await Deno.makeTempDir({ prefix: "mist-redis-" });
     const server = new RedisServer(dir, tls);
     await server.start();
@@ -164,7 +183,7 @@ export class RedisServer implements AsyncDisposable {
         await this.stop();
         assert.fail(`redis-server did not answer on port ${this.port}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
   }
 

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import postgres from "postgres";
+import { abortable, sleep } from "../src/_util/deadline.ts";
 import { MistError } from "../src/protocol/errors.ts";
 import { tokenDigest } from "../src/auth/authenticator.ts";
 import {
@@ -50,23 +51,15 @@ async function freshDatabase(
  * Fails the test when a promise has not settled after `ms`: a guard against
  * hangs, not a speed assertion.
  */
-async function settlesWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`did not settle within ${ms} ms`)),
-      ms,
-    );
-  });
+async function notHanging<T>(promise: Promise<T>, ms: number): Promise<T> {
+  const hang = AbortSignal.timeout(ms);
   try {
-    return await Promise.race([promise, hang]);
-  } finally {
-    clearTimeout(timer);
+    return await abortable(promise, hang);
+  } catch (err) {
+    throw err === hang.reason
+      ? new Error(`did not settle within ${ms} ms`)
+      : err;
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Retries `fn` while it fails with `authenticator unavailable` (bounded). */
@@ -78,7 +71,7 @@ async function untilAvailable<T>(fn: () => Promise<T>): Promise<T> {
       const retry = err instanceof MistError &&
         err.code === "authenticator_unavailable" && attempt < 120;
       if (!retry) throw err;
-      await delay(250);
+      await sleep(250);
     }
   }
 }
@@ -110,28 +103,28 @@ postgresTest(
 
       await pg.stop();
       const guard = 20_000;
-      await settlesWithin(
+      await notHanging(
         rejectsWith(auth.getTags(token), "authenticator_unavailable"),
         guard,
       );
-      await settlesWithin(
+      await notHanging(
         rejectsWith(auth.addToken("other", []), "authenticator_unavailable"),
         guard,
       );
-      await settlesWithin(
+      await notHanging(
         rejectsWith(auth.addTags(token, ["b"]), "authenticator_unavailable"),
         guard,
       );
-      await settlesWithin(
+      await notHanging(
         rejectsWith(auth.removeTags(token, ["a"]), "authenticator_unavailable"),
         guard,
       );
-      await settlesWithin(
+      await notHanging(
         rejectsWith(auth.removeToken(token), "authenticator_unavailable"),
         guard,
       );
       // Many at once, more than the pool: each fails, none waits forever.
-      const many = await settlesWithin(
+      const many = await notHanging(
         Promise.allSettled(
           Array.from({ length: 30 }, () => auth.getTags(token)),
         ),
@@ -144,7 +137,7 @@ postgresTest(
           "authenticator_unavailable",
         );
       }
-      assert.equal(await settlesWithin(auth.healthy(), guard), false);
+      assert.equal(await notHanging(auth.healthy(), guard), false);
 
       await pg.start();
       // No restart of the authenticator: it reconnects by itself.
@@ -182,7 +175,7 @@ postgresTest(
         tags.map((tag) => auth.addTags("t1", [tag])),
       );
       await pg.stop();
-      const results = await settlesWithin(inFlight, 20_000);
+      const results = await notHanging(inFlight, 20_000);
       const succeeded: string[] = [];
       for (const [i, result] of results.entries()) {
         if (result.status === "fulfilled") succeeded.push(tags[i]!);
@@ -218,7 +211,7 @@ postgresTest(
           await auth.getTags(`t-${param}`); // a pooled connection is open and idle
           await pg.pause();
           try {
-            const results = await settlesWithin(
+            const results = await notHanging(
               Promise.allSettled([
                 auth.getTags(`t-${param}`),
                 auth.addTags(`t-${param}`, ["b"]),
@@ -266,7 +259,7 @@ postgresTest(
       await using auth = await openPostgres(new URL(url));
       await auth.addToken("t1", ["a"]);
       proxy.silenceExisting();
-      const stuck = await settlesWithin(
+      const stuck = await notHanging(
         Promise.allSettled([auth.getTags("t1"), auth.addTags("t1", ["b"])]),
         30_000,
       );
@@ -278,7 +271,7 @@ postgresTest(
         );
       }
       // The silent connection never answers again; new ones do.
-      assert.deepEqual(await settlesWithin(auth.getTags("t1"), 30_000), ["a"]);
+      assert.deepEqual(await notHanging(auth.getTags("t1"), 30_000), ["a"]);
       assert.deepEqual(await auth.addTags("t1", ["c"]), ["a", "c"]);
     });
   },
@@ -388,7 +381,7 @@ postgresTest(
     for (const [uri, message] of table) {
       await t.step(uri.replace("hunter22-secret", "***"), async () => {
         await assert.rejects(
-          settlesWithin(openPostgres(new URL(uri)), 30_000),
+          notHanging(openPostgres(new URL(uri)), 30_000),
           (err: Error) => {
             assert.match(err.message, message);
             assert.ok(!err.message.includes("hunter22"), err.message);

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { openAuthenticator } from "../src/auth/builtin.ts";
 import { addressOf, allServer, LineClient } from "./_helpers.ts";
+import { sleep } from "../src/_util/deadline.ts";
 import { postgresTest, startPostgres } from "./_postgres.ts";
 
 const ADMIN = "pg-admin-secret";
@@ -79,7 +80,7 @@ postgresTest(
     // It recovers by itself: no restart, the same authenticator.
     let reply = await admin.request({ command: "tags", data: "user-1" });
     for (let i = 0; i < 50 && reply.error !== undefined; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
       reply = await admin.request({ command: "tags", data: "user-1" });
     }
     assert.deepEqual(reply, {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { RedisBackplane } from "../src/cluster/backplane_redis.ts";
 import { backplaneSuite, Recorder } from "../src/testing/backplane_suite.ts";
 import { eventually } from "../src/testing/eventually.ts";
+import { sleep } from "../src/_util/deadline.ts";
 import { RedisServer, redisTest } from "./_redis.ts";
 
 const FAST = { retryMinMs: 20, retryMaxMs: 200 };
@@ -42,7 +43,7 @@ redisTest(
     assert.deepEqual(recorder.states, ["down"]);
     assert.match(recorder.reasons[0]!, /ECONNREFUSED|refused/i);
     // Several retries pass (200 ms apart at most) without another report.
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    await sleep(600);
     assert.deepEqual(recorder.states, ["down"]);
     await redis.start();
     await eventually(() => backplane.state === "up", "linked");

@@ -6,6 +6,7 @@
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
+import { Registry } from "../_util/registry.ts";
 
 /**
  * A store of tokens, each granting a set of tags (PROTOCOL.md §4).
@@ -78,19 +79,19 @@ export interface Authenticator {
  */
 export type AuthenticatorFactory = (url: URL) => Promise<Authenticator>;
 
-const factories = new Map<string, AuthenticatorFactory>();
+const authenticators = new Registry<AuthenticatorFactory>("authenticator");
 
 /**
  * Registers an authenticator factory under a URI scheme, replacing any before it.
  *
- * @param scheme the scheme without `:`, e.g. `"memory"`
+ * @param scheme the scheme without `:`, e.g. `"memory"` (matched case-insensitively)
  * @param factory what opens an authenticator of that scheme
  */
 export function registerAuthenticator(
   scheme: string,
   factory: AuthenticatorFactory,
 ): void {
-  factories.set(scheme.toLowerCase(), factory);
+  authenticators.register(scheme, factory);
 }
 
 /**
@@ -98,7 +99,8 @@ export function registerAuthenticator(
  *
  * @param uri e.g. `memory://`, `scribble://?db=/tmp/mist`, `postgres://user@host:5432?db=mist`
  * @returns the authenticator
- * @throws {Error} for an invalid URI, a scheme nobody registered, or one its factory refuses
+ * @throws {Error} for an invalid URI; {@linkcode TypeError} for a scheme
+ *   nobody registered; whatever its factory throws for a URI it refuses
  */
 export async function openAuthenticator(uri: string): Promise<Authenticator> {
   let url: URL;
@@ -108,16 +110,7 @@ export async function openAuthenticator(uri: string): Promise<Authenticator> {
     // Not echoed: the URI may hold a password.
     throw new Error("Invalid authenticator URI: not a URL");
   }
-  const scheme = url.protocol.slice(0, -1).toLowerCase();
-  const factory = factories.get(scheme);
-  if (factory === undefined) {
-    throw new Error(
-      `Unknown authenticator scheme "${scheme}"; known: ${
-        [...factories.keys()].map((s) => `${s}://`).join(", ")
-      }`,
-    );
-  }
-  return await factory(url);
+  return await authenticators.require(url)(url);
 }
 
 /**

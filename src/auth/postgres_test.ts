@@ -4,14 +4,14 @@
  */
 
 import assert from "node:assert/strict";
+import { deadlineMs } from "./_postgres_pool.ts";
 import {
-  deadlineMs,
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_POOL,
-  openPostgres,
   parsePostgresUrl,
   type PostgresConfig,
-} from "./postgres.ts";
+} from "./_postgres_url.ts";
+import { openPostgres } from "./postgres.ts";
 
 /** A TCP port nobody listens on right now. */
 function closedPort(): number {

@@ -18,6 +18,8 @@
 
 import { getLogger } from "@logtape/logtape";
 import { join, resolve } from "node:path";
+import { writeAll } from "../_util/io.ts";
+import { errorText } from "../_util/text.ts";
 import { MistError } from "../protocol/errors.ts";
 import { KeyedMutex } from "./_keyed_mutex.ts";
 import { normalizeTags } from "./_tags.ts";
@@ -310,10 +312,7 @@ export class ScribbleAuthenticator implements Authenticator, AsyncDisposable {
           createNew: true,
           mode: 0o600,
         });
-        let offset = 0;
-        while (offset < bytes.length) {
-          offset += await file.write(bytes.subarray(offset));
-        }
+        await writeAll(file, bytes);
         await file.sync();
       }
       await Deno.rename(temp, path);
@@ -367,10 +366,6 @@ function unavailable(cause?: unknown): MistError {
   return cause === undefined
     ? new MistError("authenticator_unavailable", "closed")
     : new MistError("authenticator_unavailable", undefined, { cause });
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**

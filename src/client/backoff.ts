@@ -5,6 +5,8 @@
  * @module
  */
 
+import { backoffDelay } from "../_util/backoff.ts";
+
 /**
  * How a client reconnects after losing its connection: capped exponential
  * backoff with jitter. Every field is optional.
@@ -116,11 +118,10 @@ export function reconnectDelay(
   policy: Readonly<Required<ReconnectOptions>>,
   random: () => number = Math.random,
 ): number {
-  // 2^30 already exceeds any sensible cap; stop there to stay finite.
-  const exponent = Math.min(Math.max(attempt, 1) - 1, 30);
-  const base = Math.min(
-    policy.maxDelayMs,
-    policy.initialDelayMs * 2 ** exponent,
-  );
-  return base - base * policy.jitter * random();
+  return backoffDelay(Math.max(attempt, 1) - 1, {
+    initialMs: policy.initialDelayMs,
+    maxMs: policy.maxDelayMs,
+    jitter: policy.jitter,
+    random,
+  });
 }

@@ -11,6 +11,9 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { backoffDelay } from "../_util/backoff.ts";
+import { abortable, settlesWithin } from "../_util/deadline.ts";
+import { errorText, positiveInteger } from "../_util/text.ts";
 import type { Backplane, BackplaneHandlers, LinkState } from "./backplane.ts";
 
 const log = getLogger(["mist", "cluster", "redis"]);
@@ -21,7 +24,7 @@ export const DEFAULT_CLUSTER_NAME = "mist";
 /** How a {@linkcode RedisBackplane} is set up. */
 export interface RedisBackplaneOptions {
   /** The cluster's name: clusters of different names can share one Redis (default `"mist"`). */
-  name?: string;
+  name?: string | undefined;
   /** The first delay before linking again, in milliseconds (default 100). */
   retryMinMs?: number;
   /** The longest delay between two attempts to link, in milliseconds (default 5000). */
@@ -47,7 +50,8 @@ interface RedisConnection {
   on(event: string, listener: (arg: unknown) => void): unknown;
 }
 
-interface Link {
+/** The two connections of one attempt to link, and how they end together. */
+interface ConnectionPair {
   readonly pub: RedisConnection;
   readonly sub: RedisConnection;
   /** Resolves with the reason when either connection ends. */
@@ -85,10 +89,11 @@ export class RedisBackplane implements Backplane {
   readonly #maxInFlightBytes: number;
   #handlers: BackplaneHandlers | undefined;
   #state: LinkState = "down";
-  #link: Link | undefined;
+  #pair: ConnectionPair | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
-  #wake: (() => void) | undefined;
+  /** Resolved by `close()`: cuts the wait before the next attempt short. */
+  readonly #closing = Promise.withResolvers<void>();
   #batch: string[] = [];
   #batchBytes = 0;
   #flushScheduled = false;
@@ -105,7 +110,7 @@ export class RedisBackplane implements Backplane {
    */
   constructor(url: string, options: RedisBackplaneOptions = {}) {
     this.#url = url;
-    this.#description = describeRedisUrl(url);
+    this.#description = redactRedisUrl(url);
     const name = options.name ?? DEFAULT_CLUSTER_NAME;
     if (name === "") throw new TypeError("Cluster name must not be empty");
     this.channel = `mist:${name}`;
@@ -178,8 +183,8 @@ export class RedisBackplane implements Backplane {
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      this.#wake?.();
-      this.#link?.end("closed");
+      this.#closing.resolve();
+      this.#pair?.end("closed");
     }
     await this.#running;
   }
@@ -192,13 +197,13 @@ export class RedisBackplane implements Backplane {
     const bytes = this.#batchBytes;
     this.#batch = [];
     this.#batchBytes = 0;
-    const link = this.#link;
-    if (link === undefined) {
+    const pair = this.#pair;
+    if (pair === undefined) {
       this.#handlers?.lost(count);
       return;
     }
     this.#inFlightBytes += bytes;
-    link.pub.publish(this.channel, text).then(
+    pair.pub.publish(this.channel, text).then(
       () => {
         this.#inFlightBytes -= bytes;
       },
@@ -206,7 +211,7 @@ export class RedisBackplane implements Backplane {
         this.#inFlightBytes -= bytes;
         log.debug("{count} envelopes lost in flight: {error}", {
           count,
-          error: reason(err),
+          error: errorText(err),
         });
         this.#handlers?.lost(count);
       },
@@ -219,17 +224,17 @@ export class RedisBackplane implements Backplane {
     while (!this.#closed) {
       let why: string;
       try {
-        const link = await this.#connect();
+        const pair = await this.#connect();
         attempt = 0;
         this.#set("up");
         reported = true;
-        why = await link.lost;
-        this.#teardown(link);
+        why = await pair.lost;
+        this.#teardown(pair);
         if (this.#closed) break;
         this.#set("down", why);
       } catch (err) {
         if (this.#closed) break;
-        why = reason(err);
+        why = errorText(err);
         if (!reported) {
           // The first outcome is reported even though the state stays "down".
           reported = true;
@@ -241,13 +246,15 @@ export class RedisBackplane implements Backplane {
         "Linking to {redis} failed ({reason}); attempt {attempt} in {delay} ms",
         { redis: this.#description, reason: why, attempt, delay },
       );
-      await this.#sleep(delay);
+      // Not sleep(delay, signal): its AbortSignal.any() keeps Deno 2.9 alive
+      // until the delay is over even when close() cut it short.
+      await settlesWithin(this.#closing.promise, delay);
     }
     this.#set("down", "closed");
   }
 
   /** Opens both connections and subscribes, or fails and cleans up. */
-  async #connect(): Promise<Link> {
+  async #connect(): Promise<ConnectionPair> {
     const options = {
       url: this.#url,
       RESP: 2,
@@ -266,7 +273,7 @@ export class RedisBackplane implements Backplane {
     const sub = createClient(options) as unknown as RedisConnection;
     const lost = Promise.withResolvers<string>();
     let ended = false;
-    const link: Link = {
+    const pair: ConnectionPair = {
       pub,
       sub,
       lost: lost.promise,
@@ -281,44 +288,36 @@ export class RedisBackplane implements Backplane {
     for (const client of [pub, sub]) {
       // node-redis emits "error" for every failure; without a listener it throws.
       client.on("error", () => {});
-      client.on("terminated", (cause) => link.end(reason(cause)));
-      client.on("end", () => link.end("connection closed"));
+      client.on("terminated", (cause) => pair.end(errorText(cause)));
+      client.on("end", () => pair.end("connection closed"));
     }
-    this.#link = link;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error("timed out")),
-        this.#connectTimeoutMs,
-      );
-    });
+    this.#pair = pair;
+    // Either connection ending, or the deadline, stops the attempt.
+    const gaveUp = new AbortController();
+    lost.promise.then((why) => gaveUp.abort(new Error(why)));
+    const timeout = AbortSignal.timeout(this.#connectTimeoutMs);
+    const linking = (async () => {
+      await Promise.all([pub.connect(), sub.connect()]);
+      await sub.subscribe(this.channel, (message) => this.#deliver(message));
+    })();
     try {
-      await Promise.race([
-        (async () => {
-          await Promise.all([pub.connect(), sub.connect()]);
-          await sub.subscribe(
-            this.channel,
-            (message) => this.#deliver(message),
-          );
-        })(),
-        timeout,
-        lost.promise.then((why) => {
-          throw new Error(why);
-        }),
-      ]);
+      // Nested rather than AbortSignal.any(), which would keep the process
+      // alive until the timeout fires even after a connection ended first.
+      await abortable(abortable(linking, gaveUp.signal), timeout);
     } catch (err) {
-      link.end(reason(err));
-      this.#teardown(link);
-      throw err;
-    } finally {
-      clearTimeout(timer);
+      const why = timeout.aborted && err === timeout.reason
+        ? new Error("timed out")
+        : err;
+      pair.end(errorText(why));
+      this.#teardown(pair);
+      throw why;
     }
-    return link;
+    return pair;
   }
 
-  #teardown(link: Link): void {
-    link.end("closed");
-    if (this.#link === link) this.#link = undefined;
+  #teardown(pair: ConnectionPair): void {
+    pair.end("closed");
+    if (this.#pair === pair) this.#pair = undefined;
   }
 
   #deliver(message: string): void {
@@ -342,31 +341,17 @@ export class RedisBackplane implements Backplane {
     if (state === "down") this.#flush();
     if (!this.#closed) this.#handlers?.state(state, why);
   }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = undefined;
-        resolve();
-      }, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-    });
-  }
 }
 
 /**
- * Checks a Redis URL and describes it without its credentials.
+ * Checks a Redis URL and returns it without its credentials, for logs.
  *
  * @param url `redis://[USER:PASS@]HOST:PORT[/DB]` or `rediss://...`
  * @returns e.g. `redis://127.0.0.1:6379/0`
  * @throws {TypeError} when the URL is not of that form; the message never
  *   repeats the URL, which may hold a password
  */
-export function describeRedisUrl(url: string): string {
+export function redactRedisUrl(url: string): string {
   const form = "redis://[USER:PASS@]HOST:PORT[/DB] or rediss://...";
   let parsed: URL;
   try {
@@ -402,18 +387,7 @@ export function describeRedisUrl(url: string): string {
  * @returns the delay in milliseconds
  */
 export function backoff(attempt: number, min: number, max: number): number {
-  const full = Math.min(max, min * 2 ** Math.min(attempt, 30));
-  return Math.round(full / 2 + Math.random() * (full / 2));
-}
-
-function reason(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  }
-  return value;
+  return Math.round(
+    backoffDelay(attempt, { initialMs: min, maxMs: max, jitter: 0.5 }),
+  );
 }

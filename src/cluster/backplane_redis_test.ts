@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  backoff,
-  describeRedisUrl,
-  RedisBackplane,
-} from "./backplane_redis.ts";
+import { backoff, redactRedisUrl, RedisBackplane } from "./backplane_redis.ts";
 
-Deno.test("`describeRedisUrl()` keeps host, port and database and drops credentials", async (t) => {
+Deno.test("`redactRedisUrl()` keeps host, port and database and drops credentials", async (t) => {
   const cases: [string, string][] = [
     ["redis://127.0.0.1:6379", "redis://127.0.0.1:6379/0"],
     [
@@ -17,12 +13,12 @@ Deno.test("`describeRedisUrl()` keeps host, port and database and drops credenti
   ];
   for (const [url, described] of cases) {
     await t.step(described, () => {
-      assert.equal(describeRedisUrl(url), described);
+      assert.equal(redactRedisUrl(url), described);
     });
   }
 });
 
-Deno.test("`describeRedisUrl()` refuses other URLs without repeating them", async (t) => {
+Deno.test("`redactRedisUrl()` refuses other URLs without repeating them", async (t) => {
   const cases: [string, RegExp][] = [
     ["not a url s3cret", /Invalid cluster URL: expected redis:\/\//],
     ["http://u:s3cret@host:80", /scheme "http:"/],
@@ -32,7 +28,7 @@ Deno.test("`describeRedisUrl()` refuses other URLs without repeating them", asyn
   ];
   for (const [url, reason] of cases) {
     await t.step(url.replaceAll("s3cret", "***"), () => {
-      assert.throws(() => describeRedisUrl(url), (err: unknown) => {
+      assert.throws(() => redactRedisUrl(url), (err: unknown) => {
         assert.ok(err instanceof TypeError);
         assert.match(err.message, reason);
         assert.ok(!err.message.includes("s3cret"));

@@ -7,21 +7,17 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { errorText, positiveInteger } from "../_util/text.ts";
+import { PeerTable } from "./_peers.ts";
 import type { Backplane, LinkState } from "./backplane.ts";
-import {
-  decodeEnvelope,
-  encodeEnvelope,
-  type Envelope,
-  type HeartbeatEnvelope,
-} from "./envelope.ts";
+import { decodeEnvelope, encodeEnvelope, type Envelope } from "./envelope.ts";
 
 const log = getLogger(["mist", "cluster"]);
 
 /** How often a node says it is alive, by default: every 2 s. */
 export const DEFAULT_HEARTBEAT_MS = 2000;
 
-/** A peer is alive while its last heartbeat is younger than this many of its intervals. */
-export const PEER_TIMEOUT_INTERVALS = 3;
+export { PEER_TIMEOUT_INTERVALS } from "./_peers.ts";
 
 /** How many tokens' grants a node keeps to resend while its link is down, by default. */
 export const DEFAULT_MAX_PENDING_GRANTS = 10_000;
@@ -81,11 +77,6 @@ export type ClusterGrantsHandler = (
   tags: readonly string[] | null,
 ) => void;
 
-interface Peer {
-  seen: number;
-  interval: number;
-}
-
 /**
  * One node of a cluster: sends this node's envelopes through a backplane and
  * hands other nodes' envelopes to handlers; its own come back through the
@@ -117,7 +108,7 @@ export class Cluster implements AsyncDisposable {
   readonly heartbeatMs: number;
   readonly #backplane: Backplane;
   readonly #maxPendingGrants: number;
-  readonly #peers = new Map<string, Peer>();
+  readonly #peers = new PeerTable();
   readonly #pendingGrants = new Map<string, string>();
   readonly #heartbeat: string;
   #onMessage: ClusterMessageHandler = () => {};
@@ -274,8 +265,7 @@ export class Cluster implements AsyncDisposable {
    * @returns their ids, sorted
    */
   peers(): string[] {
-    this.#prune();
-    return [...this.#peers.keys()].sort();
+    return this.#peers.ids();
   }
 
   /**
@@ -284,7 +274,6 @@ export class Cluster implements AsyncDisposable {
    * @returns a snapshot
    */
   stats(): ClusterStats {
-    this.#prune();
     return {
       node: this.node,
       state: this.#backplane.state,
@@ -338,7 +327,7 @@ export class Cluster implements AsyncDisposable {
         "Ignoring a malformed cluster envelope ({count} so far): {reason}",
         {
           count: this.#malformed,
-          reason: err instanceof Error ? err.message : String(err),
+          reason: errorText(err),
         },
       );
       return;
@@ -355,7 +344,7 @@ export class Cluster implements AsyncDisposable {
           this.#onGrants(envelope.token, envelope.tags);
           return;
         case "heartbeat":
-          this.#alive(envelope);
+          this.#peers.heard(envelope);
           return;
       }
     } catch (err) {
@@ -368,35 +357,11 @@ export class Cluster implements AsyncDisposable {
     }
   }
 
-  #alive(heartbeat: HeartbeatEnvelope): void {
-    const known = this.#peers.get(heartbeat.node);
-    if (known === undefined) {
-      log.info("Cluster peer {peer} joined", { peer: heartbeat.node });
-    }
-    this.#peers.set(heartbeat.node, {
-      seen: performance.now(),
-      interval: heartbeat.interval,
-    });
-  }
-
-  #prune(): void {
-    const now = performance.now();
-    for (const [node, peer] of this.#peers) {
-      if (now - peer.seen > PEER_TIMEOUT_INTERVALS * peer.interval) {
-        this.#peers.delete(node);
-        log.info("Cluster peer {peer} left: no heartbeat for {seconds} s", {
-          peer: node,
-          seconds: Math.round((now - peer.seen) / 100) / 10,
-        });
-      }
-    }
-  }
-
   #tick(): void {
     if (this.#backplane.state === "up") {
       this.#backplane.publish(this.#heartbeat);
     }
-    this.#prune();
+    this.#peers.prune();
   }
 
   #changed(state: LinkState, reason: string | undefined): void {
@@ -431,11 +396,4 @@ export class Cluster implements AsyncDisposable {
 function randomNodeId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  }
-  return value;
 }
