@@ -7,7 +7,11 @@
 import assert from "node:assert/strict";
 import { LineSplitter, OVERSIZE } from "../src/protocol/framing.ts";
 import type { Message } from "../src/protocol/codec.ts";
-import { type MistServer, serve, type ServeOptions } from "../src/server/server.ts";
+import {
+  type MistServer,
+  serve,
+  type ServeOptions,
+} from "../src/server/server.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

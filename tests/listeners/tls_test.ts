@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { serve } from "../src/server/server.ts";
+import { serve } from "../../src/server/server.ts";
 import {
   addressOf,
   hostPort,
@@ -12,8 +12,8 @@ import {
   RawWebSocket,
   runProgram,
   ServerProcess,
-} from "./_helpers.ts";
-import { testCertificate } from "./_certificates.ts";
+} from "../_helpers.ts";
+import { testCertificate } from "../_certificates.ts";
 
 const certificate = await testCertificate();
 const ignore = certificate === undefined;

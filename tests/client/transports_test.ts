@@ -4,11 +4,11 @@
  */
 
 import assert from "node:assert/strict";
-import { openAuthenticator } from "../src/auth/builtin.ts";
-import { connect } from "../src/client/client.ts";
-import { serve } from "../src/server/server.ts";
-import { testCertificate } from "./_certificates.ts";
-import { addressOf, allServer } from "./_helpers.ts";
+import { openAuthenticator } from "../../src/auth/builtin.ts";
+import { connect } from "../../src/client/client.ts";
+import { serve } from "../../src/server/server.ts";
+import { testCertificate } from "../_certificates.ts";
+import { addressOf, allServer } from "../_helpers.ts";
 
 /** The first item; leaving the loop ends a subscription (it unsubscribes). */
 /** The first item; leaving the loop ends a subscription (it unsubscribes). */

@@ -6,9 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { testCertificate } from "./_certificates.ts";
-import { connect, type Delivery, MistError } from "../mod.ts";
-import type { Message } from "../src/protocol/codec.ts";
+import { testCertificate } from "../_certificates.ts";
+import { connect, type Delivery, MistError } from "../../mod.ts";
+import type { Message } from "../../src/protocol/codec.ts";
 import {
   ADMIN_TOKEN,
   authScript,
@@ -21,8 +21,8 @@ import {
   until,
   WebSocketBridge,
   within,
-} from "./_fake_server.ts";
-import { tcpServer } from "./_helpers.ts";
+} from "../_fake_server.ts";
+import { tcpServer } from "../_helpers.ts";
 
 const PONG = { command: "ping", tags: [], data: "pong" };
 

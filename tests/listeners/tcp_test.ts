@@ -3,7 +3,12 @@
  */
 
 import assert from "node:assert/strict";
-import { hostPort, LineClient, publishThrough, tcpServer } from "./_helpers.ts";
+import {
+  hostPort,
+  LineClient,
+  publishThrough,
+  tcpServer,
+} from "../_helpers.ts";
 
 const PONG = { command: "ping", tags: [], data: "pong" };
 

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { addressOf, allServer, LineClient } from "./_helpers.ts";
+import { addressOf, allServer, LineClient } from "../_helpers.ts";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(
   (path) => {

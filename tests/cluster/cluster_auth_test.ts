@@ -5,12 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { openAuthenticator } from "../src/auth/builtin.ts";
-import type { MistServer } from "../src/server/server.ts";
-import { linked } from "./_cluster.ts";
-import { eventually, LineClient, tcpServer } from "./_helpers.ts";
-import { postgresTest, startPostgres } from "./_postgres.ts";
-import { REDIS_SERVER, RedisServer } from "./_redis.ts";
+import { openAuthenticator } from "../../src/auth/builtin.ts";
+import type { MistServer } from "../../src/server/server.ts";
+import { linked } from "../_cluster.ts";
+import { eventually, LineClient, tcpServer } from "../_helpers.ts";
+import { postgresTest, startPostgres } from "../_postgres.ts";
+import { REDIS_SERVER, RedisServer } from "../_redis.ts";
 
 postgresTest(
   "cluster over Redis with PostgreSQL: a revocation on one node takes effect on every node",

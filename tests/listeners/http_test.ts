@@ -13,7 +13,7 @@ import {
   publishThrough,
   RawWebSocket,
   WsClient,
-} from "./_helpers.ts";
+} from "../_helpers.ts";
 
 const PONG = { command: "ping", tags: [], data: "pong" };
 

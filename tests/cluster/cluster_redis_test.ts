@@ -5,14 +5,14 @@
  */
 
 import assert from "node:assert/strict";
-import { tokenDigest } from "../src/auth/authenticator.ts";
-import { RedisBackplane } from "../src/cluster/backplane_redis.ts";
-import type { MistServer } from "../src/server/server.ts";
-import { exactlyOnceEverywhere, linked } from "./_cluster.ts";
-import { eventually } from "../src/testing/eventually.ts";
-import { LineClient, ServerProcess, tcpServer } from "./_helpers.ts";
-import { RedisServer, redisTest } from "./_redis.ts";
-import { testCertificate } from "./_certificates.ts";
+import { tokenDigest } from "../../src/auth/authenticator.ts";
+import { RedisBackplane } from "../../src/cluster/backplane_redis.ts";
+import type { MistServer } from "../../src/server/server.ts";
+import { exactlyOnceEverywhere, linked } from "../_cluster.ts";
+import { eventually } from "../../src/testing/eventually.ts";
+import { LineClient, ServerProcess, tcpServer } from "../_helpers.ts";
+import { RedisServer, redisTest } from "../_redis.ts";
+import { testCertificate } from "../_certificates.ts";
 
 const FAST = { retryMinMs: 20, retryMaxMs: 200 };
 

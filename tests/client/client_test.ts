@@ -3,10 +3,15 @@
  */
 
 import assert from "node:assert/strict";
-import { type ClientEvent, connect, type Delivery, MistError } from "../mod.ts";
-import { serve } from "../src/server/server.ts";
-import { closedPort, next, until, within } from "./_fake_server.ts";
-import { tcpServer } from "./_helpers.ts";
+import {
+  type ClientEvent,
+  connect,
+  type Delivery,
+  MistError,
+} from "../../mod.ts";
+import { serve } from "../../src/server/server.ts";
+import { closedPort, next, until, within } from "../_fake_server.ts";
+import { tcpServer } from "../_helpers.ts";
 
 const FAST_RECONNECT = { initialDelayMs: 10, maxDelayMs: 100 };
 

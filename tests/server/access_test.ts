@@ -4,8 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { openAuthenticator } from "../src/auth/builtin.ts";
-import type { MistServer } from "../src/server/server.ts";
+import { openAuthenticator } from "../../src/auth/builtin.ts";
+import type { MistServer } from "../../src/server/server.ts";
 import {
   addressOf,
   allServer,
@@ -17,7 +17,7 @@ import {
   runProgram,
   ServerProcess,
   WsClient,
-} from "./_helpers.ts";
+} from "../_helpers.ts";
 
 const ADMIN = "admin-secret";
 const PONG = { command: "ping", tags: [], data: "pong" };

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { connect } from "../mod.ts";
+import { connect } from "../../mod.ts";
 import {
   ADMIN_TOKEN,
   authScript,
@@ -13,13 +13,13 @@ import {
   FakeServer,
   next,
   within,
-} from "./_fake_server.ts";
+} from "../_fake_server.ts";
 import {
   programCommand,
   type ProgramOutput,
   runProgram,
   tcpServer,
-} from "./_helpers.ts";
+} from "../_helpers.ts";
 
 const decoder = new TextDecoder();
 

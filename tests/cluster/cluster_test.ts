@@ -4,13 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import { tokenDigest } from "../src/auth/authenticator.ts";
-import { MemoryAuthenticator } from "../src/auth/memory.ts";
-import { MemoryBus } from "../src/cluster/backplane_memory.ts";
-import { type MistServer, serve } from "../src/server/server.ts";
-import { exactlyOnceEverywhere, linked } from "./_cluster.ts";
-import { eventually } from "../src/testing/eventually.ts";
-import { addressOf, LineClient, tcpServer } from "./_helpers.ts";
+import { tokenDigest } from "../../src/auth/authenticator.ts";
+import { MemoryAuthenticator } from "../../src/auth/memory.ts";
+import { MemoryBus } from "../../src/cluster/backplane_memory.ts";
+import { type MistServer, serve } from "../../src/server/server.ts";
+import { exactlyOnceEverywhere, linked } from "../_cluster.ts";
+import { eventually } from "../../src/testing/eventually.ts";
+import { addressOf, LineClient, tcpServer } from "../_helpers.ts";
 
 async function memoryCluster(
   count: number,

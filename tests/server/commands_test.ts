@@ -3,9 +3,9 @@
  */
 
 import assert from "node:assert/strict";
-import { MistError } from "../src/protocol/errors.ts";
-import { serve } from "../src/server/server.ts";
-import { LineClient } from "./_helpers.ts";
+import { MistError } from "../../src/protocol/errors.ts";
+import { serve } from "../../src/server/server.ts";
+import { LineClient } from "../_helpers.ts";
 
 Deno.test("custom commands reply, acknowledge, fail with their MistError, and keep request order", async () => {
   await using server = await serve({

@@ -3,14 +3,14 @@
  */
 
 import assert from "node:assert/strict";
-import denoJson from "../deno.json" with { type: "json" };
+import denoJson from "../../deno.json" with { type: "json" };
 import {
   LineClient,
   RawWebSocket,
   runProgram,
   ServerProcess,
   tempFile,
-} from "./_helpers.ts";
+} from "../_helpers.ts";
 
 Deno.test("mist --version prints the version", async () => {
   for (const flag of ["-v", "--version"]) {
