@@ -1,10 +1,13 @@
 /**
  * A TCP proxy on 127.0.0.1 that can make the connections it carries go
  * silent: open, but never answering again, like a half-open connection or a
- * query a driver lost. New connections still work.
+ * query a driver lost. New connections still work. Its {@linkcode pump} is
+ * the one byte-copying loop of the tests' proxies and bridges.
  *
  * @module
  */
+
+import { writeAll } from "../src/_util/io.ts";
 
 interface Pair {
   client: Deno.TcpConn;
@@ -67,18 +70,7 @@ export class TcpProxy implements AsyncDisposable {
   }
 
   async #pump(pair: Pair, from: Deno.TcpConn, to: Deno.TcpConn): Promise<void> {
-    const buffer = new Uint8Array(64 * 1024);
-    try {
-      while (true) {
-        const n = await from.read(buffer);
-        if (n === null) break;
-        if (pair.silent) continue;
-        let offset = 0;
-        while (offset < n) offset += await to.write(buffer.subarray(offset, n));
-      }
-    } catch {
-      // Either side closed.
-    }
+    await pump(from, to, { drop: () => pair.silent });
     // One side ended: end both (unless silenced, when nothing is said).
     if (!pair.silent) closeQuietly(pair.client, pair.server);
   }
@@ -101,7 +93,33 @@ export class TcpProxy implements AsyncDisposable {
   }
 }
 
-function closeQuietly(...conns: Deno.TcpConn[]): void {
+/**
+ * Copies bytes from one connection to another until the first ends or fails.
+ *
+ * @param from what to read
+ * @param to where to write everything read
+ * @param options `drop` says, for each chunk read, to discard it instead
+ */
+export async function pump(
+  from: Deno.Conn,
+  to: Deno.Conn,
+  options: { drop?: () => boolean } = {},
+): Promise<void> {
+  const buffer = new Uint8Array(64 * 1024);
+  try {
+    while (true) {
+      const n = await from.read(buffer);
+      if (n === null) break;
+      if (options.drop?.()) continue;
+      await writeAll(to, buffer.subarray(0, n));
+    }
+  } catch {
+    // Either side closed.
+  }
+}
+
+/** Closes connections, whether or not they are still open. */
+export function closeQuietly(...conns: Deno.Conn[]): void {
   for (const conn of conns) {
     try {
       conn.close();

@@ -4,13 +4,8 @@
 
 import assert from "node:assert/strict";
 import denoJson from "../../deno.json" with { type: "json" };
-import {
-  LineClient,
-  RawWebSocket,
-  runProgram,
-  ServerProcess,
-  tempFile,
-} from "../_helpers.ts";
+import { runProgram, ServerProcess } from "../_program.ts";
+import { LineClient, RawWebSocket, tempFile } from "../_helpers.ts";
 
 Deno.test("mist --version prints the version", async () => {
   for (const flag of ["-v", "--version"]) {

@@ -10,7 +10,8 @@ import { RedisBackplane } from "../../src/cluster/backplane_redis.ts";
 import type { MistServer } from "../../src/server/server.ts";
 import { exactlyOnceEverywhere, linked } from "../_cluster.ts";
 import { eventually } from "../../src/testing/eventually.ts";
-import { LineClient, ServerProcess, tcpServer } from "../_helpers.ts";
+import { ServerProcess } from "../_program.ts";
+import { LineClient, tcpServer } from "../_helpers.ts";
 import { RedisServer, redisTest } from "../_redis.ts";
 import { testCertificate } from "../_certificates.ts";
 

@@ -5,14 +5,8 @@
 
 import assert from "node:assert/strict";
 import { serve } from "../../src/server/server.ts";
-import {
-  addressOf,
-  hostPort,
-  LineClient,
-  RawWebSocket,
-  runProgram,
-  ServerProcess,
-} from "../_helpers.ts";
+import { runProgram, ServerProcess } from "../_program.ts";
+import { addressOf, hostPort, LineClient, RawWebSocket } from "../_helpers.ts";
 import { testCertificate } from "../_certificates.ts";
 
 const certificate = await testCertificate();

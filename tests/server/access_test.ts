@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { openAuthenticator } from "../../src/auth/builtin.ts";
 import type { MistServer } from "../../src/server/server.ts";
+import { runProgram, ServerProcess } from "../_program.ts";
 import {
   addressOf,
   allServer,
@@ -14,8 +15,6 @@ import {
   hostPort,
   LineClient,
   type ProtocolClient,
-  runProgram,
-  ServerProcess,
   WsClient,
 } from "../_helpers.ts";
 
