@@ -60,6 +60,11 @@ export abstract class ProtocolClient implements AsyncDisposable {
 
   /** Sends raw text, or an object as one JSON message. */
   abstract send(message: string | object | Uint8Array): Promise<void>;
+  /**
+   * Sends each text as one message of the transport, in order: a line on
+   * TCP, a text frame on WebSocket.
+   */
+  abstract sendFrames(frames: readonly string[]): Promise<void>;
   /** Waits until the server closes the connection. */
   abstract ended(): Promise<void>;
   /** Closes the connection and waits for it to end. */
@@ -164,6 +169,11 @@ export class LineClient extends ProtocolClient {
     );
   }
 
+  /** Sends each text as one line, all in one write. */
+  sendFrames(frames: readonly string[]): Promise<void> {
+    return this.send(frames.map((frame) => `${frame}\n`).join(""));
+  }
+
   /** Waits until the server closes the connection. */
   async ended(): Promise<void> {
     await this.#reading;
@@ -232,6 +242,12 @@ export class WsClient extends ProtocolClient {
         ? message
         : JSON.stringify(message),
     );
+    return Promise.resolve();
+  }
+
+  /** Sends each text as one text frame. */
+  sendFrames(frames: readonly string[]): Promise<void> {
+    for (const frame of frames) this.socket.send(frame);
     return Promise.resolve();
   }
 
@@ -430,6 +446,37 @@ export class EventStreamClient implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** Fetches a URL and reads its whole body as text. */
+export async function fetchText(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: string; headers: Headers }> {
+  const response = await fetch(url, init);
+  return {
+    status: response.status,
+    body: await response.text(),
+    headers: response.headers,
+  };
+}
+
+/** Fetches a URL and parses its body as JSON. */
+export async function fetchJson(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: unknown }> {
+  const { status, body } = await fetchText(url, init);
+  return { status, body: JSON.parse(body) };
+}
+
+/** A `POST` of a JSON body. */
+export function post(body: string): RequestInit {
+  return {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json" },
+  };
 }
 
 /** The first bound address of a scheme. */
