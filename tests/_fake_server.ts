@@ -8,12 +8,12 @@
  */
 
 import assert from "node:assert/strict";
-import { LineSplitter, OVERSIZE } from "../src/protocol/framing.ts";
+import { OVERSIZE } from "../src/protocol/framing.ts";
 import type { Message } from "../src/protocol/codec.ts";
 import { ERROR_TEXT, MistError } from "../src/protocol/errors.ts";
 import { writeAll } from "../src/_util/io.ts";
 import { Changes, eventually } from "../src/testing/eventually.ts";
-import { hostPort } from "./_helpers.ts";
+import { hostPort, readLines } from "./_helpers.ts";
 import { closeQuietly, pump } from "./_tcp_proxy.ts";
 
 const encoder = new TextEncoder();
@@ -33,17 +33,11 @@ export class FakeConnection {
   }
 
   async #read(): Promise<void> {
-    const splitter = new LineSplitter(1024 * 1024);
-    const buffer = new Uint8Array(64 * 1024);
     try {
-      while (true) {
-        const n = await this.conn.read(buffer);
-        if (n === null) break;
-        for (const line of splitter.split(buffer.subarray(0, n))) {
-          assert.notEqual(line, OVERSIZE);
-          this.#lines.push(decoder.decode(line as Uint8Array));
-          this.#changes.notify();
-        }
+      for await (const line of readLines(this.conn)) {
+        assert.notEqual(line, OVERSIZE);
+        this.#lines.push(decoder.decode(line as Uint8Array));
+        this.#changes.notify();
       }
     } catch {
       // Closed by the script or reset by the client.
@@ -278,16 +272,10 @@ export class WebSocketBridge implements AsyncDisposable {
       return;
     }
     const reading = (async () => {
-      const splitter = new LineSplitter(1024 * 1024);
-      const buffer = new Uint8Array(64 * 1024);
       try {
-        while (true) {
-          const n = await conn.read(buffer);
-          if (n === null) break;
-          for (const line of splitter.split(buffer.subarray(0, n))) {
-            if (line !== OVERSIZE && socket.readyState === WebSocket.OPEN) {
-              socket.send(decoder.decode(line));
-            }
+        for await (const line of readLines(conn)) {
+          if (line !== OVERSIZE && socket.readyState === WebSocket.OPEN) {
+            socket.send(decoder.decode(line));
           }
         }
       } catch {
@@ -359,25 +347,19 @@ export class LegacyProxy implements AsyncDisposable {
       closeQuietly(client, server);
     };
     const upstream = (async () => {
-      const splitter = new LineSplitter(1024 * 1024);
-      const buffer = new Uint8Array(64 * 1024);
       try {
-        while (true) {
-          const n = await client.read(buffer);
-          if (n === null) break;
-          for (const line of splitter.split(buffer.subarray(0, n))) {
-            if (line === OVERSIZE) continue;
-            const text = decoder.decode(line);
-            this.requests.push(text);
-            let forward = text;
-            try {
-              const { id: _, ...rest } = JSON.parse(text);
-              forward = JSON.stringify(rest);
-            } catch {
-              // Not JSON: forwarded as is, the server answers it.
-            }
-            await writeAll(server, encoder.encode(forward + "\n"));
+        for await (const line of readLines(client)) {
+          if (line === OVERSIZE) continue;
+          const text = decoder.decode(line);
+          this.requests.push(text);
+          let forward = text;
+          try {
+            const { id: _, ...rest } = JSON.parse(text);
+            forward = JSON.stringify(rest);
+          } catch {
+            // Not JSON: forwarded as is, the server answers it.
           }
+          await writeAll(server, encoder.encode(forward + "\n"));
         }
       } catch {
         // One side closed.

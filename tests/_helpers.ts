@@ -47,6 +47,27 @@ export function hostPort(url: string): { hostname: string; port: number } {
   };
 }
 
+/**
+ * Each line a connection sends, without its newline, until it ends; a line
+ * longer than `maxBytes` comes as `OVERSIZE`, unbuffered. Read errors are
+ * thrown to the caller.
+ *
+ * @param conn the connection
+ * @param maxBytes the longest line kept
+ */
+export async function* readLines(
+  conn: Deno.Conn,
+  maxBytes = 1024 * 1024,
+): AsyncGenerator<Uint8Array | typeof OVERSIZE> {
+  const splitter = new LineSplitter(maxBytes);
+  const buffer = new Uint8Array(64 * 1024);
+  while (true) {
+    const n = await conn.read(buffer);
+    if (n === null) return;
+    yield* splitter.split(buffer.subarray(0, n));
+  }
+}
+
 /** A message received, or how the connection ended. */
 type Received = Message | { closed: true };
 
@@ -138,16 +159,10 @@ export class LineClient extends ProtocolClient {
   }
 
   async #read(): Promise<void> {
-    const splitter = new LineSplitter(64 * 1024 * 1024);
-    const buffer = new Uint8Array(64 * 1024);
     try {
-      while (true) {
-        const n = await this.conn.read(buffer);
-        if (n === null) break;
-        for (const line of splitter.split(buffer.subarray(0, n))) {
-          assert.notEqual(line, OVERSIZE);
-          this.push(JSON.parse(decoder.decode(line as Uint8Array)));
-        }
+      for await (const line of readLines(this.conn, 64 * 1024 * 1024)) {
+        assert.notEqual(line, OVERSIZE);
+        this.push(JSON.parse(decoder.decode(line as Uint8Array)));
       }
     } catch (err) {
       if (
