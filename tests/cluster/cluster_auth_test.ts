@@ -6,9 +6,8 @@
 
 import assert from "node:assert/strict";
 import { openAuthenticator } from "../../src/auth/builtin.ts";
-import type { MistServer } from "../../src/server/server.ts";
-import { linked } from "../_cluster.ts";
-import { eventually, LineClient, tcpServer } from "../_helpers.ts";
+import { startNodes } from "../_cluster.ts";
+import { eventually, LineClient } from "../_helpers.ts";
 import { postgresTest, startPostgres } from "../_postgres.ts";
 import { REDIS_SERVER, RedisServer, redisTest } from "../_redis.ts";
 
@@ -26,75 +25,65 @@ redisAndPostgresTest(
   async () => {
     await using pg = await startPostgres();
     await using redis = await RedisServer.start();
-    const nodes: MistServer[] = [];
+    await using cluster = await startNodes(3, async () => ({
+      cluster: redis.url,
+      heartbeatMs: 100,
+      authenticator: await openAuthenticator(pg.url),
+      token: "cluster-admin",
+    }));
+    const nodes = cluster.servers;
+    await using admin = await LineClient.connect(nodes[0]!.addresses[0]!);
+    await admin.send({ command: "auth", data: "cluster-admin" });
+    await admin.send({
+      command: "register",
+      tags: ["news", "sport"],
+      data: "reader",
+    });
+    assert.deepEqual(await admin.sync(), []);
+    // The token works on every node: they share the database.
+    const readers: LineClient[] = [];
+    for (const node of nodes.slice(1)) {
+      const reader = await LineClient.connect(node.addresses[0]!);
+      readers.push(reader);
+      await reader.send({ command: "auth", data: "reader" });
+      await reader.send({ command: "subscribe", tags: ["news"] });
+      await reader.send({ command: "subscribe", tags: ["sport"] });
+      assert.deepEqual(await reader.sync(), []);
+    }
     try {
-      for (let i = 0; i < 3; i++) {
-        nodes.push(
-          await tcpServer({
-            cluster: redis.url,
-            heartbeatMs: 100,
-            authenticator: await openAuthenticator(pg.url),
-            token: "cluster-admin",
-          }),
-        );
-      }
-      await linked(nodes);
-      await using admin = await LineClient.connect(nodes[0]!.addresses[0]!);
-      await admin.send({ command: "auth", data: "cluster-admin" });
-      await admin.send({
-        command: "register",
-        tags: ["news", "sport"],
-        data: "reader",
-      });
+      await admin.send({ command: "unset", tags: ["sport"], data: "reader" });
       assert.deepEqual(await admin.sync(), []);
-      // The token works on every node: they share the database.
-      const readers: LineClient[] = [];
-      for (const node of nodes.slice(1)) {
-        const reader = await LineClient.connect(node.addresses[0]!);
-        readers.push(reader);
-        await reader.send({ command: "auth", data: "reader" });
-        await reader.send({ command: "subscribe", tags: ["news"] });
-        await reader.send({ command: "subscribe", tags: ["sport"] });
-        assert.deepEqual(await reader.sync(), []);
-      }
-      try {
-        await admin.send({ command: "unset", tags: ["sport"], data: "reader" });
-        assert.deepEqual(await admin.sync(), []);
-        await eventually(
-          () =>
-            nodes.slice(1).every((node) => node.stats().subscriptions === 1),
-          "every other node to drop the sport subscriptions",
+      await eventually(
+        () => nodes.slice(1).every((node) => node.stats().subscriptions === 1),
+        "every other node to drop the sport subscriptions",
+      );
+      for (const reader of readers) {
+        assert.equal(
+          (await reader.request({ command: "list" })).data,
+          '[["news"]]',
         );
-        for (const reader of readers) {
-          assert.equal(
-            (await reader.request({ command: "list" })).data,
-            '[["news"]]',
-          );
-        }
-        await admin.send({
-          command: "publish",
-          tags: ["sport"],
-          data: "not theirs",
-        });
-        await admin.send({
-          command: "publish",
-          tags: ["news"],
-          data: "theirs",
-        });
-        await admin.sync();
-        for (const reader of readers) {
-          assert.deepEqual((await reader.next()).data, "theirs");
-        }
-        await admin.send({ command: "unregister", data: "reader" });
-        await eventually(
-          () => nodes.every((node) => node.stats().subscriptions === 0),
-          "every node to drop the token's subscriptions",
-        );
-      } finally {
-        for (const reader of readers) await reader.close();
       }
+      await admin.send({
+        command: "publish",
+        tags: ["sport"],
+        data: "not theirs",
+      });
+      await admin.send({
+        command: "publish",
+        tags: ["news"],
+        data: "theirs",
+      });
+      await admin.sync();
+      for (const reader of readers) {
+        assert.deepEqual((await reader.next()).data, "theirs");
+      }
+      await admin.send({ command: "unregister", data: "reader" });
+      await eventually(
+        () => nodes.every((node) => node.stats().subscriptions === 0),
+        "every node to drop the token's subscriptions",
+      );
     } finally {
-      for (const node of nodes) await node.close();
+      for (const reader of readers) await reader.close();
     }
   },
 );

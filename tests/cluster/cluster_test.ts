@@ -8,26 +8,24 @@ import { tokenDigest } from "../../src/auth/authenticator.ts";
 import { MemoryAuthenticator } from "../../src/auth/memory.ts";
 import { MemoryBus } from "../../src/cluster/backplane_memory.ts";
 import { type MistServer, serve } from "../../src/server/server.ts";
-import { exactlyOnceEverywhere, linked } from "../_cluster.ts";
+import {
+  exactlyOnceEverywhere,
+  linked,
+  type Nodes,
+  startNodes,
+} from "../_cluster.ts";
 import { eventually } from "../../src/testing/eventually.ts";
 import { addressOf, LineClient, tcpServer } from "../_helpers.ts";
 
 async function memoryCluster(
   count: number,
-): Promise<{ bus: MemoryBus; servers: MistServer[] } & AsyncDisposable> {
+): Promise<{ bus: MemoryBus } & Nodes> {
   const bus = new MemoryBus();
-  const servers: MistServer[] = [];
-  for (let i = 0; i < count; i++) {
-    servers.push(await tcpServer({ backplane: bus.attach(), heartbeatMs: 50 }));
-  }
-  await linked(servers);
-  return {
-    bus,
-    servers,
-    [Symbol.asyncDispose]: async () => {
-      for (const server of servers) await server.close();
-    },
-  };
+  const nodes = await startNodes(
+    count,
+    () => ({ backplane: bus.attach(), heartbeatMs: 50 }),
+  );
+  return Object.assign(nodes, { bus });
 }
 
 Deno.test("cluster: a message published on any node reaches every matching connection of every node once, never its publisher, in order", async () => {
