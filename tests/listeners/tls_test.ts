@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { serve } from "../../src/server/server.ts";
-import { runProgram, ServerProcess } from "../_program.ts";
+import { args, runProgram, ServerProcess } from "../_program.ts";
 import { addressOf, hostPort, LineClient, RawWebSocket } from "../_helpers.ts";
 import { testCertificate } from "../_certificates.ts";
 
@@ -134,25 +134,21 @@ Deno.test({
       assert.deepEqual(await line.request({ command: "ping" }), PONG);
       assert.equal((await server.stop()).code, 0);
     }
-    const noCert = await runProgram([
-      "--server",
-      "--listeners",
-      "tls://127.0.0.1:0",
-    ]);
+    const noCert = await runProgram(
+      args("--server", { listeners: "tls://127.0.0.1:0" }),
+    );
     assert.equal(noCert.code, 1);
     assert.match(
       noCert.stderr,
       /tls:\/\/ needs a certificate: set tls-cert and tls-key/,
     );
-    const missing = await runProgram([
-      "--server",
-      "--listeners",
-      "tls://127.0.0.1:0",
-      "--tls-cert",
-      "/nonexistent.pem",
-      "--tls-key",
-      keyFile,
-    ]);
+    const missing = await runProgram(
+      args("--server", {
+        listeners: "tls://127.0.0.1:0",
+        "tls-cert": "/nonexistent.pem",
+        "tls-key": keyFile,
+      }),
+    );
     assert.equal(missing.code, 1);
     assert.match(
       missing.stderr,

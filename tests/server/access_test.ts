@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { openAuthenticator } from "../../src/auth/builtin.ts";
 import type { MistServer } from "../../src/server/server.ts";
-import { runProgram, ServerProcess } from "../_program.ts";
+import { args, runProgram, ServerProcess } from "../_program.ts";
 import {
   addressOf,
   allServer,
@@ -516,36 +516,29 @@ Deno.test("revocation is immediate on every live connection of the token", async
 });
 
 Deno.test("mist --server refuses an authenticator without a token, and an unknown scheme", async () => {
-  const noToken = await runProgram([
-    "--server",
-    "--authenticator",
-    "memory://",
-  ]);
+  const noToken = await runProgram(
+    args("--server", { authenticator: "memory://" }),
+  );
   assert.equal(noToken.code, 2);
   assert.match(
     noToken.stderr,
     /An authenticator needs the admin token: set token \(--token\)/,
   );
-  const unknown = await runProgram([
-    "--server",
-    "--listeners",
-    "tcp://127.0.0.1:0",
-    "--authenticator",
-    "ldap://x",
-    "--token",
-    "t",
-  ]);
+  const unknown = await runProgram(
+    args("--server", {
+      listeners: "tcp://127.0.0.1:0",
+      authenticator: "ldap://x",
+      token: "t",
+    }),
+  );
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /Unknown authenticator scheme "ldap"/);
 });
 
 Deno.test("mist --server warns that a token without an authenticator does nothing", async () => {
-  await using server = new ServerProcess([
-    "--listeners",
-    "tcp://127.0.0.1:0",
-    "--token",
-    "t",
-  ]);
+  await using server = new ServerProcess(
+    args([], { listeners: "tcp://127.0.0.1:0", token: "t" }),
+  );
   await server.waitFor(/WARN .*A token without an authenticator has no effect/);
   assert.equal((await server.stop()).code, 0);
 });
