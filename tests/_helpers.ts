@@ -546,6 +546,8 @@ export async function publishThrough(
 }
 
 export { eventually, next, until, within } from "../src/testing/eventually.ts";
+export { sleep } from "../src/_util/deadline.ts";
+export { writeAll } from "../src/_util/io.ts";
 
 /** Writes a temporary file and returns its path. */
 export async function tempFile(

@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { Changes, eventually, within } from "../src/testing/eventually.ts";
+import { sleep } from "../src/_util/deadline.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -74,7 +75,7 @@ export async function runProgram(
   if (input !== undefined) {
     const writer = child.stdin.getWriter();
     for (const [i, piece] of input.entries()) {
-      if (i > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      if (i > 0) await sleep(pauseMs);
       await writer.write(encoder.encode(piece)).catch(() => {});
     }
     await writer.close().catch(() => {});

@@ -77,7 +77,8 @@ export interface EventuallyOptions {
 
 /**
  * Waits until a condition holds: re-checked on each change when `changes` is
- * given, otherwise every few milliseconds.
+ * given, otherwise every few milliseconds. The condition may be async (a
+ * query), in which case each check is awaited before the next.
  *
  * @param condition what must become true
  * @param what what is awaited, for the failure message
@@ -93,16 +94,16 @@ export interface EventuallyOptions {
  * ```
  */
 export async function eventually(
-  condition: () => boolean,
+  condition: () => boolean | Promise<boolean>,
   what: string,
   options: number | EventuallyOptions = {},
 ): Promise<void> {
-  if (condition()) return;
+  if (await condition()) return;
   const { timeoutMs = 15_000, changes } = typeof options === "number"
     ? { timeoutMs: options }
     : options;
   const signal = AbortSignal.timeout(timeoutMs);
-  while (!condition()) {
+  while (!(await condition())) {
     if (signal.aborted) assert.fail(`never happened: ${what}`);
     if (changes === undefined) await sleep(10, signal);
     else await abortable(changes.next(), signal).catch(() => {});

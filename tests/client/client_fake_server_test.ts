@@ -19,7 +19,7 @@ import {
   LegacyProxy,
   WebSocketBridge,
 } from "../_fake_server.ts";
-import { next, tcpServer, until, within } from "../_helpers.ts";
+import { next, sleep, tcpServer, until, within } from "../_helpers.ts";
 
 const PONG = { command: "ping", tags: [], data: "pong" };
 
@@ -89,7 +89,7 @@ Deno.test("a frame split across writes is put back together", async () => {
     const line = JSON.stringify({ ...PONG, id: ping.id }) + "\n";
     for (let i = 0; i < line.length; i += 3) {
       await conn.raw(line.slice(i, i + 3));
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      await sleep(1);
     }
     await conn.hangup();
   });

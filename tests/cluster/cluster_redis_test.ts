@@ -9,9 +9,8 @@ import { tokenDigest } from "../../src/auth/authenticator.ts";
 import { RedisBackplane } from "../../src/cluster/backplane_redis.ts";
 import type { MistServer } from "../../src/server/server.ts";
 import { exactlyOnceEverywhere, linked, startNodes } from "../_cluster.ts";
-import { eventually } from "../../src/testing/eventually.ts";
 import { ServerProcess } from "../_program.ts";
-import { LineClient, tcpServer } from "../_helpers.ts";
+import { eventually, LineClient, sleep, tcpServer } from "../_helpers.ts";
 import { RedisServer, redisTest } from "../_redis.ts";
 import { testCertificate } from "../_certificates.ts";
 
@@ -238,7 +237,7 @@ redisTest(
     await using client = await LineClient.connect(url);
     assert.equal((await client.request({ command: "ping" })).data, "pong");
     // Retries run at least every 5 s; wait for a few of the first, quicker ones.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await sleep(1000);
     await redis.start();
     await redis.command("CONFIG", "SET", "requirepass", "pw-secret");
     await server.waitFor(/Cluster link up/);

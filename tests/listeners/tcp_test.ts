@@ -13,6 +13,7 @@ import {
   LineClient,
   publishThrough,
   tcpServer,
+  writeAll,
 } from "../_helpers.ts";
 import { PONG, protocolSuite } from "../_protocol_suite.ts";
 
@@ -109,7 +110,8 @@ Deno.test("§7 a subscriber that stops reading loses newer messages, is told how
   // The slow subscriber is a bare socket we simply stop reading from.
   const slow = await Deno.connect(hostPort(url));
   const encoder = new TextEncoder();
-  await slow.write(
+  await writeAll(
+    slow,
     encoder.encode(
       '{"command":"subscribe","tags":["bulk"]}\n{"command":"ping"}\n',
     ),

@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { serve } from "../../src/server/server.ts";
 import { args, runProgram, ServerProcess } from "../_program.ts";
-import { addressOf, hostPort, LineClient, RawWebSocket } from "../_helpers.ts";
+import {
+  addressOf,
+  hostPort,
+  LineClient,
+  RawWebSocket,
+  writeAll,
+} from "../_helpers.ts";
 import { testCertificate } from "../_certificates.ts";
 
 const certificate = await testCertificate();
@@ -84,7 +90,7 @@ Deno.test({
     });
     const url = addressOf(server, "tls");
     using plain = await Deno.connect(hostPort(url));
-    await plain.write(new TextEncoder().encode('{"command":"ping"}\n'));
+    await writeAll(plain, new TextEncoder().encode('{"command":"ping"}\n'));
     using silent = await Deno.connect(hostPort(url));
     await using line = new LineClient(await connectTls(url));
     assert.deepEqual(await line.request({ command: "ping" }), PONG);

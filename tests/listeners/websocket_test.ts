@@ -15,6 +15,7 @@ import {
   LineClient,
   publishThrough,
   RawWebSocket,
+  writeAll,
   WsClient,
 } from "../_helpers.ts";
 import { PONG, protocolSuite } from "../_protocol_suite.ts";
@@ -94,13 +95,14 @@ Deno.test("a client that never finishes its WebSocket handshake harms nobody", a
   await using server = await allServer();
   const wsUrl = addressOf(server, "ws");
   using stuck = await Deno.connect(hostPort(wsUrl));
-  await stuck.write(
+  await writeAll(
+    stuck,
     new TextEncoder().encode(
       "GET /subscribe/websocket HTTP/1.1\r\nHost: x\r\nUpgr",
     ),
   );
   using garbage = await Deno.connect(hostPort(wsUrl));
-  await garbage.write(new Uint8Array(1000).fill(0xff));
+  await writeAll(garbage, new Uint8Array(1000).fill(0xff));
   await using ws = await WsClient.connect(wsUrl);
   assert.deepEqual(await ws.request({ command: "ping" }), PONG);
 });

@@ -15,6 +15,7 @@ import {
   hostPort,
   LineClient,
   type ProtocolClient,
+  writeAll,
   WsClient,
 } from "../_helpers.ts";
 
@@ -329,10 +330,13 @@ Deno.test("WebSocket: the token comes as a header, a query parameter or the firs
       for (const path of ["/subscribe/websocket?x-auth-token=nope", "/"]) {
         using conn = await Deno.connect(hostPort(ws));
         const headers = path === "/" ? "X-AUTH-TOKEN: nope\r\n" : "";
-        await conn.write(new TextEncoder().encode(
-          `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-            `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${headers}\r\n`,
-        ));
+        await writeAll(
+          conn,
+          new TextEncoder().encode(
+            `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+              `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${headers}\r\n`,
+          ),
+        );
         const buffer = new Uint8Array(1024);
         const n = await conn.read(buffer);
         const response = new TextDecoder().decode(buffer.subarray(0, n!));

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { MistError } from "../../src/protocol/errors.ts";
 import { serve } from "../../src/server/server.ts";
-import { ECHO_COMMANDS, LineClient, tcpServer } from "../_helpers.ts";
+import { ECHO_COMMANDS, LineClient, sleep, tcpServer } from "../_helpers.ts";
 
 Deno.test("custom commands reply, acknowledge, fail with their MistError, and keep request order", async () => {
   await using server = await tcpServer({
@@ -16,7 +16,7 @@ Deno.test("custom commands reply, acknowledge, fail with their MistError, and ke
         data: session.principal.kind,
       }),
       slow: async (session, request) => {
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await sleep(20);
         session.subscribe(request.tags ?? ["slow"]);
       },
       refuse: () => {
