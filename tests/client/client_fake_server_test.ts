@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { connect, type Delivery, MistError } from "../../mod.ts";
 import type { Message } from "../../src/protocol/codec.ts";
+import { ERROR_TEXT } from "../../src/protocol/errors.ts";
 import {
   ADMIN_TOKEN,
   authScript,
@@ -312,7 +313,7 @@ Deno.test("without acks, a refused token is told by the error before the pong", 
     const auth = await conn.request();
     assert.equal(auth.command, "auth");
     await conn.request(); // ping
-    await conn.send({ command: "auth", error: "invalid token" });
+    await conn.send({ command: "auth", error: ERROR_TEXT.invalid_token });
     await conn.send(PONG);
     await conn.hangup();
   });
@@ -418,7 +419,11 @@ Deno.test("a token refused on reconnecting closes the client with that error", a
     }
     const auth = await conn.request();
     await conn.request();
-    await conn.send({ command: "auth", error: "invalid token", id: auth.id });
+    await conn.send({
+      command: "auth",
+      error: ERROR_TEXT.invalid_token,
+      id: auth.id,
+    });
     await conn.hangup();
   });
   const client = await connect(server.url, {
