@@ -14,7 +14,7 @@ import { ERROR_TEXT, MistError } from "../src/protocol/errors.ts";
 import { writeAll } from "../src/_util/io.ts";
 import { Changes, eventually } from "../src/testing/eventually.ts";
 import { hostPort, readLines } from "./_helpers.ts";
-import { closeQuietly, pump } from "./_tcp_proxy.ts";
+import { closeQuietly, TcpProxy } from "./_tcp_proxy.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -310,71 +310,36 @@ export function closedPort(): number {
  * and replies exactly as the original did. Records each request as received.
  */
 export class LegacyProxy implements AsyncDisposable {
-  readonly #listener: Deno.TcpListener;
-  readonly #pipes = new Set<Promise<void>>();
-  readonly #accepting: Promise<void>;
-  readonly #conns = new Set<Deno.Conn>();
+  readonly #proxy: TcpProxy;
   /** Every request line, as the client sent it. */
   readonly requests: string[] = [];
   readonly url: string;
 
   constructor(target: string) {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.#listener = listener;
-    this.url = `tcp://127.0.0.1:${listener.addr.port}`;
-    this.#accepting = (async () => {
-      try {
-        for await (const conn of listener) {
-          const done: Promise<void> = this.#pipe(conn, target).finally(() =>
-            this.#pipes.delete(done)
-          );
-          this.#pipes.add(done);
-        }
-      } catch {
-        // Listener closed.
-      }
-    })();
+    this.#proxy = new TcpProxy(hostPort(target), {
+      upstream: (client, server) => this.#stripIds(client, server),
+    });
+    this.url = `tcp://127.0.0.1:${this.#proxy.port}`;
   }
 
-  async #pipe(client: Deno.TcpConn, target: string): Promise<void> {
-    const server = await Deno.connect(hostPort(target));
-    client.setNoDelay(true);
-    server.setNoDelay(true);
-    this.#conns.add(client).add(server);
-    const closeBoth = () => {
-      this.#conns.delete(client);
-      this.#conns.delete(server);
-      closeQuietly(client, server);
-    };
-    const upstream = (async () => {
+  async #stripIds(client: Deno.Conn, server: Deno.Conn): Promise<void> {
+    for await (const line of readLines(client)) {
+      if (line === OVERSIZE) continue;
+      const text = decoder.decode(line);
+      this.requests.push(text);
+      let forward = text;
       try {
-        for await (const line of readLines(client)) {
-          if (line === OVERSIZE) continue;
-          const text = decoder.decode(line);
-          this.requests.push(text);
-          let forward = text;
-          try {
-            const { id: _, ...rest } = JSON.parse(text);
-            forward = JSON.stringify(rest);
-          } catch {
-            // Not JSON: forwarded as is, the server answers it.
-          }
-          await writeAll(server, encoder.encode(forward + "\n"));
-        }
+        const { id: _, ...rest } = JSON.parse(text);
+        forward = JSON.stringify(rest);
       } catch {
-        // One side closed.
-      } finally {
-        closeBoth();
+        // Not JSON: forwarded as is, the server answers it.
       }
-    })();
-    await Promise.all([upstream, pump(server, client).finally(closeBoth)]);
+      await writeAll(server, encoder.encode(forward + "\n"));
+    }
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.#listener.close();
-    await this.#accepting;
-    closeQuietly(...this.#conns);
-    while (this.#pipes.size > 0) await Promise.all(this.#pipes);
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#proxy.close();
   }
 }
 

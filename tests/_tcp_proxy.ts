@@ -1,8 +1,10 @@
 /**
  * A TCP proxy on 127.0.0.1 that can make the connections it carries go
  * silent: open, but never answering again, like a half-open connection or a
- * query a driver lost. New connections still work. Its {@linkcode pump} is
- * the one byte-copying loop of the tests' proxies and bridges.
+ * query a driver lost. New connections still work. With `upstream` it
+ * rewrites what clients send (the original mist's behaviour in
+ * `_fake_server.ts`). Its {@linkcode pump} is the one byte-copying loop of
+ * the tests' proxies and bridges.
  *
  * @module
  */
@@ -15,19 +17,31 @@ interface Pair {
   silent: boolean;
 }
 
+/** What a {@linkcode TcpProxy} does besides forwarding. */
+export interface TcpProxyOptions {
+  /**
+   * Replaces the copy from each client to its server: reads `client` and
+   * writes whatever it wants to `server`, until the client ends.
+   */
+  upstream?: (client: Deno.TcpConn, server: Deno.TcpConn) => Promise<void>;
+}
+
 /** Forwards 127.0.0.1:port to a target, one upstream connection per client. */
 export class TcpProxy implements AsyncDisposable {
   readonly #listener: Deno.TcpListener;
   readonly #target: Deno.ConnectOptions;
+  readonly #upstream: TcpProxyOptions["upstream"];
   readonly #pairs = new Set<Pair>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #accepting: Promise<void>;
 
   /**
    * @param target where to forward to
+   * @param options how to rewrite what clients send
    */
-  constructor(target: Deno.ConnectOptions) {
+  constructor(target: Deno.ConnectOptions, options: TcpProxyOptions = {}) {
     this.#target = target;
+    this.#upstream = options.upstream;
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     this.#accepting = this.#accept();
   }
@@ -60,10 +74,17 @@ export class TcpProxy implements AsyncDisposable {
       client.close();
       return;
     }
+    client.setNoDelay(true);
+    server.setNoDelay(true);
     const pair: Pair = { client, server, silent: false };
     this.#pairs.add(pair);
+    const upstream = this.#upstream;
     await Promise.all([
-      this.#pump(pair, client, server),
+      upstream === undefined
+        ? this.#pump(pair, client, server)
+        : upstream(client, server).catch(() => {}).finally(() =>
+          closeQuietly(client, server)
+        ),
       this.#pump(pair, server, client),
     ]);
     this.#pairs.delete(pair);
