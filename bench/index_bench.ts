@@ -4,16 +4,7 @@
  */
 
 import { SetTrie, tagSet } from "../src/core/set_trie.ts";
-
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from "../src/testing/random.ts";
 
 for (const size of [1_000, 100_000, 1_000_000]) {
   const next = random(size);

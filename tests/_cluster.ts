@@ -7,9 +7,43 @@
 
 import assert from "node:assert/strict";
 import type { Message } from "../src/protocol/codec.ts";
-import type { MistServer } from "../src/server/server.ts";
-import { LineClient } from "./_helpers.ts";
+import type { MistServer, ServeOptions } from "../src/server/server.ts";
+import { LineClient, tcpServer } from "./_helpers.ts";
 import { eventually } from "../src/testing/eventually.ts";
+
+/** Nodes of a cluster, closed together. */
+export interface Nodes extends AsyncDisposable {
+  /** The servers, in the order they started. */
+  servers: MistServer[];
+}
+
+/**
+ * Starts `count` TCP nodes and waits until they are linked; closes the ones
+ * started when one fails to.
+ *
+ * @param count how many nodes
+ * @param options what node `i` is started with (its cluster or backplane)
+ * @returns the nodes, to close with `await using`
+ */
+export async function startNodes(
+  count: number,
+  options: (i: number) => ServeOptions | Promise<ServeOptions>,
+): Promise<Nodes> {
+  const servers: MistServer[] = [];
+  const close = async () => {
+    for (const server of servers) await server.close();
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      servers.push(await tcpServer(await options(i)));
+    }
+    await linked(servers);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { servers, [Symbol.asyncDispose]: close };
+}
 
 /** Waits until every node of a cluster is linked and sees every other node. */
 export async function linked(servers: MistServer[]): Promise<void> {

@@ -1,90 +1,29 @@
 /**
- * Test helpers for the client: a scripted fake mist server, bridges that put a
- * WebSocket or TLS front on a real server, and bounded waits.
+ * Test helpers for the client: a scripted fake mist server, for what the real
+ * one never does (malformed frames, silence, abrupt disconnects), and fronts
+ * on a real server that change what it looks like from outside. Every error
+ * text they send comes from `ERROR_TEXT`, so they cannot drift from the server.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { LineSplitter, OVERSIZE } from "../src/protocol/framing.ts";
+import { OVERSIZE } from "../src/protocol/framing.ts";
 import type { Message } from "../src/protocol/codec.ts";
-import { hostPort } from "./_helpers.ts";
+import { ERROR_TEXT, MistError } from "../src/protocol/errors.ts";
+import { writeAll } from "../src/_util/io.ts";
+import { Changes, eventually } from "../src/testing/eventually.ts";
+import { hostPort, readLines } from "./_helpers.ts";
+import { closeQuietly, TcpProxy } from "./_tcp_proxy.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/**
- * Waits for a promise, failing the test after `ms` instead of hanging.
- *
- * @param promise what to wait for
- * @param what names it in the failure
- * @param ms the most time to wait
- */
-export async function within<T>(
-  promise: Promise<T>,
-  what: string,
-  ms = 10_000,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what}: nothing within ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * The next value of an async iterator, failing after `ms`.
- *
- * @param iterator the iterator
- * @param what names it in the failure
- */
-export async function next<T>(
-  iterator: AsyncIterator<T>,
-  what = "the next item",
-  ms = 10_000,
-): Promise<T> {
-  const result = await within(iterator.next(), what, ms);
-  assert.equal(result.done, false, `${what}: the iterator ended`);
-  return result.value as T;
-}
-
-/**
- * Reads an iterator until an item passes the test, failing after `ms`.
- *
- * @returns the item, and the ones skipped before it
- */
-export async function until<T>(
-  iterator: AsyncIterator<T>,
-  test: (item: T) => boolean,
-  what: string,
-  ms = 10_000,
-): Promise<{ item: T; skipped: T[] }> {
-  const deadline = Date.now() + ms;
-  const skipped: T[] = [];
-  for (let i = 0; i < 10_000; i++) {
-    const item = await next(
-      iterator,
-      what,
-      Math.max(1, deadline - Date.now()),
-    );
-    if (test(item)) return { item, skipped };
-    skipped.push(item);
-  }
-  assert.fail(`${what}: not among 10000 items`);
-}
 
 /** One connection to a {@linkcode FakeServer}, driven by its script. */
 export class FakeConnection {
   readonly conn: Deno.TcpConn;
   readonly #lines: (string | null)[] = [];
-  #waiter: (() => void) | undefined;
+  readonly #changes = new Changes();
   readonly reading: Promise<void>;
 
   constructor(conn: Deno.TcpConn) {
@@ -94,23 +33,17 @@ export class FakeConnection {
   }
 
   async #read(): Promise<void> {
-    const splitter = new LineSplitter(1024 * 1024);
-    const buffer = new Uint8Array(64 * 1024);
     try {
-      while (true) {
-        const n = await this.conn.read(buffer);
-        if (n === null) break;
-        for (const line of splitter.split(buffer.subarray(0, n))) {
-          assert.notEqual(line, OVERSIZE);
-          this.#lines.push(decoder.decode(line as Uint8Array));
-          this.#waiter?.();
-        }
+      for await (const line of readLines(this.conn)) {
+        assert.notEqual(line, OVERSIZE);
+        this.#lines.push(decoder.decode(line as Uint8Array));
+        this.#changes.notify();
       }
     } catch {
       // Closed by the script or reset by the client.
     } finally {
       this.#lines.push(null);
-      this.#waiter?.();
+      this.#changes.notify();
     }
   }
 
@@ -132,18 +65,10 @@ export class FakeConnection {
   }
 
   async #nextLine(ms: number): Promise<string | null> {
-    const deadline = Date.now() + ms;
-    while (this.#lines.length === 0) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) assert.fail("the client sent nothing in time");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#waiter = resolve;
-        timer = setTimeout(resolve, remaining);
-      });
-      clearTimeout(timer);
-      this.#waiter = undefined;
-    }
+    await eventually(() => this.#lines.length > 0, "a line from the client", {
+      timeoutMs: ms,
+      changes: this.#changes,
+    });
     const line = this.#lines[0]!;
     if (line !== null) this.#lines.shift();
     return line;
@@ -151,11 +76,10 @@ export class FakeConnection {
 
   /** Sends raw text as is (no newline added). */
   async raw(text: string | Uint8Array): Promise<void> {
-    const bytes = typeof text === "string" ? encoder.encode(text) : text;
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += await this.conn.write(bytes.subarray(offset));
-    }
+    await writeAll(
+      this.conn,
+      typeof text === "string" ? encoder.encode(text) : text,
+    );
   }
 
   /** Sends one message as a line. */
@@ -179,11 +103,7 @@ export class FakeConnection {
 
   /** Closes the connection. */
   close(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.conn);
   }
 }
 
@@ -292,8 +212,10 @@ async function nextOrEnd(conn: FakeConnection): Promise<Message | null> {
 
 /**
  * A WebSocket front for a real TCP server: each WebSocket is bridged to its own
- * TCP connection, one text frame per line, so the client's WebSocket transport
- * can be tested end to end before mist has a WebSocket listener.
+ * TCP connection, one text frame per line. Unlike mist's own WebSocket
+ * listener, it records the token and path of each upgrade, and with `token`
+ * refuses with 401 every upgrade that does not carry exactly that token in
+ * its header (mist lets a connection without one authenticate later).
  */
 export class WebSocketBridge implements AsyncDisposable {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
@@ -304,24 +226,20 @@ export class WebSocketBridge implements AsyncDisposable {
   readonly paths: string[] = [];
   readonly url: string;
 
-  constructor(
-    target: string,
-    options: { token?: string; cert?: string; key?: string } = {},
-  ) {
-    const tls = options.cert !== undefined && options.key !== undefined
-      ? { cert: options.cert, key: options.key }
-      : {};
+  constructor(target: string, options: { token?: string } = {}) {
     this.#server = Deno.serve({
       hostname: "127.0.0.1",
       port: 0,
       onListen: () => {},
-      ...tls,
     }, (request) => {
       const token = request.headers.get("x-auth-token");
       this.tokens.push(token);
       this.paths.push(new URL(request.url).pathname);
       if (options.token !== undefined && token !== options.token) {
-        return new Response("unauthorized\n", { status: 401 });
+        return Response.json({
+          command: "",
+          error: new MistError("invalid_token").message,
+        }, { status: 401 });
       }
       const { socket, response } = Deno.upgradeWebSocket(request);
       const done: Promise<void> = this.#bridge(socket, target).finally(() =>
@@ -330,8 +248,7 @@ export class WebSocketBridge implements AsyncDisposable {
       this.#bridges.add(done);
       return response;
     });
-    const scheme = options.cert !== undefined ? "wss" : "ws";
-    this.url = `${scheme}://127.0.0.1:${this.#server.addr.port}`;
+    this.url = `ws://127.0.0.1:${this.#server.addr.port}`;
   }
 
   async #bridge(socket: WebSocket, target: string): Promise<void> {
@@ -342,12 +259,7 @@ export class WebSocketBridge implements AsyncDisposable {
     let writes: Promise<unknown> = connecting;
     socket.onmessage = (event) => {
       writes = writes.then(async () => {
-        const conn = await connecting;
-        const bytes = encoder.encode(`${event.data}\n`);
-        let offset = 0;
-        while (offset < bytes.length) {
-          offset += await conn.write(bytes.subarray(offset));
-        }
+        await writeAll(await connecting, encoder.encode(`${event.data}\n`));
       }).catch(() => {});
     };
     let conn: Deno.TcpConn;
@@ -359,17 +271,11 @@ export class WebSocketBridge implements AsyncDisposable {
       await closed.promise;
       return;
     }
-    const pump = (async () => {
-      const splitter = new LineSplitter(1024 * 1024);
-      const buffer = new Uint8Array(64 * 1024);
+    const reading = (async () => {
       try {
-        while (true) {
-          const n = await conn.read(buffer);
-          if (n === null) break;
-          for (const line of splitter.split(buffer.subarray(0, n))) {
-            if (line !== OVERSIZE && socket.readyState === WebSocket.OPEN) {
-              socket.send(decoder.decode(line));
-            }
+        for await (const line of readLines(conn)) {
+          if (line !== OVERSIZE && socket.readyState === WebSocket.OPEN) {
+            socket.send(decoder.decode(line));
           }
         }
       } catch {
@@ -380,93 +286,13 @@ export class WebSocketBridge implements AsyncDisposable {
     })();
     await closed.promise;
     await writes;
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-    await pump;
+    closeQuietly(conn);
+    await reading;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.#server.shutdown();
     while (this.#bridges.size > 0) await Promise.all(this.#bridges);
-  }
-}
-
-/**
- * A TLS front for a real TCP server: each TLS connection is piped to its own
- * TCP connection.
- */
-export class TlsBridge implements AsyncDisposable {
-  readonly #listener: Deno.TlsListener;
-  readonly #pipes = new Set<Promise<void>>();
-  readonly #accepting: Promise<void>;
-  readonly url: string;
-
-  constructor(target: string, cert: string, key: string) {
-    const listener = Deno.listenTls({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert,
-      key,
-    });
-    this.#listener = listener;
-    this.url = `tls://127.0.0.1:${listener.addr.port}`;
-    this.#accepting = (async () => {
-      try {
-        for await (const tls of listener) {
-          const done: Promise<void> = this.#pipe(tls, target).finally(() =>
-            this.#pipes.delete(done)
-          );
-          this.#pipes.add(done);
-        }
-      } catch {
-        // Listener closed.
-      }
-    })();
-  }
-
-  async #pipe(tls: Deno.TlsConn, target: string): Promise<void> {
-    let tcp: Deno.TcpConn;
-    try {
-      await tls.handshake();
-      tcp = await Deno.connect(hostPort(target));
-      tcp.setNoDelay(true);
-    } catch {
-      tls.close();
-      return;
-    }
-    const copy = async (from: Deno.Conn, to: Deno.Conn) => {
-      const buffer = new Uint8Array(64 * 1024);
-      try {
-        while (true) {
-          const n = await from.read(buffer);
-          if (n === null) break;
-          let offset = 0;
-          while (offset < n) {
-            offset += await to.write(buffer.subarray(offset, n));
-          }
-        }
-      } catch {
-        // One side closed.
-      } finally {
-        for (const conn of [from, to]) {
-          try {
-            conn.close();
-          } catch {
-            // Already closed.
-          }
-        }
-      }
-    };
-    await Promise.all([copy(tls, tcp), copy(tcp, tls)]);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.#listener.close();
-    await this.#accepting;
-    while (this.#pipes.size > 0) await Promise.all(this.#pipes);
   }
 }
 
@@ -484,109 +310,36 @@ export function closedPort(): number {
  * and replies exactly as the original did. Records each request as received.
  */
 export class LegacyProxy implements AsyncDisposable {
-  readonly #listener: Deno.TcpListener;
-  readonly #pipes = new Set<Promise<void>>();
-  readonly #accepting: Promise<void>;
-  readonly #conns = new Set<Deno.Conn>();
+  readonly #proxy: TcpProxy;
   /** Every request line, as the client sent it. */
   readonly requests: string[] = [];
   readonly url: string;
 
   constructor(target: string) {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.#listener = listener;
-    this.url = `tcp://127.0.0.1:${listener.addr.port}`;
-    this.#accepting = (async () => {
-      try {
-        for await (const conn of listener) {
-          const done: Promise<void> = this.#pipe(conn, target).finally(() =>
-            this.#pipes.delete(done)
-          );
-          this.#pipes.add(done);
-        }
-      } catch {
-        // Listener closed.
-      }
-    })();
+    this.#proxy = new TcpProxy(hostPort(target), {
+      upstream: (client, server) => this.#stripIds(client, server),
+    });
+    this.url = `tcp://127.0.0.1:${this.#proxy.port}`;
   }
 
-  async #pipe(client: Deno.TcpConn, target: string): Promise<void> {
-    const server = await Deno.connect(hostPort(target));
-    client.setNoDelay(true);
-    server.setNoDelay(true);
-    this.#conns.add(client).add(server);
-    const closeBoth = () => {
-      for (const conn of [client, server]) {
-        this.#conns.delete(conn);
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
-      }
-    };
-    const upstream = (async () => {
-      const splitter = new LineSplitter(1024 * 1024);
-      const buffer = new Uint8Array(64 * 1024);
+  async #stripIds(client: Deno.Conn, server: Deno.Conn): Promise<void> {
+    for await (const line of readLines(client)) {
+      if (line === OVERSIZE) continue;
+      const text = decoder.decode(line);
+      this.requests.push(text);
+      let forward = text;
       try {
-        while (true) {
-          const n = await client.read(buffer);
-          if (n === null) break;
-          for (const line of splitter.split(buffer.subarray(0, n))) {
-            if (line === OVERSIZE) continue;
-            const text = decoder.decode(line);
-            this.requests.push(text);
-            let forward = text;
-            try {
-              const { id: _, ...rest } = JSON.parse(text);
-              forward = JSON.stringify(rest);
-            } catch {
-              // Not JSON: forwarded as is, the server answers it.
-            }
-            const bytes = encoder.encode(forward + "\n");
-            let offset = 0;
-            while (offset < bytes.length) {
-              offset += await server.write(bytes.subarray(offset));
-            }
-          }
-        }
+        const { id: _, ...rest } = JSON.parse(text);
+        forward = JSON.stringify(rest);
       } catch {
-        // One side closed.
-      } finally {
-        closeBoth();
+        // Not JSON: forwarded as is, the server answers it.
       }
-    })();
-    const downstream = (async () => {
-      const buffer = new Uint8Array(64 * 1024);
-      try {
-        while (true) {
-          const n = await server.read(buffer);
-          if (n === null) break;
-          let offset = 0;
-          while (offset < n) {
-            offset += await client.write(buffer.subarray(offset, n));
-          }
-        }
-      } catch {
-        // One side closed.
-      } finally {
-        closeBoth();
-      }
-    })();
-    await Promise.all([upstream, downstream]);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.#listener.close();
-    await this.#accepting;
-    for (const conn of [...this.#conns]) {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
+      await writeAll(server, encoder.encode(forward + "\n"));
     }
-    while (this.#pipes.size > 0) await Promise.all(this.#pipes);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#proxy.close();
   }
 }
 
@@ -628,11 +381,11 @@ export function authScript(
       const token = request.data ?? "";
       switch (request.command) {
         case "auth":
-          if (i > 0) await fail("auth must be the first command");
+          if (i > 0) await fail(ERROR_TEXT.auth_not_first);
           else if (token === ADMIN_TOKEN) {
             admin = true;
             await conn.ack(request);
-          } else await fail("invalid token");
+          } else await fail(ERROR_TEXT.invalid_token);
           break;
         case "ping":
           await conn.ack(request, { command: "ping", tags: [], data: "pong" });
@@ -642,14 +395,15 @@ export function authScript(
         case "set":
         case "unset":
         case "tags":
-          if (!admin) await fail("forbidden: admin only");
-          else if (request.command === "register") {
-            if (tokens.has(token)) await fail("token already exists");
+          if (!admin) {
+            await fail(new MistError("forbidden", "admin only").message);
+          } else if (request.command === "register") {
+            if (tokens.has(token)) await fail(ERROR_TEXT.token_exists);
             else {
               tokens.set(token, new Set(request.tags));
               await conn.ack(request);
             }
-          } else if (!tokens.has(token)) await fail("token not found");
+          } else if (!tokens.has(token)) await fail(ERROR_TEXT.token_not_found);
           else if (request.command === "unregister") {
             tokens.delete(token);
             await conn.ack(request);

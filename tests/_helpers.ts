@@ -1,5 +1,9 @@
 /**
- * Test helpers: servers on port 0, a raw line client, the program as a subprocess.
+ * The test kit's front: servers on port 0 and their fixtures, raw protocol
+ * clients (TCP lines, WebSocket, event stream) that share one inbox, and the
+ * kit's waits (re-exported from `src/testing/eventually.ts`). The program as a
+ * subprocess is in `_program.ts`, the fake server in `_fake_server.ts`, the
+ * proxy in `_tcp_proxy.ts`, the §2–§7 suite in `_protocol_suite.ts`.
  *
  * @module
  */
@@ -7,6 +11,8 @@
 import assert from "node:assert/strict";
 import { LineSplitter, OVERSIZE } from "../src/protocol/framing.ts";
 import type { Message } from "../src/protocol/codec.ts";
+import { writeAll } from "../src/_util/io.ts";
+import { Changes, eventually } from "../src/testing/eventually.ts";
 import {
   type MistServer,
   serve,
@@ -21,6 +27,17 @@ export function tcpServer(options: ServeOptions = {}): Promise<MistServer> {
   return serve({ listeners: ["tcp://127.0.0.1:0"], ...options });
 }
 
+/**
+ * Custom commands for the tests of `serve({ commands })`: `echo` replies with
+ * the request's data.
+ */
+export const ECHO_COMMANDS = {
+  echo: (_session, request) => ({
+    command: "echo",
+    data: request.data ?? "",
+  }),
+} satisfies ServeOptions["commands"];
+
 /** The `host:port` of a listener URL. */
 export function hostPort(url: string): { hostname: string; port: number } {
   const parsed = new URL(url);
@@ -28,6 +45,27 @@ export function hostPort(url: string): { hostname: string; port: number } {
     hostname: parsed.hostname.replace(/^\[(.*)\]$/, "$1"),
     port: Number(parsed.port),
   };
+}
+
+/**
+ * Each line a connection sends, without its newline, until it ends; a line
+ * longer than `maxBytes` comes as `OVERSIZE`, unbuffered. Read errors are
+ * thrown to the caller.
+ *
+ * @param conn the connection
+ * @param maxBytes the longest line kept
+ */
+export async function* readLines(
+  conn: Deno.Conn,
+  maxBytes = 1024 * 1024,
+): AsyncGenerator<Uint8Array | typeof OVERSIZE> {
+  const splitter = new LineSplitter(maxBytes);
+  const buffer = new Uint8Array(64 * 1024);
+  while (true) {
+    const n = await conn.read(buffer);
+    if (n === null) return;
+    yield* splitter.split(buffer.subarray(0, n));
+  }
 }
 
 /** A message received, or how the connection ended. */
@@ -39,10 +77,15 @@ type Received = Message | { closed: true };
  */
 export abstract class ProtocolClient implements AsyncDisposable {
   readonly #inbox: Received[] = [];
-  #waiter: (() => void) | undefined;
+  readonly #changes = new Changes();
 
   /** Sends raw text, or an object as one JSON message. */
   abstract send(message: string | object | Uint8Array): Promise<void>;
+  /**
+   * Sends each text as one message of the transport, in order: a line on
+   * TCP, a text frame on WebSocket.
+   */
+  abstract sendFrames(frames: readonly string[]): Promise<void>;
   /** Waits until the server closes the connection. */
   abstract ended(): Promise<void>;
   /** Closes the connection and waits for it to end. */
@@ -51,23 +94,15 @@ export abstract class ProtocolClient implements AsyncDisposable {
   /** Adds what arrived. */
   protected push(item: Received): void {
     this.#inbox.push(item);
-    this.#waiter?.();
+    this.#changes.notify();
   }
 
   /** The next message received (fails after `timeoutMs` or when the connection closed). */
   async next(timeoutMs = 10_000): Promise<Message> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.#inbox.length === 0) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) assert.fail("no message received in time");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#waiter = resolve;
-        timer = setTimeout(resolve, remaining);
-      });
-      clearTimeout(timer);
-      this.#waiter = undefined;
-    }
+    await eventually(() => this.#inbox.length > 0, "a message received", {
+      timeoutMs,
+      changes: this.#changes,
+    });
     const item = this.#inbox.shift()!;
     if ("closed" in item) {
       this.#inbox.unshift(item);
@@ -124,16 +159,10 @@ export class LineClient extends ProtocolClient {
   }
 
   async #read(): Promise<void> {
-    const splitter = new LineSplitter(64 * 1024 * 1024);
-    const buffer = new Uint8Array(64 * 1024);
     try {
-      while (true) {
-        const n = await this.conn.read(buffer);
-        if (n === null) break;
-        for (const line of splitter.split(buffer.subarray(0, n))) {
-          assert.notEqual(line, OVERSIZE);
-          this.push(JSON.parse(decoder.decode(line as Uint8Array)));
-        }
+      for await (const line of readLines(this.conn, 64 * 1024 * 1024)) {
+        assert.notEqual(line, OVERSIZE);
+        this.push(JSON.parse(decoder.decode(line as Uint8Array)));
       }
     } catch (err) {
       if (
@@ -147,13 +176,17 @@ export class LineClient extends ProtocolClient {
 
   /** Sends raw text, or an object as one JSON line. */
   async send(message: string | object | Uint8Array): Promise<void> {
-    const bytes = message instanceof Uint8Array ? message : encoder.encode(
-      typeof message === "string" ? message : JSON.stringify(message) + "\n",
+    await writeAll(
+      this.conn,
+      message instanceof Uint8Array ? message : encoder.encode(
+        typeof message === "string" ? message : JSON.stringify(message) + "\n",
+      ),
     );
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += await this.conn.write(bytes.subarray(offset));
-    }
+  }
+
+  /** Sends each text as one line, all in one write. */
+  sendFrames(frames: readonly string[]): Promise<void> {
+    return this.send(frames.map((frame) => `${frame}\n`).join(""));
   }
 
   /** Waits until the server closes the connection. */
@@ -227,6 +260,12 @@ export class WsClient extends ProtocolClient {
     return Promise.resolve();
   }
 
+  /** Sends each text as one text frame. */
+  sendFrames(frames: readonly string[]): Promise<void> {
+    for (const frame of frames) this.socket.send(frame);
+    return Promise.resolve();
+  }
+
   /** Waits until the connection closed. */
   ended(): Promise<void> {
     return this.#closed.promise;
@@ -260,7 +299,7 @@ export class RawWebSocket {
   ): Promise<RawWebSocket> {
     const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`)
       .join("");
-    await writeAllTo(
+    await writeAll(
       conn,
       encoder.encode(
         `GET ${path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n` +
@@ -301,7 +340,7 @@ export class RawWebSocket {
         return h;
       })();
     const masked = payload.map((byte, i) => byte ^ mask[i % 4]!);
-    await writeAllTo(this.conn, concat(concat(header, mask), masked));
+    await writeAll(this.conn, concat(concat(header, mask), masked));
   }
 
   /** Reads the next text message; `undefined` once the server closes. */
@@ -349,13 +388,6 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a);
   out.set(b, a.length);
   return out;
-}
-
-async function writeAllTo(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) {
-    offset += await conn.write(bytes.subarray(offset));
-  }
 }
 
 /** An event-stream client: `GET /subscribe?...`, each `data:` event parsed. */
@@ -431,6 +463,37 @@ export class EventStreamClient implements AsyncDisposable {
   }
 }
 
+/** Fetches a URL and reads its whole body as text. */
+export async function fetchText(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: string; headers: Headers }> {
+  const response = await fetch(url, init);
+  return {
+    status: response.status,
+    body: await response.text(),
+    headers: response.headers,
+  };
+}
+
+/** Fetches a URL and parses its body as JSON. */
+export async function fetchJson(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: unknown }> {
+  const { status, body } = await fetchText(url, init);
+  return { status, body: JSON.parse(body) };
+}
+
+/** A `POST` of a JSON body. */
+export function post(body: string): RequestInit {
+  return {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json" },
+  };
+}
+
 /** The first bound address of a scheme. */
 export function addressOf(server: MistServer, scheme: string): string {
   const url = server.addresses.find((a) => a.startsWith(`${scheme}://`));
@@ -482,144 +545,9 @@ export async function publishThrough(
   assert.deepEqual(await publisher.sync(), []);
 }
 
-export { eventually } from "../src/testing/eventually.ts";
-
-/** The output of the program run as a subprocess. */
-export interface ProgramOutput {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
-
-/** The command that runs the program with the permissions `deno task start` grants. */
-export function programCommand(
-  args: string[],
-  options: Deno.CommandOptions = {},
-): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      CLI,
-      ...args,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    ...options,
-  });
-}
-
-/** Runs the program to completion. */
-export async function runProgram(args: string[]): Promise<ProgramOutput> {
-  const { code, stdout, stderr } = await programCommand(args).output();
-  return {
-    code,
-    stdout: decoder.decode(stdout),
-    stderr: decoder.decode(stderr),
-  };
-}
-
-/** A server running as a subprocess, with its log lines. */
-export class ServerProcess implements AsyncDisposable {
-  readonly child: Deno.ChildProcess;
-  readonly lines: string[] = [];
-  readonly #done: Promise<ProgramOutput>;
-  #waiter: (() => void) | undefined;
-
-  constructor(args: string[]) {
-    const child = programCommand(["--server", ...args]).spawn();
-    this.child = child;
-    const collect = async (stream: ReadableStream<Uint8Array>) => {
-      let text = "";
-      let rest = "";
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        text += chunk;
-        rest += chunk;
-        const parts = rest.split("\n");
-        rest = parts.pop()!;
-        this.lines.push(...parts);
-        this.#waiter?.();
-      }
-      return text;
-    };
-    const stdout = collect(child.stdout);
-    const stderr = collect(child.stderr);
-    this.#done = (async () => {
-      const [status, out, err] = await Promise.all([
-        child.status,
-        stdout,
-        stderr,
-      ]);
-      this.#waiter?.();
-      return { code: status.code, stdout: out, stderr: err };
-    })();
-  }
-
-  /** Waits for a log line matching the pattern and returns its match. */
-  async waitFor(
-    pattern: RegExp,
-    timeoutMs = 20_000,
-  ): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    let finished = false;
-    this.#done.then(() => finished = true);
-    while (true) {
-      for (const line of this.lines) {
-        const match = line.match(pattern);
-        if (match) return match;
-      }
-      if (finished) {
-        assert.fail(
-          `exited before logging ${pattern}:\n${this.lines.join("\n")}`,
-        );
-      }
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) {
-        assert.fail(`no log line ${pattern}:\n${this.lines.join("\n")}`);
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#waiter = resolve;
-        timer = setTimeout(resolve, Math.min(remaining, 100));
-      });
-      clearTimeout(timer);
-    }
-  }
-
-  /** The bound URL the server logged for a scheme. */
-  async address(scheme: string): Promise<string> {
-    const match = await this.waitFor(
-      new RegExp(`${scheme.toUpperCase()} listener on (\\S+)`),
-    );
-    return match[1]!;
-  }
-
-  /** Sends a signal and waits for the exit. */
-  async stop(signal: Deno.Signal = "SIGTERM"): Promise<ProgramOutput> {
-    try {
-      this.child.kill(signal);
-    } catch {
-      // Already exited.
-    }
-    return await this.#done;
-  }
-
-  /** Waits for the exit. */
-  get output(): Promise<ProgramOutput> {
-    return this.#done;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop("SIGKILL");
-  }
-}
+export { eventually, next, until, within } from "../src/testing/eventually.ts";
+export { sleep } from "../src/_util/deadline.ts";
+export { writeAll } from "../src/_util/io.ts";
 
 /** Writes a temporary file and returns its path. */
 export async function tempFile(

@@ -1,10 +1,15 @@
 /**
  * A TCP proxy on 127.0.0.1 that can make the connections it carries go
  * silent: open, but never answering again, like a half-open connection or a
- * query a driver lost. New connections still work.
+ * query a driver lost. New connections still work. With `upstream` it
+ * rewrites what clients send (the original mist's behaviour in
+ * `_fake_server.ts`). Its {@linkcode pump} is the one byte-copying loop of
+ * the tests' proxies and bridges.
  *
  * @module
  */
+
+import { writeAll } from "../src/_util/io.ts";
 
 interface Pair {
   client: Deno.TcpConn;
@@ -12,19 +17,31 @@ interface Pair {
   silent: boolean;
 }
 
+/** What a {@linkcode TcpProxy} does besides forwarding. */
+export interface TcpProxyOptions {
+  /**
+   * Replaces the copy from each client to its server: reads `client` and
+   * writes whatever it wants to `server`, until the client ends.
+   */
+  upstream?: (client: Deno.TcpConn, server: Deno.TcpConn) => Promise<void>;
+}
+
 /** Forwards 127.0.0.1:port to a target, one upstream connection per client. */
 export class TcpProxy implements AsyncDisposable {
   readonly #listener: Deno.TcpListener;
   readonly #target: Deno.ConnectOptions;
+  readonly #upstream: TcpProxyOptions["upstream"];
   readonly #pairs = new Set<Pair>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #accepting: Promise<void>;
 
   /**
    * @param target where to forward to
+   * @param options how to rewrite what clients send
    */
-  constructor(target: Deno.ConnectOptions) {
+  constructor(target: Deno.ConnectOptions, options: TcpProxyOptions = {}) {
     this.#target = target;
+    this.#upstream = options.upstream;
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     this.#accepting = this.#accept();
   }
@@ -57,28 +74,24 @@ export class TcpProxy implements AsyncDisposable {
       client.close();
       return;
     }
+    client.setNoDelay(true);
+    server.setNoDelay(true);
     const pair: Pair = { client, server, silent: false };
     this.#pairs.add(pair);
+    const upstream = this.#upstream;
     await Promise.all([
-      this.#pump(pair, client, server),
+      upstream === undefined
+        ? this.#pump(pair, client, server)
+        : upstream(client, server).catch(() => {}).finally(() =>
+          closeQuietly(client, server)
+        ),
       this.#pump(pair, server, client),
     ]);
     this.#pairs.delete(pair);
   }
 
   async #pump(pair: Pair, from: Deno.TcpConn, to: Deno.TcpConn): Promise<void> {
-    const buffer = new Uint8Array(64 * 1024);
-    try {
-      while (true) {
-        const n = await from.read(buffer);
-        if (n === null) break;
-        if (pair.silent) continue;
-        let offset = 0;
-        while (offset < n) offset += await to.write(buffer.subarray(offset, n));
-      }
-    } catch {
-      // Either side closed.
-    }
+    await pump(from, to, { drop: () => pair.silent });
     // One side ended: end both (unless silenced, when nothing is said).
     if (!pair.silent) closeQuietly(pair.client, pair.server);
   }
@@ -101,7 +114,33 @@ export class TcpProxy implements AsyncDisposable {
   }
 }
 
-function closeQuietly(...conns: Deno.TcpConn[]): void {
+/**
+ * Copies bytes from one connection to another until the first ends or fails.
+ *
+ * @param from what to read
+ * @param to where to write everything read
+ * @param options `drop` says, for each chunk read, to discard it instead
+ */
+export async function pump(
+  from: Deno.Conn,
+  to: Deno.Conn,
+  options: { drop?: () => boolean } = {},
+): Promise<void> {
+  const buffer = new Uint8Array(64 * 1024);
+  try {
+    while (true) {
+      const n = await from.read(buffer);
+      if (n === null) break;
+      if (options.drop?.()) continue;
+      await writeAll(to, buffer.subarray(0, n));
+    }
+  } catch {
+    // Either side closed.
+  }
+}
+
+/** Closes connections, whether or not they are still open. */
+export function closeQuietly(...conns: Deno.Conn[]): void {
   for (const conn of conns) {
     try {
       conn.close();

@@ -1,16 +1,6 @@
 import assert from "node:assert/strict";
 import { SetTrie, tagSet } from "./set_trie.ts";
-
-/** A small seeded PRNG (mulberry32), so that a failing case can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from "../testing/random.ts";
 
 function matches(trie: SetTrie<string>, tags: string[]): string[] {
   const seen: string[] = [];

@@ -1,119 +1,30 @@
 /**
  * The command-line client as a user runs it: each subcommand as a subprocess,
- * against a real server in this process (or a fake one for admin commands),
+ * against a real server in this process,
  * with its output and exit code.
  */
 
 import assert from "node:assert/strict";
-import { connect } from "../mod.ts";
-import {
-  ADMIN_TOKEN,
-  authScript,
-  closedPort,
-  FakeServer,
-  next,
-  within,
-} from "./_fake_server.ts";
-import {
-  programCommand,
-  type ProgramOutput,
-  runProgram,
-  tcpServer,
-} from "./_helpers.ts";
+import { connect } from "../../mod.ts";
+import { openAuthenticator } from "../../src/auth/builtin.ts";
+import type { MistServer } from "../../src/server/server.ts";
+import { closedPort } from "../_fake_server.ts";
+import { args, Program, runProgram } from "../_program.ts";
+import { next, tcpServer } from "../_helpers.ts";
 
-const decoder = new TextDecoder();
+const ADMIN_TOKEN = "admin-secret-0001";
 
-/**
- * Runs the program with text on its standard input, in pieces written
- * `pauseMs` apart, so that replies can arrive while it waits for input.
- */
-async function runWithInput(
-  args: string[],
-  input: string[],
-  pauseMs = 0,
-): Promise<ProgramOutput> {
-  const child = programCommand(args, { stdin: "piped" }).spawn();
-  const writer = child.stdin.getWriter();
-  for (const [i, piece] of input.entries()) {
-    if (i > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
-    await writer.write(new TextEncoder().encode(piece)).catch(() => {});
-  }
-  await writer.close().catch(() => {});
-  const { code, stdout, stderr } = await child.output();
-  return {
-    code,
-    stdout: decoder.decode(stdout),
-    stderr: decoder.decode(stderr),
-  };
-}
-
-/** A running subprocess whose output lines can be waited for. */
-class Running implements AsyncDisposable {
-  readonly child: Deno.ChildProcess;
-  readonly stdout: string[] = [];
-  readonly stderr: string[] = [];
-  readonly done: Promise<number>;
-  #changed: (() => void) | undefined;
-
-  constructor(args: string[]) {
-    this.child = programCommand(args).spawn();
-    const collect = async (
-      stream: ReadableStream<Uint8Array>,
-      into: string[],
-    ) => {
-      let rest = "";
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        rest += chunk;
-        const parts = rest.split("\n");
-        rest = parts.pop()!;
-        into.push(...parts);
-        this.#changed?.();
-      }
-      if (rest !== "") into.push(rest);
-    };
-    const collecting = Promise.all([
-      collect(this.child.stdout, this.stdout),
-      collect(this.child.stderr, this.stderr),
-    ]);
-    this.done = collecting.then(async () => (await this.child.status).code);
-    this.done.then(() => this.#changed?.());
-  }
-
-  /** Waits until a stream has a line matching the pattern. */
-  async waitFor(
-    stream: "stdout" | "stderr",
-    pattern: RegExp,
-    ms = 10_000,
-  ): Promise<void> {
-    const deadline = Date.now() + ms;
-    let finished = false;
-    this.done.then(() => finished = true);
-    while (!this[stream].some((line) => pattern.test(line))) {
-      const remaining = deadline - Date.now();
-      if (finished || remaining <= 0) {
-        assert.fail(
-          `no ${stream} line ${pattern}; stdout:\n${
-            this.stdout.join("\n")
-          }\nstderr:\n${this.stderr.join("\n")}`,
-        );
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#changed = resolve;
-        timer = setTimeout(resolve, Math.min(remaining, 200));
-      });
-      clearTimeout(timer);
-    }
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      this.child.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-    await this.done;
-  }
+/** A server with authentication on, where `reader-token` may use tag `a`. */
+async function authServer(): Promise<MistServer> {
+  const server = await tcpServer({
+    authenticator: await openAuthenticator("memory://"),
+    token: ADMIN_TOKEN,
+  });
+  await using admin = await connect(server.addresses[0]!, {
+    token: ADMIN_TOKEN,
+  });
+  await admin.admin.register("reader-token", ["a"]);
+  return server;
 }
 
 function assertOneLine(stderr: string, pattern: RegExp): void {
@@ -132,12 +43,9 @@ Deno.test("mist ping prints pong and the round-trip time", async () => {
     assert.match(stdout, /^pong \d+\.\d ms\n$/);
     assert.equal(stderr, "");
   }
-  const json = await runProgram([
-    "ping",
-    "--host",
-    server.addresses[0]!,
-    "--json",
-  ]);
+  const json = await runProgram(
+    args("ping", { host: server.addresses[0]!, json: true }),
+  );
   assert.equal(json.code, 0, json.stderr);
   const message = JSON.parse(json.stdout);
   assert.deepEqual({ ...message, ms: 0 }, {
@@ -151,11 +59,9 @@ Deno.test("mist ping prints pong and the round-trip time", async () => {
 
 Deno.test("mist ping exits 3 with one line when it cannot connect", async () => {
   const port = closedPort();
-  const { code, stdout, stderr } = await runProgram([
-    "ping",
-    "--host",
-    `127.0.0.1:${port}`,
-  ]);
+  const { code, stdout, stderr } = await runProgram(
+    args("ping", { host: `127.0.0.1:${port}` }),
+  );
   assert.equal(code, 3);
   assert.equal(stdout, "");
   assertOneLine(
@@ -172,15 +78,13 @@ Deno.test("mist publish sends one message and prints nothing", async () => {
   await using server = await tcpServer();
   await using client = await connect(server.addresses[0]!);
   const sub = await client.subscribe(["a", "b"]);
-  const { code, stdout, stderr } = await runProgram([
-    "publish",
-    "--host",
-    server.addresses[0]!,
-    "--tags",
-    "b, a,c",
-    "--data",
-    "hello world",
-  ]);
+  const { code, stdout, stderr } = await runProgram(
+    args("publish", {
+      host: server.addresses[0]!,
+      tags: "b, a,c",
+      data: "hello world",
+    }),
+  );
   assert.equal(code, 0, stderr);
   assert.equal(stdout + stderr, "");
   assert.deepEqual(await next(sub[Symbol.asyncIterator]()), {
@@ -194,15 +98,10 @@ Deno.test("mist publish --data - publishes each line of standard input", async (
   await using server = await tcpServer();
   await using client = await connect(server.addresses[0]!);
   const sub = await client.subscribe(["lines"]);
-  const { code, stderr } = await runWithInput([
-    "publish",
-    "--host",
-    server.addresses[0]!,
-    "--tags",
-    "lines",
-    "--data",
-    "-",
-  ], ["first\nsecond\r\n\nlast without newline"]);
+  const { code, stderr } = await runProgram(
+    args("publish", { host: server.addresses[0]!, tags: "lines", data: "-" }),
+    { input: ["first\nsecond\r\n\nlast without newline"] },
+  );
   assert.equal(code, 0, stderr);
   const iterator = sub[Symbol.asyncIterator]();
   const got: string[] = [];
@@ -212,15 +111,9 @@ Deno.test("mist publish --data - publishes each line of standard input", async (
 
 Deno.test("mist publish exits 1 with the server's error", async () => {
   await using server = await tcpServer({ limits: { maxTags: 2 } });
-  const { code, stdout, stderr } = await runProgram([
-    "publish",
-    "--host",
-    server.addresses[0]!,
-    "--tags",
-    "a,b,c",
-    "--data",
-    "x",
-  ]);
+  const { code, stdout, stderr } = await runProgram(
+    args("publish", { host: server.addresses[0]!, tags: "a,b,c", data: "x" }),
+  );
   assert.equal(code, 1);
   assert.equal(stdout, "");
   assertOneLine(stderr, /^mist publish: too many tags: 3 > 2\n$/);
@@ -228,18 +121,12 @@ Deno.test("mist publish exits 1 with the server's error", async () => {
 
 Deno.test("mist publish --data - stops at the first error and exits 1", async () => {
   await using server = await tcpServer({ limits: { maxMessageBytes: 64 } });
-  const { code, stderr } = await runWithInput(
-    [
-      "publish",
-      "--host",
-      server.addresses[0]!,
-      "--tags",
-      "a",
-      "--data",
-      "-",
-    ],
-    [`short\n${"x".repeat(100)}\n`, "short again\n", "and again\n"],
-    200,
+  const { code, stderr } = await runProgram(
+    args("publish", { host: server.addresses[0]!, tags: "a", data: "-" }),
+    {
+      input: [`short\n${"x".repeat(100)}\n`, "short again\n", "and again\n"],
+      pauseMs: 200,
+    },
   );
   assert.equal(code, 1);
   assertOneLine(stderr, /^mist publish: message too large\n$/);
@@ -250,23 +137,18 @@ Deno.test("mist publish --data - stops at the first error and exits 1", async ()
 Deno.test("mist subscribe prints each message's data once, and exits 0 on SIGINT", async () => {
   await using server = await tcpServer();
   await using publisher = await connect(server.addresses[0]!);
-  await using running = new Running([
-    "subscribe",
-    "--host",
-    server.addresses[0]!,
-    "--tags",
-    "a,b",
-    "--tags",
-    "c",
-  ]);
-  await running.waitFor("stderr", /^mist subscribe: subscribed to a,b and c$/);
+  await using running = new Program(
+    args("subscribe", { host: server.addresses[0]!, tags: ["a,b", "c"] }),
+  );
+  await running.waitFor(/^mist subscribe: subscribed to a,b and c$/, {
+    stream: "stderr",
+  });
   await publisher.publish(["a"], "not for it");
   await publisher.publish(["b", "a"], "one");
   await publisher.publish(["a", "b", "c"], "two: both match, printed once");
   await publisher.publish(["c"], "three");
-  await running.waitFor("stdout", /^three$/);
-  running.child.kill("SIGINT");
-  assert.equal(await within(running.done, "the subscriber to exit"), 0);
+  await running.waitFor(/^three$/, { stream: "stdout" });
+  assert.equal((await running.stop("SIGINT")).code, 0);
   assert.deepEqual(running.stdout, [
     "one",
     "two: both match, printed once",
@@ -278,19 +160,13 @@ Deno.test("mist subscribe prints each message's data once, and exits 0 on SIGINT
 Deno.test("mist subscribe --json prints whole messages, one JSON line each", async () => {
   await using server = await tcpServer();
   await using publisher = await connect(server.addresses[0]!);
-  await using running = new Running([
-    "subscribe",
-    "--host",
-    server.addresses[0]!,
-    "--tags",
-    "news",
-    "--json",
-  ]);
-  await running.waitFor("stderr", /subscribed to news/);
+  await using running = new Program(
+    args("subscribe", { host: server.addresses[0]!, tags: "news", json: true }),
+  );
+  await running.waitFor(/subscribed to news/, { stream: "stderr" });
   await publisher.publish(["news", "today"], "line one\nline two");
-  await running.waitFor("stdout", /today/);
-  running.child.kill("SIGTERM");
-  assert.equal(await within(running.done, "the subscriber to exit"), 0);
+  await running.waitFor(/today/, { stream: "stdout" });
+  assert.equal((await running.stop("SIGTERM")).code, 0);
   assert.deepEqual(running.stdout.map((line) => JSON.parse(line)), [
     { command: "publish", tags: ["news", "today"], data: "line one\nline two" },
   ]);
@@ -300,41 +176,32 @@ Deno.test("mist subscribe reconnects when the server restarts, and says so", asy
   const first = await tcpServer();
   const url = first.addresses[0]!;
   const { port } = new URL(url);
-  await using running = new Running([
-    "subscribe",
-    "--host",
-    url,
-    "--tags",
-    "x",
-  ]);
-  await running.waitFor("stderr", /subscribed to x/);
+  await using running = new Program(
+    args("subscribe", { host: url, tags: "x" }),
+  );
+  await running.waitFor(/subscribed to x/, { stream: "stderr" });
   await first.close();
   await running.waitFor(
-    "stderr",
     /connection closed: lost the connection.*; reconnecting$/,
+    { stream: "stderr" },
   );
   await using second = await tcpServer({
     listeners: [`tcp://127.0.0.1:${port}`],
   });
   await running.waitFor(
-    "stderr",
     /reconnected after \d+\.\d s; messages published meanwhile were lost/,
+    { stream: "stderr" },
   );
   await using publisher = await connect(second.addresses[0]!);
   await publisher.publish(["x"], "after the restart");
-  await running.waitFor("stdout", /^after the restart$/);
-  running.child.kill("SIGINT");
-  assert.equal(await within(running.done, "the subscriber to exit"), 0);
+  await running.waitFor(/^after the restart$/, { stream: "stdout" });
+  assert.equal((await running.stop("SIGINT")).code, 0);
 });
 
 Deno.test("mist subscribe exits 3 when it cannot connect", async () => {
-  const { code, stderr } = await runProgram([
-    "subscribe",
-    "--host",
-    `127.0.0.1:${closedPort()}`,
-    "--tags",
-    "a",
-  ]);
+  const { code, stderr } = await runProgram(
+    args("subscribe", { host: `127.0.0.1:${closedPort()}`, tags: "a" }),
+  );
   assert.equal(code, 3);
   assertOneLine(
     stderr,
@@ -346,15 +213,12 @@ Deno.test("mist subscribe exits 3 when it cannot connect", async () => {
 
 Deno.test("mist list prints the connection's subscriptions (none) and --json the reply", async () => {
   await using server = await tcpServer();
-  const plain = await runProgram(["list", "--host", server.addresses[0]!]);
+  const plain = await runProgram(args("list", { host: server.addresses[0]! }));
   assert.equal(plain.code, 0, plain.stderr);
   assert.equal(plain.stdout, "");
-  const json = await runProgram([
-    "list",
-    "--host",
-    server.addresses[0]!,
-    "--json",
-  ]);
+  const json = await runProgram(
+    args("list", { host: server.addresses[0]!, json: true }),
+  );
   assert.equal(json.code, 0, json.stderr);
   assert.equal(json.stdout, '{"command":"list","tags":[],"data":"[]"}\n');
 });
@@ -362,16 +226,14 @@ Deno.test("mist list prints the connection's subscriptions (none) and --json the
 // ---- admin --------------------------------------------------------------------
 
 Deno.test("mist admin manages tokens with the admin token from --token", async () => {
-  await using server = new FakeServer(authScript());
-  const admin = (...args: string[]) =>
-    runProgram([
-      "admin",
-      ...args,
-      "--host",
-      server.url,
-      "--token",
-      ADMIN_TOKEN,
-    ]);
+  await using server = await authServer();
+  const admin = (...words: string[]) =>
+    runProgram(
+      args(["admin", ...words], {
+        host: server.addresses[0]!,
+        token: ADMIN_TOKEN,
+      }),
+    );
   const steps: [string[], number, string, RegExp | ""][] = [
     [["register", "app-token", "--tags", "b,a"], 0, "", ""],
     [["set", "app-token", "--tags", "c"], 0, "", ""],
@@ -392,46 +254,33 @@ Deno.test("mist admin manages tokens with the admin token from --token", async (
     [["unregister", "app-token"], 0, "", ""],
     [["unregister", "app-token"], 1, "", /^mist admin: token not found\n$/],
   ];
-  for (const [args, expectedCode, expectedOut, expectedErr] of steps) {
-    const { code, stdout, stderr } = await admin(...args);
-    assert.equal(code, expectedCode, `${args.join(" ")}: ${stderr}`);
-    assert.equal(stdout, expectedOut, args.join(" "));
-    if (expectedErr === "") assert.equal(stderr, "", args.join(" "));
+  for (const [words, expectedCode, expectedOut, expectedErr] of steps) {
+    const { code, stdout, stderr } = await admin(...words);
+    assert.equal(code, expectedCode, `${words.join(" ")}: ${stderr}`);
+    assert.equal(stdout, expectedOut, words.join(" "));
+    if (expectedErr === "") assert.equal(stderr, "", words.join(" "));
     else assertOneLine(stderr, expectedErr);
   }
 });
 
 Deno.test("mist admin without the admin token exits 1; MIST_TOKEN stands in for --token", async () => {
-  await using server = new FakeServer(authScript());
-  const refused = await runProgram([
-    "admin",
-    "tags",
-    "reader-token",
-    "--host",
-    server.url,
-  ]);
+  await using server = await authServer();
+  const tags = (token?: string) =>
+    args(["admin", "tags", "reader-token"], {
+      host: server.addresses[0]!,
+      token,
+    });
+  const refused = await runProgram(tags());
   assert.equal(refused.code, 1);
   assertOneLine(refused.stderr, /^mist admin: forbidden: admin only\n$/);
 
-  const { code, stdout, stderr } = await programCommand([
-    "admin",
-    "tags",
-    "reader-token",
-    "--host",
-    server.url,
-  ], { env: { MIST_TOKEN: ADMIN_TOKEN } }).output();
-  assert.equal(code, 0, decoder.decode(stderr));
-  assert.equal(decoder.decode(stdout), "a\n");
+  const { code, stdout, stderr } = await runProgram(tags(), {
+    env: { MIST_TOKEN: ADMIN_TOKEN },
+  });
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, "a\n");
 
-  const wrong = await runProgram([
-    "admin",
-    "tags",
-    "reader-token",
-    "--host",
-    server.url,
-    "--token",
-    "wrong-token-4242",
-  ]);
+  const wrong = await runProgram(tags("wrong-token-4242"));
   assert.equal(wrong.code, 1);
   assertOneLine(wrong.stderr, /^mist admin: invalid token\n$/);
   assert.doesNotMatch(wrong.stderr, /wrong-token-4242/);
@@ -444,7 +293,7 @@ Deno.test("every client subcommand has --help", async () => {
     (command) => ["--help", "-h"].map((flag) => [command, flag]),
   );
   // Independent processes: run them together.
-  const outputs = await Promise.all(runs.map((args) => runProgram(args)));
+  const outputs = await Promise.all(runs.map((argv) => runProgram(argv)));
   for (const [i, { code, stdout, stderr }] of outputs.entries()) {
     const command = runs[i]![0]!;
     assert.equal(code, 0, stderr);

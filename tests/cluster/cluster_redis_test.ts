@@ -5,14 +5,14 @@
  */
 
 import assert from "node:assert/strict";
-import { tokenDigest } from "../src/auth/authenticator.ts";
-import { RedisBackplane } from "../src/cluster/backplane_redis.ts";
-import type { MistServer } from "../src/server/server.ts";
-import { exactlyOnceEverywhere, linked } from "./_cluster.ts";
-import { eventually } from "../src/testing/eventually.ts";
-import { LineClient, ServerProcess, tcpServer } from "./_helpers.ts";
-import { RedisServer, redisTest } from "./_redis.ts";
-import { testCertificate } from "./_certificates.ts";
+import { tokenDigest } from "../../src/auth/authenticator.ts";
+import { RedisBackplane } from "../../src/cluster/backplane_redis.ts";
+import type { MistServer } from "../../src/server/server.ts";
+import { exactlyOnceEverywhere, linked, startNodes } from "../_cluster.ts";
+import { ServerProcess } from "../_program.ts";
+import { eventually, LineClient, sleep, tcpServer } from "../_helpers.ts";
+import { RedisServer, redisTest } from "../_redis.ts";
+import { testCertificate } from "../_certificates.ts";
 
 const FAST = { retryMinMs: 20, retryMaxMs: 200 };
 
@@ -24,30 +24,21 @@ redisTest(
   "cluster over Redis: three nodes, subscribers on each, publishers on each: exactly once, no echo, in order",
   async () => {
     await using redis = await RedisServer.start();
-    const servers: MistServer[] = [];
-    try {
-      for (let i = 0; i < 3; i++) {
-        servers.push(
-          await tcpServer({
-            cluster: redis.url,
-            clusterName: "three",
-            heartbeatMs: 100,
-          }),
-        );
-      }
-      await linked(servers);
-      await exactlyOnceEverywhere(servers, 200);
-      for (const server of servers) {
-        const stats = server.stats().cluster!;
-        assert.deepEqual(
-          [stats.sent, stats.received, stats.dropped, stats.malformed],
-          [200, 400, 0, 0],
-        );
-      }
-      assert.match(await redis.command("PUBSUB", "CHANNELS"), /mist:three/);
-    } finally {
-      await closeAll(servers);
+    await using nodes = await startNodes(3, () => ({
+      cluster: redis.url,
+      clusterName: "three",
+      heartbeatMs: 100,
+    }));
+    const servers = nodes.servers;
+    await exactlyOnceEverywhere(servers, 200);
+    for (const server of servers) {
+      const stats = server.stats().cluster!;
+      assert.deepEqual(
+        [stats.sent, stats.received, stats.dropped, stats.malformed],
+        [200, 400, 0, 0],
+      );
     }
+    assert.match(await redis.command("PUBSUB", "CHANNELS"), /mist:three/);
   },
 );
 
@@ -55,35 +46,27 @@ redisTest(
   "cluster over Redis: grants envelopes reach every other node, not their origin",
   async () => {
     await using redis = await RedisServer.start();
-    const servers: MistServer[] = [];
-    try {
-      for (let i = 0; i < 3; i++) {
-        servers.push(await tcpServer({ cluster: redis.url, heartbeatMs: 100 }));
-      }
-      await linked(servers);
-      const seen = servers.map(() =>
-        [] as [string, readonly string[] | null][]
-      );
-      servers.forEach((server, i) =>
-        server.cluster!.onGrants((digest, tags) =>
-          seen[i]!.push([digest, tags])
-        )
-      );
-      servers[1]!.cluster!.publishGrants(tokenDigest("tok"), ["a", "b"]);
-      servers[1]!.cluster!.publishGrants(tokenDigest("tok"), ["a"]);
-      servers[1]!.cluster!.publishGrants(tokenDigest("tok"), null);
-      await eventually(
-        () => seen[0]!.length === 3 && seen[2]!.length === 3,
-        "both other nodes got every change",
-      );
-      const digest = tokenDigest("tok");
-      const expected = [[digest, ["a", "b"]], [digest, ["a"]], [digest, null]];
-      assert.deepEqual(seen[0], expected);
-      assert.deepEqual(seen[2], expected);
-      assert.deepEqual(seen[1], []);
-    } finally {
-      await closeAll(servers);
-    }
+    await using nodes = await startNodes(
+      3,
+      () => ({ cluster: redis.url, heartbeatMs: 100 }),
+    );
+    const servers = nodes.servers;
+    const seen = servers.map(() => [] as [string, readonly string[] | null][]);
+    servers.forEach((server, i) =>
+      server.cluster!.onGrants((digest, tags) => seen[i]!.push([digest, tags]))
+    );
+    servers[1]!.cluster!.publishGrants(tokenDigest("tok"), ["a", "b"]);
+    servers[1]!.cluster!.publishGrants(tokenDigest("tok"), ["a"]);
+    servers[1]!.cluster!.publishGrants(tokenDigest("tok"), null);
+    await eventually(
+      () => seen[0]!.length === 3 && seen[2]!.length === 3,
+      "both other nodes got every change",
+    );
+    const digest = tokenDigest("tok");
+    const expected = [[digest, ["a", "b"]], [digest, ["a"]], [digest, null]];
+    assert.deepEqual(seen[0], expected);
+    assert.deepEqual(seen[2], expected);
+    assert.deepEqual(seen[1], []);
   },
 );
 
@@ -91,82 +74,73 @@ redisTest(
   "cluster over Redis: Redis stopped mid-stream and restarted: nodes count what they could not send, relink by themselves and deliver again",
   async () => {
     await using redis = await RedisServer.start();
-    const servers: MistServer[] = [];
-    try {
-      for (let i = 0; i < 2; i++) {
-        servers.push(
-          await tcpServer({
-            backplane: new RedisBackplane(redis.url, FAST),
-            heartbeatMs: 100,
-          }),
-        );
-      }
-      await linked(servers);
-      const [a, b] = servers as [MistServer, MistServer];
-      await using publisher = await LineClient.connect(a.addresses[0]!);
-      await using local = await LineClient.connect(a.addresses[0]!);
-      await using remote = await LineClient.connect(b.addresses[0]!);
-      for (const client of [local, remote]) {
-        await client.send({ command: "subscribe", tags: ["s"] });
-        await client.sync();
-      }
-      let sequence = 0;
-      const publishSome = async (count: number) => {
-        for (let i = 0; i < count; i++) {
-          await publisher.send({
-            command: "publish",
-            tags: ["s"],
-            data: `${sequence++}`,
-          });
-        }
-        await publisher.sync();
-      };
-
-      await publishSome(100);
-      await redis.stop();
-      await eventually(
-        () => servers.every((s) => s.stats().cluster!.state === "down"),
-        "both nodes see the link down",
-      );
-      await publishSome(100);
-      assert.ok(a.stats().cluster!.dropped >= 100, "counted while down");
-
-      await redis.start();
-      await eventually(
-        () => servers.every((s) => s.stats().cluster!.state === "up"),
-        "both nodes relinked by themselves",
-      );
-      await eventually(
-        () => servers.every((s) => s.stats().cluster!.peers === 1),
-        "and see each other again",
-      );
-      await publishSome(100);
-
-      // Locally, nothing was lost.
-      const localGot = [];
-      while (localGot.length < 300) {
-        localGot.push(Number((await local.next()).data));
-      }
-      assert.deepEqual(localGot, Array.from({ length: 300 }, (_, i) => i));
-      // Across nodes: the last 100 arrived; what arrived is in order, never twice.
-      const remoteGot: number[] = [];
-      while (remoteGot.at(-1) !== 299) {
-        remoteGot.push(Number((await remote.next()).data));
-      }
-      assert.deepEqual(
-        remoteGot.slice(-100),
-        Array.from({ length: 100 }, (_, i) => 200 + i),
-      );
-      for (let i = 1; i < remoteGot.length; i++) {
-        assert.ok(remoteGot[i]! > remoteGot[i - 1]!, "in order, no duplicate");
-      }
-      assert.ok(
-        !remoteGot.some((n) => n >= 100 && n < 200),
-        "nothing sent while down",
-      );
-    } finally {
-      await closeAll(servers);
+    await using nodes = await startNodes(2, () => ({
+      backplane: new RedisBackplane(redis.url, FAST),
+      heartbeatMs: 100,
+    }));
+    const servers = nodes.servers;
+    const [a, b] = servers as [MistServer, MistServer];
+    await using publisher = await LineClient.connect(a.addresses[0]!);
+    await using local = await LineClient.connect(a.addresses[0]!);
+    await using remote = await LineClient.connect(b.addresses[0]!);
+    for (const client of [local, remote]) {
+      await client.send({ command: "subscribe", tags: ["s"] });
+      await client.sync();
     }
+    let sequence = 0;
+    const publishSome = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        await publisher.send({
+          command: "publish",
+          tags: ["s"],
+          data: `${sequence++}`,
+        });
+      }
+      await publisher.sync();
+    };
+
+    await publishSome(100);
+    await redis.stop();
+    await eventually(
+      () => servers.every((s) => s.stats().cluster!.state === "down"),
+      "both nodes see the link down",
+    );
+    await publishSome(100);
+    assert.ok(a.stats().cluster!.dropped >= 100, "counted while down");
+
+    await redis.start();
+    await eventually(
+      () => servers.every((s) => s.stats().cluster!.state === "up"),
+      "both nodes relinked by themselves",
+    );
+    await eventually(
+      () => servers.every((s) => s.stats().cluster!.peers === 1),
+      "and see each other again",
+    );
+    await publishSome(100);
+
+    // Locally, nothing was lost.
+    const localGot = [];
+    while (localGot.length < 300) {
+      localGot.push(Number((await local.next()).data));
+    }
+    assert.deepEqual(localGot, Array.from({ length: 300 }, (_, i) => i));
+    // Across nodes: the last 100 arrived; what arrived is in order, never twice.
+    const remoteGot: number[] = [];
+    while (remoteGot.at(-1) !== 299) {
+      remoteGot.push(Number((await remote.next()).data));
+    }
+    assert.deepEqual(
+      remoteGot.slice(-100),
+      Array.from({ length: 100 }, (_, i) => 200 + i),
+    );
+    for (let i = 1; i < remoteGot.length; i++) {
+      assert.ok(remoteGot[i]! > remoteGot[i - 1]!, "in order, no duplicate");
+    }
+    assert.ok(
+      !remoteGot.some((n) => n >= 100 && n < 200),
+      "nothing sent while down",
+    );
   },
 );
 
@@ -263,7 +237,7 @@ redisTest(
     await using client = await LineClient.connect(url);
     assert.equal((await client.request({ command: "ping" })).data, "pong");
     // Retries run at least every 5 s; wait for a few of the first, quicker ones.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await sleep(1000);
     await redis.start();
     await redis.command("CONFIG", "SET", "requirepass", "pw-secret");
     await server.waitFor(/Cluster link up/);

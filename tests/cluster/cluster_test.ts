@@ -4,30 +4,28 @@
  */
 
 import assert from "node:assert/strict";
-import { tokenDigest } from "../src/auth/authenticator.ts";
-import { MemoryAuthenticator } from "../src/auth/memory.ts";
-import { MemoryBus } from "../src/cluster/backplane_memory.ts";
-import { type MistServer, serve } from "../src/server/server.ts";
-import { exactlyOnceEverywhere, linked } from "./_cluster.ts";
-import { eventually } from "../src/testing/eventually.ts";
-import { addressOf, LineClient, tcpServer } from "./_helpers.ts";
+import { tokenDigest } from "../../src/auth/authenticator.ts";
+import { MemoryAuthenticator } from "../../src/auth/memory.ts";
+import { MemoryBus } from "../../src/cluster/backplane_memory.ts";
+import type { Message } from "../../src/protocol/codec.ts";
+import { type MistServer, serve } from "../../src/server/server.ts";
+import {
+  exactlyOnceEverywhere,
+  linked,
+  type Nodes,
+  startNodes,
+} from "../_cluster.ts";
+import { addressOf, eventually, LineClient, tcpServer } from "../_helpers.ts";
 
 async function memoryCluster(
   count: number,
-): Promise<{ bus: MemoryBus; servers: MistServer[] } & AsyncDisposable> {
+): Promise<{ bus: MemoryBus } & Nodes> {
   const bus = new MemoryBus();
-  const servers: MistServer[] = [];
-  for (let i = 0; i < count; i++) {
-    servers.push(await tcpServer({ backplane: bus.attach(), heartbeatMs: 50 }));
-  }
-  await linked(servers);
-  return {
-    bus,
-    servers,
-    [Symbol.asyncDispose]: async () => {
-      for (const server of servers) await server.close();
-    },
-  };
+  const nodes = await startNodes(
+    count,
+    () => ({ backplane: bus.attach(), heartbeatMs: 50 }),
+  );
+  return Object.assign(nodes, { bus });
 }
 
 Deno.test("cluster: a message published on any node reaches every matching connection of every node once, never its publisher, in order", async () => {
@@ -215,12 +213,12 @@ Deno.test("cluster: unset, set and unregister on one node change the grants of l
   );
 
   await admin.send({ command: "set", tags: ["z"], data: "user" });
-  let reply = await user.request({ command: "subscribe", tags: ["z"], id: 1 });
-  for (let i = 0; i < 100 && reply.error !== undefined; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
+  let reply: Message | undefined;
+  await eventually(async () => {
     reply = await user.request({ command: "subscribe", tags: ["z"], id: 1 });
-  }
-  assert.equal(reply.data, "ok", "the new grant reached node b");
+    return reply.error === undefined;
+  }, "the new grant to reach node b");
+  assert.equal(reply?.data, "ok", "the new grant reached node b");
 
   await admin.send({ command: "unregister", data: "user" });
   await eventually(

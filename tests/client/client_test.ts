@@ -3,10 +3,15 @@
  */
 
 import assert from "node:assert/strict";
-import { type ClientEvent, connect, type Delivery, MistError } from "../mod.ts";
-import { serve } from "../src/server/server.ts";
-import { closedPort, next, until, within } from "./_fake_server.ts";
-import { tcpServer } from "./_helpers.ts";
+import {
+  type ClientEvent,
+  connect,
+  type Delivery,
+  MistError,
+} from "../../mod.ts";
+import { serve } from "../../src/server/server.ts";
+import { closedPort } from "../_fake_server.ts";
+import { ECHO_COMMANDS, next, tcpServer, until, within } from "../_helpers.ts";
 
 const FAST_RECONNECT = { initialDelayMs: 10, maxDelayMs: 100 };
 
@@ -197,15 +202,8 @@ Deno.test("an error reply rejects the call with a typed MistError carrying the s
 });
 
 Deno.test("request() sends custom commands and returns their reply", async () => {
-  await using server = await serve({
-    listeners: ["tcp://127.0.0.1:0"],
-    commands: {
-      echo: (_session, request) => ({
-        command: "echo",
-        data: request.data ?? "",
-      }),
-      quiet: () => {},
-    },
+  await using server = await tcpServer({
+    commands: { ...ECHO_COMMANDS, quiet: () => {} },
   });
   await using client = await connect(server.addresses[0]!);
   assert.deepEqual(

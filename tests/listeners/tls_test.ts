@@ -4,16 +4,16 @@
  */
 
 import assert from "node:assert/strict";
-import { serve } from "../src/server/server.ts";
+import { serve } from "../../src/server/server.ts";
+import { args, runProgram, ServerProcess } from "../_program.ts";
 import {
   addressOf,
   hostPort,
   LineClient,
   RawWebSocket,
-  runProgram,
-  ServerProcess,
-} from "./_helpers.ts";
-import { testCertificate } from "./_certificates.ts";
+  writeAll,
+} from "../_helpers.ts";
+import { testCertificate } from "../_certificates.ts";
 
 const certificate = await testCertificate();
 const ignore = certificate === undefined;
@@ -90,7 +90,7 @@ Deno.test({
     });
     const url = addressOf(server, "tls");
     using plain = await Deno.connect(hostPort(url));
-    await plain.write(new TextEncoder().encode('{"command":"ping"}\n'));
+    await writeAll(plain, new TextEncoder().encode('{"command":"ping"}\n'));
     using silent = await Deno.connect(hostPort(url));
     await using line = new LineClient(await connectTls(url));
     assert.deepEqual(await line.request({ command: "ping" }), PONG);
@@ -140,25 +140,21 @@ Deno.test({
       assert.deepEqual(await line.request({ command: "ping" }), PONG);
       assert.equal((await server.stop()).code, 0);
     }
-    const noCert = await runProgram([
-      "--server",
-      "--listeners",
-      "tls://127.0.0.1:0",
-    ]);
+    const noCert = await runProgram(
+      args("--server", { listeners: "tls://127.0.0.1:0" }),
+    );
     assert.equal(noCert.code, 1);
     assert.match(
       noCert.stderr,
       /tls:\/\/ needs a certificate: set tls-cert and tls-key/,
     );
-    const missing = await runProgram([
-      "--server",
-      "--listeners",
-      "tls://127.0.0.1:0",
-      "--tls-cert",
-      "/nonexistent.pem",
-      "--tls-key",
-      keyFile,
-    ]);
+    const missing = await runProgram(
+      args("--server", {
+        listeners: "tls://127.0.0.1:0",
+        "tls-cert": "/nonexistent.pem",
+        "tls-key": keyFile,
+      }),
+    );
     assert.equal(missing.code, 1);
     assert.match(
       missing.stderr,

@@ -3,24 +3,20 @@
  */
 
 import assert from "node:assert/strict";
-import { MistError } from "../src/protocol/errors.ts";
-import { serve } from "../src/server/server.ts";
-import { LineClient } from "./_helpers.ts";
+import { MistError } from "../../src/protocol/errors.ts";
+import { serve } from "../../src/server/server.ts";
+import { ECHO_COMMANDS, LineClient, sleep, tcpServer } from "../_helpers.ts";
 
 Deno.test("custom commands reply, acknowledge, fail with their MistError, and keep request order", async () => {
-  await using server = await serve({
-    listeners: ["tcp://127.0.0.1:0"],
+  await using server = await tcpServer({
     commands: {
-      echo: (_session, request) => ({
-        command: "echo",
-        data: request.data ?? "",
-      }),
+      ...ECHO_COMMANDS,
       whoami: (session) => ({
         command: "whoami",
         data: session.principal.kind,
       }),
       slow: async (session, request) => {
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await sleep(20);
         await session.run({
           command: "subscribe",
           tags: request.tags ?? ["slow"],

@@ -1,5 +1,7 @@
 /**
- * The HTTP and WebSocket listeners over real sockets: PROTOCOL.md §1 and §8.
+ * The HTTP listener (src/listeners/http.ts) over real sockets: its routes
+ * (PROTOCOL.md §8) and deliveries across every transport it serves.
+ * WebSocket sessions are in websocket_test.ts, event streams in sse_test.ts.
  */
 
 import assert from "node:assert/strict";
@@ -7,43 +9,12 @@ import {
   addressOf,
   allServer,
   EventStreamClient,
-  eventually,
-  hostPort,
+  fetchJson,
+  fetchText,
   LineClient,
-  publishThrough,
-  RawWebSocket,
+  post,
   WsClient,
-} from "./_helpers.ts";
-
-const PONG = { command: "ping", tags: [], data: "pong" };
-
-async function fetchText(
-  url: string,
-  init: RequestInit = {},
-): Promise<{ status: number; body: string; headers: Headers }> {
-  const response = await fetch(url, init);
-  return {
-    status: response.status,
-    body: await response.text(),
-    headers: response.headers,
-  };
-}
-
-async function fetchJson(
-  url: string,
-  init: RequestInit = {},
-): Promise<{ status: number; body: unknown }> {
-  const { status, body } = await fetchText(url, init);
-  return { status, body: JSON.parse(body) };
-}
-
-function post(body: string): RequestInit {
-  return {
-    method: "POST",
-    body,
-    headers: { "content-type": "application/json" },
-  };
-}
+} from "../_helpers.ts";
 
 Deno.test("GET /ping answers pong on the HTTP and the WebSocket listener", async () => {
   await using server = await allServer();
@@ -103,49 +74,6 @@ Deno.test("deliveries cross TCP, WebSocket, Server-Sent Events and POST /publish
       );
     }
     assert.deepEqual(await sse.next(), message, `${name} -> sse`);
-  }
-});
-
-Deno.test("the WebSocket session speaks the same protocol and errors as TCP", async (t) => {
-  await using server = await allServer({ limits: { maxMessageBytes: 1024 } });
-  for (const path of ["/subscribe/websocket", "/"]) {
-    await t.step(`at ${path}`, async () => {
-      await using ws = await WsClient.connect(
-        addressOf(server, "ws").replace(/^ws:\/\/([^/]+).*/, `ws://$1${path}`),
-      );
-      assert.deepEqual(await ws.request({ command: "ping" }), PONG);
-      assert.deepEqual(await ws.request({ command: "list", id: 1 }), {
-        command: "list",
-        tags: [],
-        data: "[]",
-        id: 1,
-      });
-      assert.deepEqual(await ws.request("not json"), {
-        command: "",
-        error: "invalid JSON",
-      });
-      assert.deepEqual(await ws.request(new Uint8Array([1, 2, 3])), {
-        command: "",
-        error: "invalid message: binary frames are not supported",
-      });
-      assert.deepEqual(
-        await ws.request({ command: "ping", data: "x".repeat(2000) }),
-        {
-          command: "",
-          error: "message too large",
-        },
-      );
-      assert.deepEqual(await ws.request({ command: "subscribe", tags: [] }), {
-        command: "subscribe",
-        tags: [],
-        error: "missing tags",
-      });
-      assert.deepEqual(await ws.request({ command: "Ping" }), {
-        command: "Ping",
-        error: "Unknown Command",
-      });
-      assert.deepEqual(await ws.request({ command: "ping" }), PONG);
-    });
   }
 });
 
@@ -274,77 +202,6 @@ Deno.test("the HTTP listener answers 404, 405 and 426 with a short JSON error", 
   }
 });
 
-Deno.test("GET /subscribe streams each tags parameter as one subscription", async () => {
-  await using server = await allServer({ keepAliveMs: 50 });
-  const http = addressOf(server, "http");
-  await using publisher = await LineClient.connect(addressOf(server, "tcp"));
-  await using sse = await EventStreamClient.open(
-    `${http}/subscribe?tags=a,b&tags=c`,
-  );
-  assert.equal(server.stats().subscriptions, 2);
-  for (
-    const tags of [["a"], ["b"], ["b", "a"], ["c"], ["c", "a", "b"], ["z"]]
-  ) {
-    await publisher.send({ command: "publish", tags, data: tags.join("") });
-  }
-  await publisher.sync();
-  const got = [];
-  for (let i = 0; i < 3; i++) got.push((await sse.next()).data);
-  assert.deepEqual(got, ["ba", "c", "cab"]);
-  // Keep-alive comments come while the stream is idle.
-  assert.equal(await sse.nextComment(), "keep-alive");
-});
-
-Deno.test("GET /subscribe refuses missing and invalid tags before streaming", async () => {
-  await using server = await allServer({ limits: { maxTags: 2 } });
-  const http = addressOf(server, "http");
-  for (
-    const [query, error] of [
-      ["", "missing tags"],
-      ["?tags=", "missing tags"],
-      ["?tags=,,", "missing tags"],
-      ["?tags=a,b,c", "too many tags: 3 > 2"],
-    ]
-  ) {
-    assert.deepEqual(await fetchJson(`${http}/subscribe${query}`), {
-      status: 400,
-      body: { command: "subscribe", error },
-    });
-  }
-  assert.equal(server.stats().subscriptions, 0);
-});
-
-Deno.test("GET /subscribe keeps tags exact and counts a repeated subscription once", async () => {
-  await using server = await allServer({ limits: { maxSubscriptions: 2 } });
-  const http = addressOf(server, "http");
-  await using publisher = await LineClient.connect(addressOf(server, "tcp"));
-  await using spaced = await EventStreamClient.open(
-    `${http}/subscribe?tags=%20sp&tags=%20sp&tags=b`,
-  );
-  assert.equal(server.stats().subscriptions, 2);
-  await publisher.send({ command: "publish", tags: ["sp"], data: "no space" });
-  await publisher.send({ command: "publish", tags: [" sp"], data: "space" });
-  await publisher.sync();
-  assert.equal((await spaced.next()).data, "space");
-});
-
-Deno.test("an event stream's subscriptions go away with its client", async () => {
-  await using server = await allServer();
-  const sse = await EventStreamClient.open(
-    `${addressOf(server, "http")}/subscribe?tags=a&tags=b`,
-  );
-  assert.equal(server.stats().subscriptions, 2);
-  await sse.close();
-  await eventually(
-    () => server.stats().subscriptions === 0,
-    "the stream's subscriptions to go",
-  );
-  await eventually(
-    () => server.stats().listeners.every((l) => l.connections === 0),
-    "the stream's session to close",
-  );
-});
-
 Deno.test("GET /health reports every listener up", async () => {
   await using server = await allServer();
   const { status, body } = await fetchJson(
@@ -391,76 +248,4 @@ Deno.test("GET /metrics counts connections, subscriptions and messages per liste
   ) {
     assert.ok(body.split("\n").includes(line), `missing ${line} in\n${body}`);
   }
-});
-
-Deno.test("a WebSocket client that stops reading loses newer messages, is told how many, and slows nobody", async () => {
-  const queueBytes = 256 * 1024;
-  await using server = await allServer({ queueBytes });
-  await using fast = await WsClient.connect(addressOf(server, "ws"));
-  await using publisher = await LineClient.connect(addressOf(server, "tcp"));
-  using conn = await Deno.connect(hostPort(addressOf(server, "ws")));
-  const slow = await RawWebSocket.handshake(conn);
-  await slow.sendText('{"command":"subscribe","tags":["bulk"]}');
-  await slow.sendText('{"command":"ping"}');
-  assert.match((await slow.readText())!, /pong/);
-  await fast.send({ command: "subscribe", tags: ["bulk"] });
-  await fast.sync();
-
-  const count = 24 * 1024;
-  await publishThrough(publisher, fast, "bulk", count);
-  const ws = server.stats().listeners.find((l) => l.url.startsWith("ws"))!;
-  assert.ok(ws.dropped > 0, "the slow reader lost messages");
-  // Its queue stayed within its bound, and the socket's own buffer is capped too.
-  assert.ok(server.stats().peakQueuedBytes <= queueBytes);
-
-  let received = 0, lost = 0, last = -1;
-  while (received + lost < count) {
-    const message = JSON.parse((await slow.readText())!);
-    if (message.command === "dropped") {
-      lost += Number(message.data);
-      continue;
-    }
-    const seq = Number(message.data.split(" ")[0]);
-    assert.ok(seq > last);
-    last = seq;
-    received++;
-  }
-  assert.equal(received + lost, count);
-  assert.equal(lost, ws.dropped);
-});
-
-Deno.test("a client that never finishes its WebSocket handshake harms nobody", async () => {
-  await using server = await allServer();
-  const wsUrl = addressOf(server, "ws");
-  using stuck = await Deno.connect(hostPort(wsUrl));
-  await stuck.write(
-    new TextEncoder().encode(
-      "GET /subscribe/websocket HTTP/1.1\r\nHost: x\r\nUpgr",
-    ),
-  );
-  using garbage = await Deno.connect(hostPort(wsUrl));
-  await garbage.write(new Uint8Array(1000).fill(0xff));
-  await using ws = await WsClient.connect(wsUrl);
-  assert.deepEqual(await ws.request({ command: "ping" }), PONG);
-});
-
-Deno.test("a WebSocket client that sends requests but never reads is dropped, bounded", async () => {
-  const queueBytes = 64 * 1024;
-  await using server = await allServer({ queueBytes });
-  using conn = await Deno.connect(hostPort(addressOf(server, "ws")));
-  const rude = await RawWebSocket.handshake(conn);
-  // Each request's error reply echoes its 60 KB of tags: far more replies
-  // than the socket and the queue hold, and the server gives up on it.
-  const tags = Array.from({ length: 60 }, (_, i) => `${i}`.padEnd(1000, "x"));
-  const request = JSON.stringify({ command: "nope", tags });
-  try {
-    for (let i = 0; i < 2000; i++) await rude.sendText(request);
-  } catch {
-    // The server closed the connection under us: that is the point.
-  }
-  await eventually(
-    () => server.stats().listeners.every((l) => l.connections === 0),
-    "the rude client to be dropped",
-  );
-  assert.ok(server.stats().peakQueuedBytes <= 2 * queueBytes + 64 * 1024);
 });

@@ -5,7 +5,13 @@
  */
 
 import assert from "node:assert/strict";
-import { addressOf, allServer, LineClient } from "./_helpers.ts";
+import {
+  addressOf,
+  allServer,
+  eventually,
+  LineClient,
+  within,
+} from "../_helpers.ts";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(
   (path) => {
@@ -153,15 +159,19 @@ Deno.test({
     try {
       // Chromium prints where its DevTools endpoint listens.
       let log = "";
-      let endpoint: string | undefined;
-      const deadline = Date.now() + 30_000;
-      while (endpoint === undefined) {
-        assert.ok(Date.now() < deadline, `no DevTools endpoint:\n${log}`);
-        const { value, done } = await stderr.read();
-        assert.ok(!done, `Chromium exited:\n${log}`);
-        log += value;
-        endpoint = log.match(/DevTools listening on (ws:\/\/\S+)/)?.[1];
-      }
+      const endpoint = await within(
+        (async () => {
+          while (true) {
+            const { value, done } = await stderr.read();
+            assert.ok(!done, `Chromium exited:\n${log}`);
+            log += value;
+            const found = log.match(/DevTools listening on (ws:\/\/\S+)/);
+            if (found) return found[1]!;
+          }
+        })(),
+        "the DevTools endpoint",
+        30_000,
+      );
       devtools = await DevTools.connect(endpoint);
       const { targetId } = await devtools.send("Target.createTarget", {
         url: pageUrl,
@@ -172,17 +182,20 @@ Deno.test({
       }) as { sessionId: string };
 
       const received = async (count: number) => {
-        const until = Date.now() + 20_000;
-        while (true) {
-          const messages = await devtools!.evaluate(
-            "JSON.stringify(window.received || [])",
-            sessionId,
-          );
-          const list = JSON.parse(String(messages ?? "[]"));
-          if (list.length >= count) return list;
-          assert.ok(Date.now() < until, `the page received only ${messages}`);
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        let list: unknown[] = [];
+        await eventually(
+          async () => {
+            const messages = await devtools!.evaluate(
+              "JSON.stringify(window.received || [])",
+              sessionId,
+            );
+            list = JSON.parse(String(messages ?? "[]"));
+            return list.length >= count;
+          },
+          `the page to receive ${count} messages`,
+          20_000,
+        );
+        return list;
       };
       // Ping answered and subscription listed: the page is subscribed.
       assert.deepEqual(await received(2), [

@@ -3,14 +3,15 @@
  */
 
 import assert from "node:assert/strict";
-import denoJson from "../deno.json" with { type: "json" };
+import denoJson from "../../deno.json" with { type: "json" };
+import { runProgram, ServerProcess } from "../_program.ts";
 import {
   LineClient,
   RawWebSocket,
-  runProgram,
-  ServerProcess,
   tempFile,
-} from "./_helpers.ts";
+  within,
+  writeAll,
+} from "../_helpers.ts";
 
 Deno.test("mist --version prints the version", async () => {
   for (const flag of ["-v", "--version"]) {
@@ -278,7 +279,8 @@ Deno.test("SIGTERM stops the server promptly even while WebSocket and event-stre
     hostname: http.hostname,
     port: Number(http.port),
   });
-  await sse.write(
+  await writeAll(
+    sse,
     encoder.encode("GET /subscribe?tags=s HTTP/1.1\r\nHost: x\r\n\r\n"),
   );
   await sse.read(new Uint8Array(512)); // the headers and ": subscribed"
@@ -292,15 +294,11 @@ Deno.test("SIGTERM stops the server promptly even while WebSocket and event-stre
   for (let i = 0; i < 2000; i += 100) await publisher.send(line.repeat(100));
   await publisher.sync();
 
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const stopped = await Promise.race([
+  const stopped = await within(
     server.stop("SIGTERM"),
-    new Promise<undefined>((resolve) =>
-      timer = setTimeout(() => resolve(undefined), 30_000)
-    ),
-  ]);
-  clearTimeout(timer);
-  assert.ok(stopped, "the server did not exit within 30 s");
+    "the server to exit on SIGTERM",
+    30_000,
+  );
   assert.equal(stopped.code, 0, stopped.stderr);
   assert.match(stopped.stderr, /Server closed/);
 });

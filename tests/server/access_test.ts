@@ -4,8 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { openAuthenticator } from "../src/auth/builtin.ts";
-import type { MistServer } from "../src/server/server.ts";
+import { openAuthenticator } from "../../src/auth/builtin.ts";
+import type { MistServer } from "../../src/server/server.ts";
+import { args, runProgram, ServerProcess } from "../_program.ts";
 import {
   addressOf,
   allServer,
@@ -14,10 +15,9 @@ import {
   hostPort,
   LineClient,
   type ProtocolClient,
-  runProgram,
-  ServerProcess,
+  writeAll,
   WsClient,
-} from "./_helpers.ts";
+} from "../_helpers.ts";
 
 const ADMIN = "admin-secret";
 const PONG = { command: "ping", tags: [], data: "pong" };
@@ -330,10 +330,13 @@ Deno.test("WebSocket: the token comes as a header, a query parameter or the firs
       for (const path of ["/subscribe/websocket?x-auth-token=nope", "/"]) {
         using conn = await Deno.connect(hostPort(ws));
         const headers = path === "/" ? "X-AUTH-TOKEN: nope\r\n" : "";
-        await conn.write(new TextEncoder().encode(
-          `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-            `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${headers}\r\n`,
-        ));
+        await writeAll(
+          conn,
+          new TextEncoder().encode(
+            `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+              `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${headers}\r\n`,
+          ),
+        );
         const buffer = new Uint8Array(1024);
         const n = await conn.read(buffer);
         const response = new TextDecoder().decode(buffer.subarray(0, n!));
@@ -532,36 +535,29 @@ Deno.test("revocation is immediate on every live connection of the token", async
 });
 
 Deno.test("mist --server refuses an authenticator without a token, and an unknown scheme", async () => {
-  const noToken = await runProgram([
-    "--server",
-    "--authenticator",
-    "memory://",
-  ]);
+  const noToken = await runProgram(
+    args("--server", { authenticator: "memory://" }),
+  );
   assert.equal(noToken.code, 2);
   assert.match(
     noToken.stderr,
     /An authenticator needs the admin token: set token \(--token\)/,
   );
-  const unknown = await runProgram([
-    "--server",
-    "--listeners",
-    "tcp://127.0.0.1:0",
-    "--authenticator",
-    "ldap://x",
-    "--token",
-    "t",
-  ]);
+  const unknown = await runProgram(
+    args("--server", {
+      listeners: "tcp://127.0.0.1:0",
+      authenticator: "ldap://x",
+      token: "t",
+    }),
+  );
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /Unknown authenticator scheme "ldap"/);
 });
 
 Deno.test("mist --server warns that a token without an authenticator does nothing", async () => {
-  await using server = new ServerProcess([
-    "--listeners",
-    "tcp://127.0.0.1:0",
-    "--token",
-    "t",
-  ]);
+  await using server = new ServerProcess(
+    args([], { listeners: "tcp://127.0.0.1:0", token: "t" }),
+  );
   await server.waitFor(/WARN .*A token without an authenticator has no effect/);
   assert.equal((await server.stop()).code, 0);
 });
