@@ -166,6 +166,14 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
   /**
    * Subscribes to the messages whose tags include all of these tags.
    *
+   * When an admin revokes a grant the subscription needs (`unset`,
+   * `unregister`), the server drops it and says so (PROTOCOL.md §4): the
+   * subscription's iterator then yields what it buffered and rejects with a
+   * {@linkcode MistError} of code `forbidden` (`forbidden: revoked ["a","b"]`),
+   * and the client does not subscribe to that tag set again after a reconnect.
+   * The client's other subscriptions and its {@linkcode MistClient.messages}
+   * iterators go on.
+   *
    * @param tags the subscription's tags (order and duplicates do not matter)
    * @param options its buffer
    * @returns the subscription, once the server has applied it

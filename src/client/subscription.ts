@@ -62,6 +62,12 @@ export interface SubscribeOptions {
  * on the server when the last one goes. A subscription survives reconnects: the
  * client subscribes again on each new connection.
  *
+ * It ends with an error when the server takes it away: its iterator yields
+ * what it buffered, then rejects with a `MistError` of code `forbidden`
+ * (`forbidden: revoked ["a","b"]`) when an admin revokes a grant it needs
+ * (PROTOCOL.md §4), or with the server's error when the server refuses it on
+ * a reconnect. Either way the client forgets it: it is not subscribed again.
+ *
  * @example
  * ```ts
  * import { connect, serve } from "@mist/mist";
@@ -84,7 +90,7 @@ export interface Subscription extends AsyncIterable<Delivery>, AsyncDisposable {
   readonly tags: readonly string[];
   /** Messages dropped because its buffer was full. */
   readonly dropped: number;
-  /** Whether it has ended (unsubscribed, refused, or its client closed). */
+  /** Whether it has ended (unsubscribed, revoked, refused, or its client closed). */
   readonly isClosed: boolean;
   /** Resolves once it has ended. */
   readonly closed: Promise<void>;
