@@ -93,7 +93,8 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
   /**
    * Connects to a server; {@linkcode connect} is the same.
    *
-   * @param address the server: a URL (`tcp://`, `tls://`, `ws://`, `wss://`) or `host:port`
+   * @param address the server: a URL (`tcp://`, `tls://`, `ws://`, `wss://`,
+   *   or a scheme registered with `registerTransport`) or `host:port`
    * @param options how to connect and behave
    * @returns the connected client
    * @throws {TypeError} for a bad address; {@linkcode RangeError} for a bad option
@@ -359,8 +360,9 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
 /**
  * Connects to a mist server.
  *
- * @param address the server: a URL (`tcp://`, `tls://`, `ws://`, `wss://`;
- *   `http(s)://` means the WebSocket upgrade of an HTTP listener) or `host:port`
+ * @param address the server: a URL (`tcp://`, `tls://`, `ws://`, `wss://`,
+ *   or a scheme registered with `registerTransport`; `http(s)://` means the
+ *   WebSocket upgrade of an HTTP listener) or `host:port`
  * @param options how to connect and behave
  * @returns the connected client
  * @throws {TypeError} for a bad address; {@linkcode RangeError} for a bad option

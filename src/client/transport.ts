@@ -92,6 +92,24 @@ export function registerTransport(
 }
 
 /**
+ * The schemes a transport is registered for: those `connect()` accepts.
+ *
+ * @returns the schemes, lower-case, in the order they were first registered
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { registerTransport, transportSchemes } from "./transport.ts";
+ * import { openLineTransport } from "./line_transport.ts";
+ * registerTransport("TCP+Example", openLineTransport);
+ * assert.ok(transportSchemes().includes("tcp+example"));
+ * ```
+ */
+export function transportSchemes(): string[] {
+  return transports.schemes();
+}
+
+/**
  * Opens the transport registered for a URL's scheme.
  *
  * @param url a server URL from `parseServerAddress`
