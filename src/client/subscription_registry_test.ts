@@ -4,8 +4,10 @@ import { MistError } from "../protocol/errors.ts";
 import { serve } from "../server/server.ts";
 import { eventually } from "../testing/eventually.ts";
 import { connect } from "./client.ts";
-import type { ClientEvent } from "./status.ts";
+import { RequestTracker } from "./requests.ts";
+import { type ClientEvent, StatusFeed } from "./status.ts";
 import type { Delivery } from "./subscription.ts";
+import { SubscriptionRegistry } from "./subscription_registry.ts";
 
 const ADMIN = "admin";
 const USER = "user-token-1";
@@ -131,4 +133,35 @@ Deno.test("unregister ends every subscription of the token with forbidden", asyn
   }
   assert.match(String(await ends[1]), /revoked \["x","y"\]/);
   assert.deepEqual(await user.list(), []);
+});
+
+Deno.test("revoke() reports a notice without tags and ignores a tag set it does not hold", async () => {
+  const events = new StatusFeed();
+  const status = events.reader();
+  const registry = new SubscriptionRegistry({
+    requests: new RequestTracker({
+      server: "tcp://test:1",
+      requestTimeoutMs: 1000,
+      whenDisconnected: "fail",
+      connection: () => undefined,
+    }),
+    events,
+    maxPendingBytes: 1024,
+  });
+  const all = registry.messages({});
+  registry.revoke(undefined);
+  registry.revoke([]);
+  registry.revoke(["not", "held"]);
+  events.end();
+  const seen: ClientEvent[] = [];
+  for await (const event of status) seen.push(event);
+  assert.deepEqual(
+    seen.map((e) => e.type === "error" && e.error.message),
+    [
+      "protocol error: a revoked notice without tags",
+      "protocol error: a revoked notice without tags",
+    ],
+  );
+  registry.endAll(undefined);
+  assert.deepEqual(await all.next(), { value: undefined, done: true });
 });
