@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import { serve } from "../server/server.ts";
 import { parseServerAddress, safeText } from "./address.ts";
+import { connect } from "./client.ts";
+import { openLineTransport } from "./line_transport.ts";
+import { registerTransport, type TransportFactory } from "./transport.ts";
 
 Deno.test("parseServerAddress() reads URLs and the original's host:port", () => {
   const cases: [string, string][] = [
@@ -33,7 +37,10 @@ Deno.test("parseServerAddress() refuses what it cannot connect to", () => {
     ["tcp://", /has no host/],
     ["a b", /Invalid server address "a b"/],
     [":1445", /Invalid server address/],
-    ["udp://127.0.0.1:1", /Unsupported scheme "udp"/],
+    [
+      "udp://127.0.0.1:1",
+      /^Unsupported scheme "udp" in "udp:\/\/127\.0\.0\.1:1"; use tcp:\/\/, tls:\/\/, ws:\/\/, wss:\/\/, http\(s\):\/\/ or host:port$/,
+    ],
   ];
   for (const [address, message] of cases) {
     assert.throws(() => parseServerAddress(address), {
@@ -49,4 +56,52 @@ Deno.test("safeText() leaves out credentials and the query", () => {
     "ws://h:1/subscribe/websocket",
   );
   assert.equal(safeText(new URL("tcp://h:1445")), "tcp://h:1445");
+});
+
+Deno.test("connect() accepts a scheme registered with registerTransport()", async () => {
+  // Unknown until registered: the error lists the schemes that are known.
+  assert.throws(() => parseServerAddress("line+test://127.0.0.1:1"), {
+    name: "TypeError",
+    message: /^Unsupported scheme "line\+test" .*; use tcp:\/\/, .*wss:\/\//,
+  });
+  const opened: string[] = [];
+  const lines: TransportFactory = (url, options, handler) => {
+    opened.push(url.href);
+    return openLineTransport(url, options, handler);
+  };
+  registerTransport("Line+Test", lines);
+
+  // Left as written: no default port, no path, whatever the case of the scheme.
+  assert.equal(
+    parseServerAddress("LINE+TEST://example.com:9/x?y=1").href,
+    "line+test://example.com:9/x?y=1",
+  );
+  assert.throws(() => parseServerAddress("line+test:///path"), {
+    name: "TypeError",
+    message: /has no host/,
+  });
+  assert.throws(() => parseServerAddress("nope://h:1"), {
+    name: "TypeError",
+    message: /^Unsupported scheme "nope" .*, line\+test:\/\/, http\(s\):\/\//,
+  });
+
+  await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+  const { port } = new URL(server.addresses[0]!);
+  await using client = await connect(`line+test://127.0.0.1:${port}`);
+  assert.equal(client.server, `line+test://127.0.0.1:${port}`);
+  assert.equal(typeof await client.ping(), "number");
+  assert.deepEqual(opened, [`line+test://127.0.0.1:${port}`]);
+});
+
+Deno.test("parseServerAddress() leaves http(s) to a transport registered for it", () => {
+  // The registry is global: this registration lasts for the rest of this module.
+  registerTransport("https", openLineTransport);
+  assert.equal(
+    parseServerAddress("https://example.com").href,
+    "https://example.com/",
+  );
+  assert.equal(
+    parseServerAddress("http://example.com").href,
+    "ws://example.com/subscribe/websocket",
+  );
 });

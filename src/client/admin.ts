@@ -18,14 +18,32 @@ import type { Message } from "../protocol/codec.ts";
  *
  * @example
  * ```ts
- * import type { MistAdmin } from "@mist/mist";
+ * import assert from "node:assert/strict";
+ * import { connect, type MistAdmin, openAuthenticator, serve } from "@mist/mist";
  *
- * // With `client = await connect(url, { token: ADMIN_TOKEN })`, call it with `client.admin`.
  * async function onboard(admin: MistAdmin, token: string): Promise<string[]> {
  *   await admin.register(token, ["orders"]);
  *   await admin.set(token, ["invoices"]);
- *   return await admin.tags(token); // ["invoices", "orders"]
+ *   return await admin.tags(token);
  * }
+ *
+ * await using server = await serve({
+ *   listeners: ["tcp://127.0.0.1:0"],
+ *   authenticator: await openAuthenticator("memory://"),
+ *   token: "admin-token",
+ * });
+ * await using client = await connect(server.addresses[0]!, { token: "admin-token" });
+ * assert.deepEqual(await onboard(client.admin, "shop-token"), ["invoices", "orders"]);
+ * await assert.rejects(client.admin.register("shop-token", []), {
+ *   name: "MistError",
+ *   code: "token_exists",
+ * });
+ *
+ * // Anyone else is refused.
+ * await using user = await connect(server.addresses[0]!, { token: "shop-token" });
+ * await assert.rejects(user.admin.tags("shop-token"), {
+ *   message: "forbidden: admin only",
+ * });
  * ```
  */
 export interface MistAdmin {

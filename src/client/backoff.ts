@@ -13,14 +13,21 @@ import { backoffDelay } from "../_util/backoff.ts";
  *
  * @example Give up after about a minute
  * ```ts
- * import type { ConnectOptions, ReconnectOptions } from "@mist/mist";
+ * import assert from "node:assert/strict";
+ * import { connect, type ReconnectOptions, serve } from "@mist/mist";
  *
  * const reconnect: ReconnectOptions = {
  *   initialDelayMs: 200,
  *   maxDelayMs: 5_000,
  *   maxAttempts: 15,
  * };
- * const options: ConnectOptions = { reconnect }; // for connect(address, options)
+ * // The longest waits before its attempts: 200, 400, 800, 1600, 3200, then 5000 ms.
+ * const waits = Array.from({ length: 15 }, (_, i) => Math.min(5_000, 200 * 2 ** i));
+ * assert.equal(waits.reduce((a, b) => a + b), 56_200); // about a minute
+ *
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+ * await using client = await connect(server.addresses[0]!, { reconnect });
+ * assert.equal(client.state, "connected");
  * ```
  */
 export interface ReconnectOptions {
@@ -44,8 +51,14 @@ export interface ReconnectOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_RECONNECT } from "@mist/mist";
- * DEFAULT_RECONNECT.maxDelayMs; // 5000
+ * assert.deepEqual(DEFAULT_RECONNECT, {
+ *   initialDelayMs: 100,
+ *   maxDelayMs: 5000,
+ *   jitter: 0.5,
+ *   maxAttempts: Infinity,
+ * });
  * ```
  */
 export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>> = Object
@@ -106,11 +119,14 @@ export function reconnectPolicy(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_RECONNECT, reconnectDelay } from "./backoff.ts";
- * reconnectDelay(1, DEFAULT_RECONNECT, () => 0); // 100
- * reconnectDelay(4, DEFAULT_RECONNECT, () => 0); // 800
- * reconnectDelay(20, DEFAULT_RECONNECT, () => 0); // 5000 (the cap)
- * reconnectDelay(20, DEFAULT_RECONNECT, () => 0.999); // about 2500
+ * const noJitter = () => 0;
+ * assert.equal(reconnectDelay(1, DEFAULT_RECONNECT, noJitter), 100);
+ * assert.equal(reconnectDelay(4, DEFAULT_RECONNECT, noJitter), 800);
+ * assert.equal(reconnectDelay(20, DEFAULT_RECONNECT, noJitter), 5000); // the cap
+ * // The most jitter takes away: half of it, with the default jitter of 0.5.
+ * assert.equal(reconnectDelay(20, DEFAULT_RECONNECT, () => 0.999), 2502.5);
  * ```
  */
 export function reconnectDelay(

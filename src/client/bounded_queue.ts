@@ -33,15 +33,19 @@ export interface BoundedQueueOptions<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BoundedQueue } from "./bounded_queue.ts";
  * const queue = new BoundedQueue<number>({ capacity: 2 });
- * queue.push(1);
- * queue.push(2);
- * queue.push(3); // false: dropped, queue.dropped === 1
- * queue.end();
- * for await (const n of queue) {
- *   // 1, then 2
- * }
+ * assert.equal(queue.push(1), true);
+ * assert.equal(queue.push(2), true);
+ * assert.equal(queue.push(3), false); // full: the newest is dropped
+ * assert.equal(queue.dropped, 1);
+ * queue.end(new Error("gone"));
+ * const read: number[] = [];
+ * await assert.rejects(async () => {
+ *   for await (const n of queue) read.push(n);
+ * }, { message: "gone" }); // after what was queued
+ * assert.deepEqual(read, [1, 2]);
  * ```
  */
 export class BoundedQueue<T> implements AsyncIterableIterator<T> {

@@ -1,14 +1,10 @@
 /**
- * The mist client: requests that resolve when the server has applied them,
- * subscriptions read as async iterables, and a connection that comes back by
- * itself.
- *
- * The public face of the client, over its parts: the {@linkcode Connector}
+ * The mist client, the public face over its parts: the {@linkcode Connector}
  * keeps it connected, the {@linkcode RequestTracker} sends requests and
  * matches their replies, the {@linkcode SubscriptionRegistry} holds its
  * subscriptions and routes deliveries, and the {@linkcode StatusFeed} tells
- * what happens to the connection. It speaks to the server through a
- * `Transport` and never touches `Deno` networking itself.
+ * what happens to the connection. It speaks through a `Transport` and never
+ * touches `Deno` networking itself.
  *
  * @module
  */
@@ -42,6 +38,7 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { connect, serve } from "@mist/mist";
  *
  * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
@@ -51,7 +48,7 @@ import {
  * const sub = await alice.subscribe(["hello"]);
  * await bob.publish(["hello", "world"], "hi!"); // everyone else subscribed receives it
  * for await (const msg of sub) {
- *   console.log(msg.tags, msg.data); // ["hello", "world"] "hi!"
+ *   assert.deepEqual(msg, { command: "publish", tags: ["hello", "world"], data: "hi!" });
  *   break; // unsubscribes
  * }
  * ```
@@ -93,7 +90,8 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
   /**
    * Connects to a server; {@linkcode connect} is the same.
    *
-   * @param address the server: a URL (`tcp://`, `tls://`, `ws://`, `wss://`) or `host:port`
+   * @param address the server: a URL (`tcp://`, `tls://`, `ws://`, `wss://`,
+   *   or a scheme registered with `registerTransport`) or `host:port`
    * @param options how to connect and behave
    * @returns the connected client
    * @throws {TypeError} for a bad address; {@linkcode RangeError} for a bad option
@@ -149,12 +147,13 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { connect, serve } from "@mist/mist";
    *
    * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
    * await using client = await connect(server.addresses[0]!);
    * const ms = await client.ping();
-   * console.log(`pong ${ms.toFixed(1)} ms`);
+   * assert.ok(ms >= 0 && ms < 10_000, `pong in ${ms} ms`);
    * ```
    */
   async ping(): Promise<number> {
@@ -166,6 +165,11 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
   /**
    * Subscribes to the messages whose tags include all of these tags.
    *
+   * A grant revoked by an admin (`unset`, `unregister`) ends it: its iterator
+   * yields what it buffered, then rejects with a {@linkcode MistError} of code
+   * `forbidden` (`forbidden: revoked ["a","b"]`), and it is not subscribed
+   * again after a reconnect (PROTOCOL.md §4, {@linkcode Subscription}).
+   *
    * @param tags the subscription's tags (order and duplicates do not matter)
    * @param options its buffer
    * @returns the subscription, once the server has applied it
@@ -175,15 +179,19 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { connect, serve } from "@mist/mist";
    *
    * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
    * await using client = await connect(server.addresses[0]!);
    * const sub = await client.subscribe(["onefish", "twofish"]);
-   * server.publish(["twofish", "onefish", "redfish"], "stop");
+   * server.publish(["onefish"], "not for it: twofish is missing");
+   * server.publish(["twofish", "onefish", "redfish"], "for it: both, in any order");
    * for await (const msg of sub) {
-   *   if (msg.data === "stop") break; // unsubscribes
+   *   assert.equal(msg.data, "for it: both, in any order");
+   *   break; // unsubscribes
    * }
+   * assert.deepEqual(await client.list(), []);
    * ```
    */
   async subscribe(
@@ -268,6 +276,7 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { connect, serve } from "@mist/mist";
    *
    * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
@@ -276,10 +285,13 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    * await client.subscribe(["a"]);
    * await client.subscribe(["b"]);
    * server.publish(["a", "b"], "once, though both match");
+   * server.publish(["b"], "then this");
+   * const read: string[] = [];
    * for await (const msg of messages) {
-   *   console.log(msg.tags, msg.data);
-   *   break;
+   *   read.push(msg.data);
+   *   if (read.length === 2) break;
    * }
+   * assert.deepEqual(read, ["once, though both match", "then this"]);
    * ```
    */
   messages(options: SubscribeOptions = {}): AsyncIterableIterator<Delivery> {
@@ -304,15 +316,21 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { connect, serve } from "@mist/mist";
    *
-   * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
-   * const client = await connect(server.addresses[0]!);
+   * const first = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+   * const address = first.addresses[0]!;
+   * await using client = await connect(address, { reconnect: { initialDelayMs: 10 } });
    * const status = client.status();
-   * await client.close();
+   * await first.close(); // the connection is lost
+   * await using _again = await serve({ listeners: [address] }); // the same port
+   * const seen: string[] = [];
    * for await (const event of status) {
-   *   if (event.type === "reconnect") console.log(`back after ${event.gapMs} ms`);
-   * } // ends when the client closes
+   *   seen.push(event.type);
+   *   if (event.type === "reconnect") break; // subscribed again, after event.gapMs
+   * }
+   * assert.deepEqual([...new Set(seen)], ["disconnect", "reconnecting", "reconnect"]);
    * ```
    */
   status(): AsyncIterableIterator<ClientEvent> {
@@ -351,8 +369,9 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
 /**
  * Connects to a mist server.
  *
- * @param address the server: a URL (`tcp://`, `tls://`, `ws://`, `wss://`;
- *   `http(s)://` means the WebSocket upgrade of an HTTP listener) or `host:port`
+ * @param address the server: a URL (`tcp://`, `tls://`, `ws://`, `wss://`,
+ *   or a scheme registered with `registerTransport`; `http(s)://` means the
+ *   WebSocket upgrade of an HTTP listener) or `host:port`
  * @param options how to connect and behave
  * @returns the connected client
  * @throws {TypeError} for a bad address; {@linkcode RangeError} for a bad option
@@ -362,6 +381,7 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { connect, serve } from "@mist/mist";
  *
  * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
@@ -369,7 +389,8 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
  * await using client = await connect(server.addresses[0]!, {
  *   token: Deno.env.get("MIST_TOKEN"), // presented on every (re)connect
  * });
- * console.log(await client.list()); // []
+ * assert.equal(client.server, server.addresses[0]);
+ * assert.deepEqual(await client.list(), []);
  * ```
  */
 export function connect(

@@ -304,7 +304,7 @@ export class Connector {
     }
   }
 
-  /** Routes a frame: deliveries, notices, and replies to their requests. */
+  /** Routes a frame: deliveries, notices (`revoked`, `dropped`), and replies to their requests. */
   #onFrame(connection: ServerConnection, frame: string | Uint8Array): void {
     if (connection.lost) return;
     let message: Message;
@@ -318,6 +318,12 @@ export class Connector {
       if (message.command === "publish") {
         if (connection === this.#current) {
           this.#subscriptions.deliver(message);
+        }
+        return;
+      }
+      if (message.command === "revoked") {
+        if (connection === this.#current) {
+          this.#subscriptions.revoke(message.tags);
         }
         return;
       }

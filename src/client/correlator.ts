@@ -61,17 +61,27 @@ const BARRIER = JSON.stringify({ command: "ping" });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Correlator } from "./correlator.ts";
  * let id = 0;
  * const correlator = new Correlator("legacy", () => ++id);
+ * let applied = false;
  * const pending = {
  *   request: { command: "subscribe", tags: ["a"] },
  *   settled: false,
- *   resolve() {},
+ *   resolve() {
+ *     applied = true;
+ *   },
  *   reject() {},
  * };
- * correlator.encode(pending); // ['{"command":"subscribe","tags":["a"]}', '{"command":"ping"}']
- * correlator.accept({ command: "ping", tags: [], data: "pong" }); // true: subscribe is applied
+ * assert.deepEqual(correlator.encode(pending), [
+ *   '{"command":"subscribe","tags":["a"]}',
+ *   '{"command":"ping"}', // the barrier
+ * ]);
+ * // The pong of the barrier: the server has applied the subscribe.
+ * assert.equal(correlator.accept({ command: "ping", tags: [], data: "pong" }), true);
+ * assert.equal(applied, true);
+ * assert.equal(correlator.waiting, 0);
  * ```
  */
 export class Correlator {

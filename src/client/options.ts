@@ -12,10 +12,15 @@ import { type ReconnectOptions, reconnectPolicy } from "./backoff.ts";
  *
  * @example Talk to the original mist exactly as its own clients do
  * ```ts
- * import type { ConnectionMode, ConnectOptions } from "@mist/mist";
+ * import assert from "node:assert/strict";
+ * import { type ConnectionMode, connect, serve } from "@mist/mist";
  *
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
  * const mode: ConnectionMode = "legacy";
- * const options: ConnectOptions = { mode }; // for connect(address, options)
+ * await using client = await connect(server.addresses[0]!, { mode });
+ * assert.equal(client.mode, "legacy"); // no ids, though this server has them
+ * await client.subscribe(["a"]); // confirmed by the pong of a ping sent after it
+ * assert.deepEqual(await client.list(), [["a"]]);
  * ```
  *
  * - `"auto"` (the default): it sends correlation ids (PROTOCOL.md §5) and looks
@@ -34,15 +39,23 @@ export type ConnectionMode = "auto" | "ids" | "legacy";
  *
  * @example
  * ```ts
- * import type { ConnectOptions } from "@mist/mist";
+ * import assert from "node:assert/strict";
+ * import { connect, type ConnectOptions, serve } from "@mist/mist";
  *
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+ * const stop = new AbortController();
  * const options: ConnectOptions = {
  *   token: Deno.env.get("MIST_TOKEN"), // none when unset
  *   reconnect: { initialDelayMs: 250, maxDelayMs: 10_000, maxAttempts: 20 },
  *   whenDisconnected: "fail", // don't queue requests while reconnecting
  *   requestTimeoutMs: 5_000,
- *   signal: AbortSignal.timeout(60_000), // close after a minute
+ *   signal: stop.signal, // e.g. AbortSignal.timeout(60_000): close after a minute
  * };
+ * const client = await connect(server.addresses[0]!, options);
+ * assert.equal(client.state, "connected");
+ * stop.abort(); // closes the client
+ * assert.equal(await client.closed, undefined);
+ * assert.equal(client.state, "closed");
  * ```
  */
 export interface ConnectOptions {

@@ -13,11 +13,15 @@ import { BoundedQueue } from "./bounded_queue.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ClientState, connect, serve } from "@mist/mist";
  *
  * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
- * await using client = await connect(server.addresses[0]!);
- * const state: ClientState = client.state; // "connected"
+ * const client = await connect(server.addresses[0]!);
+ * const state: ClientState = client.state;
+ * assert.equal(state, "connected");
+ * await client.close();
+ * assert.equal(client.state, "closed");
  * ```
  */
 export type ClientState = "connected" | "reconnecting" | "closed";
@@ -39,6 +43,7 @@ export type ClientState = "connected" | "reconnecting" | "closed";
  *
  * @example Log what happens to the connection
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ClientEvent, connect, serve } from "@mist/mist";
  *
  * function eventText(event: ClientEvent): string {
@@ -60,10 +65,13 @@ export type ClientState = "connected" | "reconnecting" | "closed";
  *
  * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
  * await using client = await connect(server.addresses[0]!);
+ * // In a program: for await (const event of client.status()) log(eventText(event))
  * const status = client.status();
- * (async () => {
- *   for await (const event of status) console.log(eventText(event));
- * })();
+ * await client.subscribe(["news"], { maxPendingBytes: 1 }); // room for one message
+ * server.publish(["news"], "read by nobody");
+ * server.publish(["news"], "no room for this one");
+ * const { value: event } = await status.next();
+ * assert.equal(eventText(event!), "a buffer is full: news");
  * ```
  */
 export type ClientEvent =
@@ -88,8 +96,9 @@ export type ClientEvent =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { STATUS_BUFFER } from "@mist/mist";
- * STATUS_BUFFER; // 256
+ * assert.equal(STATUS_BUFFER, 256);
  * ```
  */
 export const STATUS_BUFFER = 256;

@@ -13,10 +13,14 @@ import { BoundedQueue } from "./bounded_queue.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Delivery } from "@mist/mist";
  *
  * const msg: Delivery = { command: "publish", tags: ["a", "b"], data: "hi" };
- * JSON.stringify(msg); // '{"command":"publish","tags":["a","b"],"data":"hi"}'
+ * assert.equal(
+ *   JSON.stringify(msg),
+ *   '{"command":"publish","tags":["a","b"],"data":"hi"}',
+ * );
  * ```
  */
 export interface Delivery {
@@ -33,13 +37,25 @@ export interface Delivery {
  *
  * @example A small buffer for a subscriber that only wants the latest news
  * ```ts
+ * import assert from "node:assert/strict";
  * import { connect, serve, type SubscribeOptions } from "@mist/mist";
  *
  * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
  * await using client = await connect(server.addresses[0]!);
  * const options: SubscribeOptions = { maxPendingBytes: 64 * 1024 };
  * const sub = await client.subscribe(["news"], options);
- * sub.dropped; // 0 until 64 KiB of messages wait unread
+ * const story = "x".repeat(40 * 1024);
+ * server.publish(["news"], story);
+ * server.publish(["news"], story); // 80 KiB would wait unread: dropped
+ * server.publish(["news"], "latest");
+ * await client.ping(); // its pong comes after the messages: they wait unread
+ * const read: string[] = [];
+ * for await (const msg of sub) {
+ *   read.push(msg.data);
+ *   if (msg.data === "latest") break;
+ * }
+ * assert.deepEqual(read, [story, "latest"]);
+ * assert.equal(sub.dropped, 1);
  * ```
  */
 export interface SubscribeOptions {
@@ -62,21 +78,51 @@ export interface SubscribeOptions {
  * on the server when the last one goes. A subscription survives reconnects: the
  * client subscribes again on each new connection.
  *
+ * It ends with an error when the server takes it away: its iterator yields
+ * what it buffered, then rejects with a `MistError` of code `forbidden`
+ * (`forbidden: revoked ["a","b"]`) when an admin revokes a grant it needs
+ * (PROTOCOL.md §4), or with the server's error when the server refuses it on
+ * a reconnect. Either way the client forgets it: it is not subscribed again.
+ *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { connect, serve } from "@mist/mist";
  *
  * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
  * await using client = await connect(server.addresses[0]!);
  * {
  *   await using sub = await client.subscribe(["b", "a", "a"]);
- *   sub.tags; // ["a", "b"]
+ *   assert.deepEqual(sub.tags, ["a", "b"]);
  *   server.publish(["a", "b", "c"], "hello");
  *   for await (const msg of sub) {
- *     console.log(msg.data); // "hello"
+ *     assert.equal(msg.data, "hello");
  *     break;
  *   }
+ *   assert.equal(sub.isClosed, true);
  * } // unsubscribed here, if the loop had not already
+ * assert.deepEqual(await client.list(), []);
+ * ```
+ *
+ * @example A revoked grant ends the subscription with `forbidden`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect, openAuthenticator, serve } from "@mist/mist";
+ *
+ * await using server = await serve({
+ *   listeners: ["tcp://127.0.0.1:0"],
+ *   authenticator: await openAuthenticator("memory://"),
+ *   token: "admin-token",
+ * });
+ * await using admin = await connect(server.addresses[0]!, { token: "admin-token" });
+ * await admin.admin.register("user-token", ["a", "b"]);
+ * await using user = await connect(server.addresses[0]!, { token: "user-token" });
+ * const sub = await user.subscribe(["a", "b"]);
+ * await admin.admin.unset("user-token", ["b"]);
+ * await assert.rejects(async () => {
+ *   for await (const _ of sub) assert.fail("nothing was published");
+ * }, { name: "MistError", code: "forbidden", message: 'forbidden: revoked ["a","b"]' });
+ * assert.deepEqual(await user.list(), []); // and not subscribed again after a reconnect
  * ```
  */
 export interface Subscription extends AsyncIterable<Delivery>, AsyncDisposable {
@@ -84,7 +130,7 @@ export interface Subscription extends AsyncIterable<Delivery>, AsyncDisposable {
   readonly tags: readonly string[];
   /** Messages dropped because its buffer was full. */
   readonly dropped: number;
-  /** Whether it has ended (unsubscribed, refused, or its client closed). */
+  /** Whether it has ended (unsubscribed, revoked, refused, or its client closed). */
   readonly isClosed: boolean;
   /** Resolves once it has ended. */
   readonly closed: Promise<void>;

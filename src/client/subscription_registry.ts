@@ -163,6 +163,33 @@ export class SubscriptionRegistry {
   }
 
   /**
+   * Ends every subscription with these tags because the server dropped its
+   * subscription: an admin revoked the grant (PROTOCOL.md §4, the `revoked`
+   * notice). The tag set is forgotten, so it is not subscribed again after a
+   * reconnect, and nothing is sent: the server no longer holds it. Message
+   * iterators go on.
+   *
+   * @param tags the notice's tags
+   */
+  revoke(tags: readonly string[] | undefined): void {
+    if (tags === undefined || tags.length === 0) {
+      this.#events.emit({
+        type: "error",
+        error: new MistError("protocol_error", "a revoked notice without tags"),
+      });
+      return;
+    }
+    const canonical = [...new Set(tags)].sort();
+    const key = JSON.stringify(canonical);
+    const entry = this.#byTags.get(key);
+    // None: unsubscribed here while the notice was on its way.
+    if (entry === undefined) return;
+    this.#byTags.delete(key);
+    const error = new MistError("forbidden", `revoked ${key}`);
+    for (const sub of entry.locals) sub.end(error);
+  }
+
+  /**
    * Subscribes again on a new connection, which must be the current one. A
    * subscription the server refuses now ends with its error.
    *

@@ -79,9 +79,24 @@ const transports = new Registry<TransportFactory>("transport");
  *
  * @example
  * ```ts
- * import { registerTransport } from "./transport.ts";
+ * import assert from "node:assert/strict";
+ * import { serve } from "../server/server.ts";
+ * import { connect } from "./client.ts";
  * import { openLineTransport } from "./line_transport.ts";
- * registerTransport("tcp", openLineTransport);
+ * import { registerTransport } from "./transport.ts";
+ *
+ * // The line protocol over TCP under another scheme, counting connections.
+ * let opened = 0;
+ * registerTransport("counted", (url, options, handler) => {
+ *   opened++;
+ *   return openLineTransport(url, options, handler);
+ * });
+ *
+ * await using server = await serve({ listeners: ["tcp://127.0.0.1:0"] });
+ * const { port } = new URL(server.addresses[0]!);
+ * await using client = await connect(`counted://127.0.0.1:${port}`);
+ * assert.equal(client.server, `counted://127.0.0.1:${port}`);
+ * assert.equal(opened, 1);
  * ```
  */
 export function registerTransport(
@@ -89,6 +104,24 @@ export function registerTransport(
   factory: TransportFactory,
 ): void {
   transports.register(scheme, factory);
+}
+
+/**
+ * The schemes a transport is registered for: those `connect()` accepts.
+ *
+ * @returns the schemes, lower-case, in the order they were first registered
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { registerTransport, transportSchemes } from "./transport.ts";
+ * import { openLineTransport } from "./line_transport.ts";
+ * registerTransport("TCP+Example", openLineTransport);
+ * assert.ok(transportSchemes().includes("tcp+example"));
+ * ```
+ */
+export function transportSchemes(): string[] {
+  return transports.schemes();
 }
 
 /**
