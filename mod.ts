@@ -100,11 +100,22 @@ export {
   DEFAULT_RECONNECT,
   type ReconnectOptions,
 } from "./src/client/backoff.ts";
-export type {
-  Backplane,
-  BackplaneHandlers,
-  LinkState,
+export {
+  type Backplane,
+  type BackplaneFactory,
+  type BackplaneHandlers,
+  type BackplaneOptions,
+  type LinkState,
+  registerBackplane,
 } from "./src/cluster/backplane.ts";
+export { openBackplane } from "./src/cluster/builtin.ts";
+export {
+  registerTransport,
+  type Transport,
+  type TransportFactory,
+  type TransportHandler,
+  type TransportOptions,
+} from "./src/client/transport.ts";
 export type {
   Cluster,
   ClusterGrantsHandler,

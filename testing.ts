@@ -31,5 +31,13 @@ export {
   Recorder,
   type Register,
 } from "./src/testing/backplane_suite.ts";
-export { eventually } from "./src/testing/eventually.ts";
+export {
+  Changes,
+  eventually,
+  type EventuallyOptions,
+  next,
+  until,
+  within,
+} from "./src/testing/eventually.ts";
+export { random } from "./src/testing/random.ts";
 export { MemoryBus, MemoryLink } from "./src/cluster/backplane_memory.ts";

@@ -38,6 +38,26 @@ export function abortable<T>(
 }
 
 /**
+ * A signal that aborts after a time, like `AbortSignal.timeout`, but whose
+ * timer can be cleared: `AbortSignal.timeout`'s cannot, and keeps the process
+ * alive until it fires even when nobody waits any more.
+ *
+ * @param ms when it aborts
+ * @returns the signal, and `clear` to stop its timer
+ */
+function clearableTimeout(ms: number): {
+  signal: AbortSignal;
+  clear: () => void;
+} {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException("timed out", "TimeoutError")),
+    ms,
+  );
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}
+
+/**
  * Whether a promise settles (either way) within a time.
  *
  * @param promise what to wait for (left to settle later when late)
@@ -56,11 +76,14 @@ export async function settlesWithin(
   promise: Promise<unknown>,
   ms: number,
 ): Promise<boolean> {
+  const timeout = clearableTimeout(ms);
   try {
-    await abortable(promise.catch(() => {}), AbortSignal.timeout(ms));
+    await abortable(promise.catch(() => {}), timeout.signal);
     return true;
   } catch {
     return false;
+  } finally {
+    timeout.clear();
   }
 }
 
@@ -76,13 +99,16 @@ export async function settlesWithin(
  * await sleep(1);
  * ```
  */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  const timeout = AbortSignal.timeout(ms);
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  const timeout = clearableTimeout(ms);
   const either = signal === undefined
-    ? timeout
-    : AbortSignal.any([timeout, signal]);
-  if (either.aborted) return Promise.resolve();
-  return new Promise((resolve) =>
-    either.addEventListener("abort", () => resolve(), { once: true })
-  );
+    ? timeout.signal
+    : AbortSignal.any([timeout.signal, signal]);
+  try {
+    await abortable(new Promise(() => {}), either);
+  } catch {
+    // Time is up, or the signal aborted: either way the sleep is over.
+  } finally {
+    timeout.clear();
+  }
 }

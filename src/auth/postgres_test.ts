@@ -1,6 +1,6 @@
 /**
  * The parts of the PostgreSQL authenticator that need no PostgreSQL. The
- * suite against a real server is tests/postgres_auth_test.ts.
+ * suite against a real server is tests/auth/postgres_test.ts.
  */
 
 import assert from "node:assert/strict";

@@ -9,7 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import { settlesWithin } from "../_util/deadline.ts";
 import { errorText, positiveInteger } from "../_util/text.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
-import { RedisBackplane } from "../cluster/backplane_redis.ts";
+import { openBackplane } from "../cluster/builtin.ts";
 import { Cluster } from "../cluster/cluster.ts";
 import { Broker } from "../core/broker.ts";
 import { ADMIN, type Principal } from "../core/principal.ts";
@@ -131,10 +131,9 @@ export class MistServer implements AsyncDisposable, ServerPort {
     });
 
     const backplane = options.backplane ??
-      (options.cluster === undefined ? undefined : new RedisBackplane(
-        options.cluster,
-        options.clusterName === undefined ? {} : { name: options.clusterName },
-      ));
+      (options.cluster === undefined
+        ? undefined
+        : openBackplane(options.cluster, { name: options.clusterName }));
     if (backplane !== undefined) {
       this.#cluster = new Cluster(
         options.heartbeatMs === undefined

@@ -5,10 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { openAuthenticator } from "../src/auth/builtin.ts";
-import { addressOf, allServer, LineClient } from "./_helpers.ts";
-import { sleep } from "../src/_util/deadline.ts";
-import { postgresTest, startPostgres } from "./_postgres.ts";
+import { openAuthenticator } from "../../src/auth/builtin.ts";
+import { addressOf, allServer, LineClient } from "../_helpers.ts";
+import { sleep } from "../../src/_util/deadline.ts";
+import { postgresTest, startPostgres } from "../_postgres.ts";
 
 const ADMIN = "pg-admin-secret";
 

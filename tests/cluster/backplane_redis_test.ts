@@ -5,11 +5,11 @@
  */
 
 import assert from "node:assert/strict";
-import { RedisBackplane } from "../src/cluster/backplane_redis.ts";
-import { backplaneSuite, Recorder } from "../src/testing/backplane_suite.ts";
-import { eventually } from "../src/testing/eventually.ts";
-import { sleep } from "../src/_util/deadline.ts";
-import { RedisServer, redisTest } from "./_redis.ts";
+import { RedisBackplane } from "../../src/cluster/backplane_redis.ts";
+import { backplaneSuite, Recorder } from "../../src/testing/backplane_suite.ts";
+import { eventually } from "../../src/testing/eventually.ts";
+import { sleep } from "../../src/_util/deadline.ts";
+import { RedisServer, redisTest } from "../_redis.ts";
 
 const FAST = { retryMinMs: 20, retryMaxMs: 200 };
 

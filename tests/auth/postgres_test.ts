@@ -6,22 +6,22 @@
 
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { abortable, sleep } from "../src/_util/deadline.ts";
-import { MistError } from "../src/protocol/errors.ts";
-import { tokenDigest } from "../src/auth/authenticator.ts";
+import { abortable, sleep } from "../../src/_util/deadline.ts";
+import { MistError } from "../../src/protocol/errors.ts";
+import { tokenDigest } from "../../src/auth/authenticator.ts";
 import {
   authenticatorSuite,
   ODD_TOKENS,
   rejectsWith,
-} from "../src/testing/authenticator_suite.ts";
-import { openPostgres } from "../src/auth/postgres.ts";
-import { captureLogs, recordText } from "./_logs.ts";
+} from "../../src/testing/authenticator_suite.ts";
+import { openPostgres } from "../../src/auth/postgres.ts";
+import { captureLogs, recordText } from "../_logs.ts";
 import {
   type PostgresServer,
   postgresTest,
   startPostgres,
-} from "./_postgres.ts";
-import { TcpProxy } from "./_tcp_proxy.ts";
+} from "../_postgres.ts";
+import { TcpProxy } from "../_tcp_proxy.ts";
 
 /** A superuser connection to the test server, for set-up and inspection. */
 function adminSql(pg: PostgresServer, database = "postgres"): postgres.Sql {
