@@ -95,8 +95,11 @@ export async function settlesWithin(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sleep } from "./deadline.ts";
- * await sleep(1);
+ * const started = Date.now();
+ * await sleep(5, AbortSignal.abort()); // cut short at once
+ * assert.ok(Date.now() - started < 5_000);
  * ```
  */
 export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {

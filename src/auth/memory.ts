@@ -15,11 +15,12 @@ import { type Authenticator, tokenDigest } from "./authenticator.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryAuthenticator } from "./memory.ts";
  *
  * await using auth = new MemoryAuthenticator();
  * await auth.addToken("s3cret", ["b", "a"]);
- * await auth.getTags("s3cret"); // ["a", "b"]
+ * assert.deepEqual(await auth.getTags("s3cret"), ["a", "b"]);
  * ```
  */
 export class MemoryAuthenticator implements Authenticator, AsyncDisposable {

@@ -71,6 +71,9 @@ function checkTags(tags: readonly string[]): void {
  * `addToken` and `removeToken` are not.
  *
  * @example
+ * Not run by `deno test --doc`: it needs a PostgreSQL server
+ * (tests/auth/postgres_test.ts starts one).
+ *
  * ```ts ignore
  * import { PostgresAuthenticator } from "./postgres.ts";
  *

@@ -99,13 +99,18 @@ function parseTokenFile(bytes: Uint8Array): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ScribbleAuthenticator } from "./scribble.ts";
  *
  * const dir = await Deno.makeTempDir();
  * {
  *   await using auth = await ScribbleAuthenticator.open(dir);
  *   await auth.addToken("s3cret", ["news"]);
- *   // dir now holds one file, "<64 hex digits>.json", containing {"tags":["news"]}
+ *   // One file named by the token's digest, never by the token.
+ *   const [file] = await Array.fromAsync(Deno.readDir(dir));
+ *   assert.match(file!.name, /^[0-9a-f]{64}\.json$/);
+ *   const text = await Deno.readTextFile(`${dir}/${file!.name}`);
+ *   assert.deepEqual(JSON.parse(text), { tags: ["news"] });
  * }
  * await Deno.remove(dir, { recursive: true });
  * ```

@@ -24,12 +24,20 @@ const controls = new WeakMap<MemoryLink, LinkControl>();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryBus } from "./backplane_memory.ts";
  * const bus = new MemoryBus();
  * const a = bus.attach(), b = bus.attach();
- * // serve({ backplane: a, ... }) and serve({ backplane: b, ... }) now form a cluster
+ * const received: string[] = [];
+ * b.start({ receive: (p) => received.push(p), state() {}, lost() {} });
+ * a.start({ receive() {}, state() {}, lost() {} });
+ * // serve({ backplane: a, ... }) and serve({ backplane: b, ... }) form a cluster.
+ * assert.equal(a.publish("hello"), true);
  * bus.fail(); // every link goes down: publishes are refused
+ * assert.equal(a.publish("lost"), false);
  * bus.restore(); // and back up
+ * await a.close();
+ * await b.close();
  * ```
  */
 export class MemoryBus {

@@ -71,6 +71,9 @@ const BATCH_BYTES = 64 * 1024;
  * joined by newlines.
  *
  * @example
+ * Not run by `deno test --doc`: it needs a Redis server
+ * (tests/cluster/backplane_redis_test.ts starts one).
+ *
  * ```ts ignore
  * import { RedisBackplane } from "./backplane_redis.ts";
  * import { serve } from "../server/server.ts";

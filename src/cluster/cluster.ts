@@ -88,15 +88,20 @@ export type ClusterGrantsHandler = (
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Cluster } from "./cluster.ts";
  * import { MemoryBus } from "./backplane_memory.ts";
+ * import { eventually } from "../testing/eventually.ts";
  * const bus = new MemoryBus();
  * const a = new Cluster({ backplane: bus.attach() });
  * const b = new Cluster({ backplane: bus.attach() });
- * b.onMessage((tags, data) => console.log(tags, data));
+ * const received: unknown[] = [];
+ * b.onMessage((tags, data) => received.push([tags, data]));
  * a.start();
  * b.start();
- * a.publishMessage(["news"], "hello"); // b logs ["news"] "hello"; a ignores its own
+ * a.publishMessage(["news"], "hello"); // b receives it; a ignores its own
+ * await eventually(() => received.length > 0, "b to receive it");
+ * assert.deepEqual(received, [[["news"], "hello"]]);
  * await a.close();
  * await b.close();
  * ```

@@ -59,9 +59,12 @@ export type Envelope = MessageEnvelope | GrantsEnvelope | HeartbeatEnvelope;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeEnvelope } from "./envelope.ts";
- * encodeEnvelope({ kind: "message", node: "n1", tags: ["a"], data: "hi" });
- * // '{"kind":"message","node":"n1","tags":["a"],"data":"hi"}'
+ * assert.equal(
+ *   encodeEnvelope({ kind: "message", node: "n1", tags: ["a"], data: "hi" }),
+ *   '{"kind":"message","node":"n1","tags":["a"],"data":"hi"}',
+ * );
  * ```
  */
 export function encodeEnvelope(envelope: Envelope): string {
@@ -101,9 +104,12 @@ const DIGEST = /^[0-9a-f]{64}$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeEnvelope } from "./envelope.ts";
- * decodeEnvelope('{"kind":"heartbeat","node":"n1","interval":2000}');
- * // { kind: "heartbeat", node: "n1", interval: 2000 }
+ * assert.deepEqual(
+ *   decodeEnvelope('{"kind":"heartbeat","node":"n1","interval":2000}'),
+ *   { kind: "heartbeat", node: "n1", interval: 2000 },
+ * );
  * ```
  */
 export function decodeEnvelope(text: string): Envelope {

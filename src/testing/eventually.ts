@@ -22,8 +22,9 @@ import { abortable, sleep } from "../_util/deadline.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { within } from "./eventually.ts";
- * await within(Promise.resolve(1), "one");
+ * assert.equal(await within(Promise.resolve(1), "one"), 1);
  * ```
  */
 export async function within<T>(
@@ -88,9 +89,11 @@ export interface EventuallyOptions {
  * @example
  * ```ts
  * import { eventually } from "./eventually.ts";
+ * import assert from "node:assert/strict";
  * let done = false;
  * setTimeout(() => done = true, 1);
  * await eventually(() => done, "the timer");
+ * assert.equal(done, true);
  * ```
  */
 export async function eventually(
@@ -121,9 +124,10 @@ export async function eventually(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { next } from "./eventually.ts";
  * async function* one() { yield 1; }
- * await next(one());
+ * assert.equal(await next(one()), 1);
  * ```
  */
 export async function next<T>(
@@ -148,9 +152,11 @@ export async function next<T>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { until } from "./eventually.ts";
  * async function* count() { yield 1; yield 2; }
  * const { item } = await until(count(), (n) => n === 2, "two");
+ * assert.equal(item, 2);
  * ```
  */
 export async function until<T>(
