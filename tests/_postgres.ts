@@ -15,10 +15,8 @@
  * @module
  */
 
-import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeAllSync } from "../src/_util/io.ts";
-import type { Register } from "../src/testing/backplane_suite.ts";
+import { requiring, type ServiceTest } from "./_service.ts";
 
 const decoder = new TextDecoder();
 
@@ -88,47 +86,15 @@ export const POSTGRES_MISSING: string | undefined = BIN !== undefined
   }"`
   : `${PROGRAMS.join(", ")} not found on PATH or in ${DEBIAN_ROOT}/*/bin`;
 
-let warned = false;
-
 /**
- * Declares a test that needs PostgreSQL. When the binaries are missing the
- * test does not run: it is reported as ignored, with the reason in its name
- * and once on standard error, or, under `CI=true`, as a failure that says
- * what CI must install.
- *
- * @param name the test's name
- * @param fn the test
- * @param register how to register it when PostgreSQL is there (default
- *   `Deno.test`; e.g. `redisTest` for a test that needs both)
+ * Declares a test that needs PostgreSQL (see tests/_service.ts): ignored with the
+ * reason when it is missing, a failure under `CI=true`.
  */
-export function postgresTest(
-  name: string,
-  fn: (t: Deno.TestContext) => Promise<void>,
-  register: Register = (name, fn) => Deno.test(name, fn),
-): void {
-  if (POSTGRES_MISSING === undefined) {
-    register(name, fn);
-  } else if (Deno.env.get("CI") === "true") {
-    Deno.test(name, () => {
-      assert.fail(
-        `${POSTGRES_MISSING}; CI must install PostgreSQL (the "postgresql" package)`,
-      );
-    });
-  } else {
-    if (!warned) {
-      warned = true;
-      writeAllSync(
-        Deno.stderr,
-        `SKIP: ${POSTGRES_MISSING}, so the PostgreSQL tests are ignored\n`,
-      );
-    }
-    Deno.test({
-      name: `${name} (ignored: ${POSTGRES_MISSING})`,
-      ignore: true,
-      fn,
-    });
-  }
-}
+export const postgresTest: ServiceTest = requiring({
+  name: "PostgreSQL",
+  missing: POSTGRES_MISSING,
+  install: "apt-get install postgresql",
+});
 
 /** The uid and gid of a user, from `/etc/passwd`. */
 function userIds(name: string): { uid: number; gid: number } {

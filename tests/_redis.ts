@@ -12,8 +12,7 @@
 
 import assert from "node:assert/strict";
 import { sleep } from "../src/_util/deadline.ts";
-import { writeAllSync } from "../src/_util/io.ts";
-import type { Register } from "../src/testing/backplane_suite.ts";
+import { requiring, type ServiceTest } from "./_service.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -42,47 +41,15 @@ function findRedis(): string | undefined {
   }
 }
 
-let skipNoticePrinted = false;
-
 /**
- * Registers a test that needs `redis-server`. When it is missing the test
- * does not run: it is reported as ignored, with the reason in its name and
- * once on standard error, or, under `CI=true`, as a failure that says what
- * CI must install.
- *
- * @param name the test's name
- * @param fn the test
- * @param register how to register it when Redis is there (default
- *   `Deno.test`; e.g. `postgresTest` for a test that needs both)
+ * Declares a test that needs Redis (see tests/_service.ts): ignored with the
+ * reason when it is missing, a failure under `CI=true`.
  */
-export function redisTest(
-  name: string,
-  fn: (t: Deno.TestContext) => Promise<void>,
-  register: Register = (name, fn) => Deno.test(name, fn),
-): void {
-  if (REDIS_MISSING === undefined) {
-    register(name, fn);
-  } else if (Deno.env.get("CI") === "true") {
-    Deno.test(name, () => {
-      assert.fail(
-        `${REDIS_MISSING}; CI must install it (apt-get install redis-server)`,
-      );
-    });
-  } else {
-    if (!skipNoticePrinted) {
-      skipNoticePrinted = true;
-      writeAllSync(
-        Deno.stderr,
-        `SKIP: ${REDIS_MISSING}, so the Redis tests are ignored (apt-get install redis-server)\n`,
-      );
-    }
-    Deno.test({
-      name: `${name} (ignored: ${REDIS_MISSING})`,
-      ignore: true,
-      fn,
-    });
-  }
-}
+export const redisTest: ServiceTest = requiring({
+  name: "Redis",
+  missing: REDIS_MISSING,
+  install: "apt-get install redis-server",
+});
 
 /** PEM files for a TLS port: the server's certificate and key, and its CA. */
 export interface TlsFiles {

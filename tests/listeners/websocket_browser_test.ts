@@ -12,6 +12,7 @@ import {
   LineClient,
   within,
 } from "../_helpers.ts";
+import { requiring } from "../_service.ts";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(
   (path) => {
@@ -22,17 +23,11 @@ const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(
     }
   },
 );
-if (CHROMIUM === undefined) {
-  if (Deno.env.get("CI") === "true") {
-    throw new Error(
-      "Chromium is missing in CI: .ci/run installs the chromium package",
-    );
-  }
-  // deno-lint-ignore no-console
-  console.warn(
-    "Skipping the browser test: Chromium is not installed (apt-get install chromium)",
-  );
-}
+const chromiumTest = requiring({
+  name: "browser",
+  missing: CHROMIUM === undefined ? "Chromium is not installed" : undefined,
+  install: "apt-get install chromium",
+});
 
 /** The page: the original README's example, recording what it receives. */
 function page(wsUrl: string): string {
@@ -119,10 +114,9 @@ class DevTools {
   }
 }
 
-Deno.test({
-  name: "headless Chromium runs the README's WebSocket example against mist",
-  ignore: CHROMIUM === undefined,
-  async fn() {
+chromiumTest(
+  "headless Chromium runs the README's WebSocket example against mist",
+  async () => {
     await using server = await allServer();
     const wsUrl = addressOf(server, "http").replace(/^http:/, "ws:") +
       "/subscribe/websocket";
@@ -225,4 +219,4 @@ Deno.test({
       await Deno.remove(profile, { recursive: true }).catch(() => {});
     }
   },
-});
+);
