@@ -45,27 +45,15 @@ async function requestFrame(
 }
 
 /**
- * What a transport is known not to do yet. Each flag ignores (never passes)
- * the tests that need it, so the gap shows in every run as "ignored".
- */
-export interface SuiteOptions {
-  /** `server.close()` delivers what each connection is owed before ending it. */
-  flushesOnClose?: boolean;
-}
-
-/**
  * Registers every test of the suite, each named after the transport.
  *
  * @param name names the transport in each test's name, e.g. `"TCP"`
  * @param open opens a client of that transport
- * @param options the transport's known gaps
  */
 export function protocolSuite(
   name: string,
   open: OpenClient,
-  options: SuiteOptions = {},
 ): void {
-  const { flushesOnClose = true } = options;
   Deno.test(`${name}: §2 matching table: each subscription gets exactly the messages whose tags include it`, async (t) => {
     await using server = await suiteServer();
     const messages = [
@@ -451,11 +439,7 @@ export function protocolSuite(
     );
   });
 
-  Deno.test({
-    name:
-      `${name}: closing the server writes what each connection is owed, then ends it`,
-    ignore: !flushesOnClose,
-  }, async () => {
+  Deno.test(`${name}: closing the server writes what each connection is owed, then ends it`, async () => {
     const server = await suiteServer();
     const client = await open(server);
     await client.send({ command: "subscribe", tags: ["bye"] });

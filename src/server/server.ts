@@ -370,13 +370,16 @@ export class MistServer implements AsyncDisposable, ServerPort {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      for (const listener of this.#listeners) listener.close();
+      // From here on a new connection is closed as soon as it opens. The
+      // listeners stop only after the drain: shutting down Deno.serve ends
+      // its WebSockets at once, before they are written what they are owed.
       const connections = [...this.#connections];
       const drainMs = this.settings.drainTimeoutMs;
       await Promise.all([
         ...connections.map((connection) => connection.drain(drainMs)),
         this.#cluster?.close(),
       ]);
+      for (const listener of this.#listeners) listener.close();
       for (const connection of connections) connection.close();
       // A WebSocket peer that never answers the close handshake, or an event
       // stream whose client stopped reading, would hold Deno.serve open.

@@ -20,20 +20,13 @@ import {
 } from "../_helpers.ts";
 import { PONG, protocolSuite } from "../_protocol_suite.ts";
 
-// Known gap, found by running the suite here: on WebSocket, server.close()
-// ends a session before the message it still owes reaches the client (TCP
-// delivers it). Ignored, not passed, until src/listeners/websocket.ts
-// flushes on close.
-const gaps = { flushesOnClose: false };
 protocolSuite(
   "WebSocket",
   (server) => WsClient.connect(addressOf(server, "ws")),
-  gaps,
 );
 protocolSuite(
   "WebSocket at /",
   (server) => WsClient.connect(`${addressOf(server, "ws")}/`),
-  gaps,
 );
 
 // The rest of what this test once checked at both paths (ping, ids, invalid
