@@ -5,8 +5,9 @@
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
 import { Registry } from "../_util/registry.ts";
-import { bracket, unbracket } from "../_util/text.ts";
+import { bracket, errorText, unbracket } from "../_util/text.ts";
 import type { ListenerStats } from "../server/transport.ts";
 import type { ServerPort } from "../server/port.ts";
 
@@ -49,6 +50,69 @@ export function registerListener(
   factory: ListenerFactory,
 ): void {
   listeners.register(scheme, factory);
+}
+
+const log = getLogger(["mist", "server"]);
+
+/**
+ * Starts a listener for each URL, in order. A scheme nobody registered is
+ * logged and skipped, as the original did.
+ *
+ * @param urls listener URLs
+ * @param server the server the listeners feed
+ * @param started called with each listener as soon as it runs, so that the
+ *   caller can close the ones started before a failure
+ * @throws {Error} for an invalid URL, a listener that cannot start, or when
+ *   none could be started
+ */
+export async function startListeners(
+  urls: readonly string[],
+  server: ServerPort,
+  started: (listener: Listener) => void,
+): Promise<void> {
+  let count = 0;
+  for (const text of urls) {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new Error(`Invalid listener URL "${text}"`);
+    }
+    const scheme = url.protocol.slice(0, -1);
+    const factory = listeners.get(scheme);
+    if (factory === undefined) {
+      log.warn("Skipping listener {url}: scheme {scheme} is not supported", {
+        url: text,
+        scheme,
+      });
+      continue;
+    }
+    let listener: Listener;
+    try {
+      listener = await factory(url, server);
+    } catch (err) {
+      throw new Error(`Cannot listen on ${text}: ${listenError(err)}`, {
+        cause: err,
+      });
+    }
+    started(listener);
+    count++;
+    log.info("{scheme} listener on {url}", {
+      scheme: scheme.toUpperCase(),
+      url: listener.url,
+    });
+  }
+  if (count === 0) {
+    throw new Error(
+      `No listener started (asked for: ${urls.join(", ") || "none"})`,
+    );
+  }
+}
+
+function listenError(err: unknown): string {
+  if (err instanceof Deno.errors.AddrInUse) return "address already in use";
+  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
+  return errorText(err);
 }
 
 /**

@@ -11,10 +11,8 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { settlesWithin } from "../_util/deadline.ts";
 import { errorText } from "../_util/text.ts";
 import type { Broker } from "../core/broker.ts";
-import { OutboundQueue } from "../core/outbound_queue.ts";
 import { maySubscribe, type Principal } from "../core/principal.ts";
 import {
   type CommandRequest,
@@ -27,6 +25,7 @@ import {
 } from "../protocol/codec.ts";
 import { type ErrorContext, MistError } from "../protocol/errors.ts";
 import type { Access } from "./access.ts";
+import { Outbox } from "./outbox.ts";
 import type { ConnectionInfo, OpenOptions, Outlet } from "./transport.ts";
 
 const log = getLogger(["mist", "connection"]);
@@ -74,15 +73,11 @@ export class Connection {
   /** Whether the transport presented a token when it connected. */
   readonly presented: boolean;
   readonly #host: ConnectionHost;
-  readonly #outlet: Outlet;
-  readonly #queue: OutboundQueue<Frame>;
+  readonly #outbox: Outbox;
   readonly #counted: boolean;
   #principal: Principal;
   #requests = 0;
-  #flushing = false;
   #isClosed = false;
-  #writable: PromiseWithResolvers<void> | undefined;
-  #idle: PromiseWithResolvers<void> | undefined;
   readonly #closed = Promise.withResolvers<void>();
 
   /**
@@ -100,10 +95,16 @@ export class Connection {
     options: OpenOptions = {},
   ) {
     this.#host = host;
-    this.#outlet = outlet;
     this.info = info;
     this.local = options.local ?? false;
-    this.#queue = new OutboundQueue(host.queueBytes);
+    this.#outbox = new Outbox(outlet, host.queueBytes, (err) => {
+      log.debug("{listener} connection {id}: write failed: {error}", {
+        listener: info.listener,
+        id: this.id,
+        error: errorText(err),
+      });
+      this.close();
+    });
     this.presented = options.principal !== undefined;
     this.#principal = options.principal ?? host.access.unidentified;
     this.#follow();
@@ -136,12 +137,12 @@ export class Connection {
 
   /** Bytes queued or being written now. */
   get queuedBytes(): number {
-    return this.#queue.bytes;
+    return this.#outbox.bytes;
   }
 
   /** The most bytes its queue ever held. */
   get peakQueuedBytes(): number {
-    return this.#queue.peak;
+    return this.#outbox.peak;
   }
 
   // ---- requests -----------------------------------------------------------
@@ -252,9 +253,7 @@ export class Connection {
 
   /** A promise while the client does not read its replies, else nothing. */
   #paused(): void | Promise<void> {
-    if (!this.#queue.full || this.#isClosed) return;
-    this.#writable ??= Promise.withResolvers();
-    return this.#writable.promise;
+    return this.#isClosed ? undefined : this.#outbox.writable();
   }
 
   // ---- who it is ----------------------------------------------------------
@@ -328,12 +327,11 @@ export class Connection {
    */
   deliver(frame: Frame): void {
     if (this.#isClosed) return;
-    if (this.#queue.offer(frame)) {
+    if (this.#outbox.offer(frame)) {
       this.info.stats.delivered++;
     } else {
       this.info.stats.dropped++;
     }
-    this.#schedule();
   }
 
   /**
@@ -343,47 +341,7 @@ export class Connection {
    */
   send(message: Message): void {
     if (this.#isClosed) return;
-    this.#queue.force(encode(message));
-    this.#schedule();
-  }
-
-  #schedule(): void {
-    if (this.#flushing) return;
-    this.#flushing = true;
-    queueMicrotask(() => this.#flush());
-  }
-
-  async #flush(): Promise<void> {
-    try {
-      while (!this.#isClosed) {
-        const dropped = this.#queue.takeDropped();
-        if (dropped > 0) {
-          this.#queue.force(encode({ command: "dropped", data: `${dropped}` }));
-        }
-        if (!this.#queue.pending) break;
-        const frames = this.#queue.take();
-        let bytes = 0;
-        for (const frame of frames) bytes += frame.size;
-        const written = this.#outlet.write(frames);
-        if (written !== undefined) await written;
-        this.#queue.release(bytes);
-        if (this.#writable !== undefined && !this.#queue.full) {
-          this.#writable.resolve();
-          this.#writable = undefined;
-        }
-      }
-    } catch (err) {
-      log.debug("{listener} connection {id}: write failed: {error}", {
-        listener: this.info.listener,
-        id: this.id,
-        error: errorText(err),
-      });
-      this.close();
-    } finally {
-      this.#flushing = false;
-      this.#idle?.resolve();
-      this.#idle = undefined;
-    }
+    this.#outbox.force(encode(message));
   }
 
   /**
@@ -392,11 +350,8 @@ export class Connection {
    * @param timeoutMs the most time to wait
    * @returns whether the queue was emptied in time
    */
-  async drain(timeoutMs: number): Promise<boolean> {
-    if (!this.#flushing || this.#isClosed) return !this.#queue.pending;
-    this.#idle ??= Promise.withResolvers();
-    await settlesWithin(this.#idle.promise, timeoutMs);
-    return !this.#flushing;
+  drain(timeoutMs: number): Promise<boolean> {
+    return this.#outbox.drain(timeoutMs);
   }
 
   /**
@@ -411,13 +366,7 @@ export class Connection {
     this.#unfollow();
     this.#host.release(this);
     if (this.#counted) this.info.stats.connections--;
-    this.#writable?.resolve();
-    this.#idle?.resolve();
-    try {
-      this.#outlet.close();
-    } catch {
-      // Already closed by the peer.
-    }
+    this.#outbox.close();
     if (this.#counted) {
       log.debug("{listener} connection {id} closed", {
         listener: this.info.listener,

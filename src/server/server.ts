@@ -7,14 +7,14 @@
 
 import { getLogger } from "@logtape/logtape";
 import { settlesWithin } from "../_util/deadline.ts";
-import { errorText, positiveInteger } from "../_util/text.ts";
+import { positiveInteger } from "../_util/text.ts";
 import type { Authenticator } from "../auth/authenticator.ts";
 import { openBackplane } from "../cluster/builtin.ts";
 import { Cluster } from "../cluster/cluster.ts";
 import { Broker } from "../core/broker.ts";
 import { ADMIN, type Principal } from "../core/principal.ts";
 import "../listeners/builtin.ts";
-import { type Listener, listeners } from "../listeners/listener.ts";
+import { type Listener, startListeners } from "../listeners/listener.ts";
 import { DEFAULT_LIMITS, type Limits, validate } from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
 import { Access } from "./access.ts";
@@ -180,42 +180,13 @@ export class MistServer implements AsyncDisposable, ServerPort {
    *   closed) or none could be started
    */
   async listen(urls: readonly string[]): Promise<void> {
-    for (const text of urls) {
-      let url: URL;
-      try {
-        url = new URL(text);
-      } catch {
-        await this.close();
-        throw new Error(`Invalid listener URL "${text}"`);
-      }
-      const scheme = url.protocol.slice(0, -1);
-      const factory = listeners.get(scheme);
-      if (factory === undefined) {
-        log.warn("Skipping listener {url}: scheme {scheme} is not supported", {
-          url: text,
-          scheme,
-        });
-        continue;
-      }
-      try {
-        const listener = await factory(url, this);
+    try {
+      await startListeners(urls, this, (listener) => {
         this.#listeners.push(listener);
-        log.info("{scheme} listener on {url}", {
-          scheme: scheme.toUpperCase(),
-          url: listener.url,
-        });
-      } catch (err) {
-        await this.close();
-        throw new Error(`Cannot listen on ${text}: ${listenError(err)}`, {
-          cause: err,
-        });
-      }
-    }
-    if (this.#listeners.length === 0) {
+      });
+    } catch (err) {
       await this.close();
-      throw new Error(
-        `No listener started (asked for: ${urls.join(", ") || "none"})`,
-      );
+      throw err;
     }
     // Links in the background: the server serves local traffic meanwhile.
     this.#cluster?.start();
@@ -433,10 +404,4 @@ const NO_OUTLET: Outlet = { write() {}, close() {} };
 async function healthy(authenticator: Authenticator): Promise<boolean> {
   const answer = authenticator.healthy().catch(() => false);
   return await settlesWithin(answer, HEALTH_TIMEOUT_MS) && await answer;
-}
-
-function listenError(err: unknown): string {
-  if (err instanceof Deno.errors.AddrInUse) return "address already in use";
-  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
-  return errorText(err);
 }

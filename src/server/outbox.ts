@@ -1,0 +1,147 @@
+/**
+ * What a connection owes its client: the bounded outbound queue and its flush
+ * to the transport, one write per event-loop turn (PROTOCOL.md §7).
+ *
+ * @module
+ */
+
+import { settlesWithin } from "../_util/deadline.ts";
+import { OutboundQueue } from "../core/outbound_queue.ts";
+import { encode, type Frame } from "../protocol/codec.ts";
+import type { Outlet } from "./transport.ts";
+
+/**
+ * A connection's outbound queue, flushed to its outlet.
+ *
+ * Deliveries are offered (dropped when the queue is full, with one `dropped`
+ * notice once it has drained below half); replies and notices are forced.
+ * Frames stay counted until the outlet has written them.
+ */
+export class Outbox {
+  readonly #outlet: Outlet;
+  readonly #queue: OutboundQueue<Frame>;
+  readonly #failed: (error: unknown) => void;
+  #flushing = false;
+  #closed = false;
+  #writable: PromiseWithResolvers<void> | undefined;
+  #idle: PromiseWithResolvers<void> | undefined;
+
+  /**
+   * @param outlet where frames are written
+   * @param capacity the queue's capacity in bytes
+   * @param failed called once when a write fails (the outbox is then useless)
+   */
+  constructor(
+    outlet: Outlet,
+    capacity: number,
+    failed: (error: unknown) => void,
+  ) {
+    this.#outlet = outlet;
+    this.#queue = new OutboundQueue(capacity);
+    this.#failed = failed;
+  }
+
+  /** Bytes queued or being written now. */
+  get bytes(): number {
+    return this.#queue.bytes;
+  }
+
+  /** The most bytes the queue ever held. */
+  get peak(): number {
+    return this.#queue.peak;
+  }
+
+  /**
+   * Queues a delivery if it fits.
+   *
+   * @param frame the shared frame of a published message
+   * @returns whether it was queued (else it was dropped and counted)
+   */
+  offer(frame: Frame): boolean {
+    const queued = this.#queue.offer(frame);
+    this.#schedule();
+    return queued;
+  }
+
+  /**
+   * Queues a frame even past the capacity (replies, notices).
+   *
+   * @param frame the frame
+   */
+  force(frame: Frame): void {
+    this.#queue.force(frame);
+    this.#schedule();
+  }
+
+  /**
+   * A promise while the queue is full, resolved once it has room again (or
+   * the outbox closed); nothing when it has room now.
+   *
+   * @returns the promise, or nothing
+   */
+  writable(): void | Promise<void> {
+    if (!this.#queue.full || this.#closed) return;
+    this.#writable ??= Promise.withResolvers();
+    return this.#writable.promise;
+  }
+
+  #schedule(): void {
+    if (this.#flushing || this.#closed) return;
+    this.#flushing = true;
+    queueMicrotask(() => this.#flush());
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (!this.#closed) {
+        const dropped = this.#queue.takeDropped();
+        if (dropped > 0) {
+          this.#queue.force(encode({ command: "dropped", data: `${dropped}` }));
+        }
+        if (!this.#queue.pending) break;
+        const frames = this.#queue.take();
+        let bytes = 0;
+        for (const frame of frames) bytes += frame.size;
+        const written = this.#outlet.write(frames);
+        if (written !== undefined) await written;
+        this.#queue.release(bytes);
+        if (this.#writable !== undefined && !this.#queue.full) {
+          this.#writable.resolve();
+          this.#writable = undefined;
+        }
+      }
+    } catch (err) {
+      this.#failed(err);
+    } finally {
+      this.#flushing = false;
+      this.#idle?.resolve();
+      this.#idle = undefined;
+    }
+  }
+
+  /**
+   * Waits until everything queued has been written, or the time is up.
+   *
+   * @param timeoutMs the most time to wait
+   * @returns whether the queue was emptied in time
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (!this.#flushing || this.#closed) return !this.#queue.pending;
+    this.#idle ??= Promise.withResolvers();
+    await settlesWithin(this.#idle.promise, timeoutMs);
+    return !this.#flushing;
+  }
+
+  /** Stops writing and closes the outlet. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#writable?.resolve();
+    this.#idle?.resolve();
+    try {
+      this.#outlet.close();
+    } catch {
+      // Already closed by the peer.
+    }
+  }
+}
