@@ -61,4 +61,14 @@ export interface ServeOptions {
   backplane?: Backplane;
   /** Milliseconds between the cluster heartbeats of this node (default 2000). */
   heartbeatMs?: number;
+  /**
+   * A token that may read `GET /metrics` (besides the admin token) when
+   * authentication is on; it grants nothing else.
+   */
+  metricsToken?: string;
+  /**
+   * This node's name in the cluster and in metrics labels, stable across
+   * restarts (default: the host name).
+   */
+  nodeName?: string;
 }
