@@ -87,7 +87,7 @@ export class FakeConnection {
     return this.raw(JSON.stringify(message) + "\n");
   }
 
-  /** Answers a request as mist does (PROTOCOL.md §5): its reply or an ack, with its id. */
+  /** Answers a request as mist does (docs/protocol.md §5): its reply or an ack, with its id. */
   ack(request: Message, reply?: Message): Promise<void> {
     return this.send(
       reply !== undefined
@@ -347,7 +347,7 @@ export class LegacyProxy implements AsyncDisposable {
 export const ADMIN_TOKEN = "admin-secret-0001";
 
 /**
- * A script that plays a server with authentication on, PROTOCOL.md §4 with
+ * A script that plays a server with authentication on, docs/protocol.md §4 with
  * ids: the admin token is {@linkcode ADMIN_TOKEN}; `reader-token` exists.
  *
  * @param seen receives each connection's requests

@@ -1,5 +1,5 @@
 /**
- * The protocol suite: every test of PROTOCOL.md §2, §3, §5, §6 and §7 that
+ * The protocol suite: every test of docs/protocol.md §2, §3, §5, §6 and §7 that
  * holds whatever carries the messages, registered against a client factory,
  * so that each transport runs the same tests (tests/listeners/tcp_test.ts
  * with `LineClient`, tests/listeners/websocket_test.ts with `WsClient`).

@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { Registry } from "../_util/registry.ts";
 
 /**
- * A store of tokens, each granting a set of tags (PROTOCOL.md §4).
+ * A store of tokens, each granting a set of tags (docs/protocol.md §4).
  *
  * Every method fails with a {@linkcode MistError}: `token already exists`,
  * `token not found`, or `authenticator unavailable` when the backing store

@@ -1,5 +1,5 @@
 /**
- * The admin commands (PROTOCOL.md §4), for a client connected with the admin token.
+ * The admin commands (docs/protocol.md §4), for a client connected with the admin token.
  *
  * @module
  */

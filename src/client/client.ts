@@ -54,7 +54,7 @@ import {
  * ```
  */
 export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
-  /** The admin commands (PROTOCOL.md §4), for a client connected with the admin token. */
+  /** The admin commands (docs/protocol.md §4), for a client connected with the admin token. */
   readonly admin: MistAdmin;
   readonly #url: URL;
   readonly #events = new StatusFeed();
@@ -168,7 +168,7 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
    * A grant revoked by an admin (`unset`, `unregister`) ends it: its iterator
    * yields what it buffered, then rejects with a {@linkcode MistError} of code
    * `forbidden` (`forbidden: revoked ["a","b"]`), and it is not subscribed
-   * again after a reconnect (PROTOCOL.md §4, {@linkcode Subscription}).
+   * again after a reconnect (docs/protocol.md §4, {@linkcode Subscription}).
    *
    * @param tags the subscription's tags (order and duplicates do not matter)
    * @param options its buffer
@@ -215,7 +215,7 @@ export class MistClient implements AsyncDisposable, AsyncIterable<Delivery> {
 
   /**
    * Publishes a message: every other connection with a matching subscription
-   * receives it (this one does not, PROTOCOL.md §2).
+   * receives it (this one does not, docs/protocol.md §2).
    *
    * @param tags the message's tags
    * @param data the payload (may be empty, may hold newlines)

@@ -1,5 +1,5 @@
 /**
- * Matching replies to requests, with correlation ids (PROTOCOL.md §5) or, for
+ * Matching replies to requests, with correlation ids (docs/protocol.md §5) or, for
  * a server that never acknowledges (the original mist), with ping barriers.
  * Pure: no I/O, no timers.
  *

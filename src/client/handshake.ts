@@ -1,6 +1,6 @@
 /**
  * One attempt at a connection: open a transport, present the token, ping, and
- * learn how the server matches replies (PROTOCOL.md §5), all within the
+ * learn how the server matches replies (docs/protocol.md §5), all within the
  * connect timeout.
  *
  * @module

@@ -23,7 +23,7 @@ import { type ReconnectOptions, reconnectPolicy } from "./backoff.ts";
  * assert.deepEqual(await client.list(), [["a"]]);
  * ```
  *
- * - `"auto"` (the default): it sends correlation ids (PROTOCOL.md §5) and looks
+ * - `"auto"` (the default): it sends correlation ids (docs/protocol.md §5) and looks
  *   at the answer to the ping it sends on connecting: a server that echoes the
  *   id acknowledges every request; one that does not (the original mist) is
  *   driven as `"legacy"`. Decided again on every connection.

@@ -35,7 +35,7 @@ export type ClientState = "connected" | "reconnecting" | "closed";
  *   subscribed again; messages published during the `gapMs` without a
  *   connection were not received.
  * - `dropped`: the server dropped `count` messages to this client because it
- *   read too slowly (PROTOCOL.md §7).
+ *   read too slowly (docs/protocol.md §7).
  * - `slow`: a subscription's buffer (`tags`; `undefined` for a
  *   {@linkcode MistClient.messages} iterator) is full and drops newer messages.
  * - `error`: something the client could not use: a malformed or oversized

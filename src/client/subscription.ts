@@ -81,7 +81,7 @@ export interface SubscribeOptions {
  * It ends with an error when the server takes it away: its iterator yields
  * what it buffered, then rejects with a `MistError` of code `forbidden`
  * (`forbidden: revoked ["a","b"]`) when an admin revokes a grant it needs
- * (PROTOCOL.md §4), or with the server's error when the server refuses it on
+ * (docs/protocol.md §4), or with the server's error when the server refuses it on
  * a reconnect. Either way the client forgets it: it is not subscribed again.
  *
  * @example

@@ -164,7 +164,7 @@ export class SubscriptionRegistry {
 
   /**
    * Ends every subscription with these tags because the server dropped its
-   * subscription: an admin revoked the grant (PROTOCOL.md §4, the `revoked`
+   * subscription: an admin revoked the grant (docs/protocol.md §4, the `revoked`
    * notice). The tag set is forgotten, so it is not subscribed again after a
    * reconnect, and nothing is sent: the server no longer holds it. Message
    * iterators go on.

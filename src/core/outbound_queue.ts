@@ -1,5 +1,5 @@
 /**
- * A connection's bounded outbound queue (PROTOCOL.md §7).
+ * A connection's bounded outbound queue (docs/protocol.md §7).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Who a connection is, and what it may do (PROTOCOL.md §4). Pure.
+ * Who a connection is, and what it may do (docs/protocol.md §4). Pure.
  *
  * @module
  */
@@ -84,7 +84,7 @@ export function maySubscribe(
 }
 
 /**
- * Checks that a principal may subscribe to tags (PROTOCOL.md §4).
+ * Checks that a principal may subscribe to tags (docs/protocol.md §4).
  *
  * @param principal who asks
  * @param tags the subscription's tags
@@ -99,7 +99,7 @@ export function checkSubscribe(
 }
 
 /**
- * Checks that a principal may publish to tags (PROTOCOL.md §4).
+ * Checks that a principal may publish to tags (docs/protocol.md §4).
  *
  * @param principal who asks
  * @param tags the message's tags

@@ -1,7 +1,7 @@
 /**
  * The HTTP listeners on `Deno.serve`:
  *
- * - `http://` and `https://`: the HTTP API of PROTOCOL.md §8 (`/ping`, the
+ * - `http://` and `https://`: the HTTP API of docs/protocol.md §8 (`/ping`, the
  *   WebSocket upgrade, `POST /publish`, Server-Sent Events at `/subscribe`,
  *   `/health`, `/metrics`);
  * - `ws://` and `wss://`: the WebSocket upgrade paths and `/ping` only.
@@ -301,7 +301,7 @@ function failure(
 }
 
 /**
- * The HTTP status of an error (PROTOCOL.md §8).
+ * The HTTP status of an error (docs/protocol.md §8).
  *
  * @param err the error
  * @param principal who made the request, when known

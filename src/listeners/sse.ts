@@ -1,6 +1,6 @@
 /**
  * Server-Sent Events: `GET /subscribe?tags=a,b&tags=c` streams every matching
- * delivery as one `data:` event (PROTOCOL.md §8).
+ * delivery as one `data:` event (docs/protocol.md §8).
  *
  * @module
  */
@@ -26,7 +26,7 @@ const STREAM_HIGH_WATER_BYTES = 64 * 1024;
  * @throws {MistError} `missing tags` when there is none; the tag errors of §6
  */
 export function requestedSubscriptions(url: URL, limits: Limits): string[][] {
-  // Tags are exact strings (PROTOCOL.md §2): split on commas, nothing trimmed.
+  // Tags are exact strings (docs/protocol.md §2): split on commas, nothing trimmed.
   const distinct = new Map<string, string[]>();
   for (const value of url.searchParams.getAll("tags")) {
     const tags = value.split(",").filter((tag) => tag !== "");

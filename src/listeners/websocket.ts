@@ -17,7 +17,7 @@ import type { ServerPort } from "../server/port.ts";
 
 /**
  * Past this many bytes waiting in the socket, the connection stops writing
- * (its own queue then fills and drops newer deliveries, PROTOCOL.md §7).
+ * (its own queue then fills and drops newer deliveries, docs/protocol.md §7).
  */
 const HIGH_WATER_BYTES = 1024 * 1024;
 /** Writing resumes once the socket holds no more than this. */

@@ -1,6 +1,6 @@
 /**
  * The wire protocol: the message shape, decoding with every validation of
- * PROTOCOL.md §6 in one place, and encoding of replies and deliveries.
+ * docs/protocol.md §6 in one place, and encoding of replies and deliveries.
  *
  * Pure: no I/O. Transports hand a frame's text or bytes to {@linkcode decode};
  * the broker serialises a delivery once with {@linkcode deliveryFrame} and every
@@ -12,7 +12,7 @@
 import { Buffer } from "node:buffer";
 import { type ErrorContext, MistError } from "./errors.ts";
 
-/** One protocol message, in either direction (PROTOCOL.md §1). */
+/** One protocol message, in either direction (docs/protocol.md §1). */
 export interface Message {
   /** What to do (requests) or what this is (replies, deliveries). */
   command: string;
@@ -22,7 +22,7 @@ export interface Message {
   data?: string;
   /** Set only on error replies. */
   error?: string;
-  /** Correlation id chosen by the client (PROTOCOL.md §5). */
+  /** Correlation id chosen by the client (docs/protocol.md §5). */
   id?: string | number;
 }
 
@@ -38,7 +38,7 @@ export interface CommandRequest {
   readonly id?: string | number;
 }
 
-/** The size limits every decoded frame is held to (PROTOCOL.md §6). */
+/** The size limits every decoded frame is held to (docs/protocol.md §6). */
 export interface Limits {
   /** Longest frame in bytes (UTF-8, without the line ending). */
   readonly maxMessageBytes: number;
@@ -68,7 +68,7 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
  * @param defaultCommand the command of a frame that names none (`POST /publish`
  *   bodies); without it such a frame is an `invalid message`
  * @returns the validated request
- * @throws {MistError} for every case of PROTOCOL.md §6; its `context` holds what
+ * @throws {MistError} for every case of docs/protocol.md §6; its `context` holds what
  *   could be read of the request, for the error reply
  *
  * @example
@@ -120,7 +120,7 @@ export function decode(
 }
 
 /**
- * Validates a parsed message as a request: the checks of PROTOCOL.md §6 that
+ * Validates a parsed message as a request: the checks of docs/protocol.md §6 that
  * follow parsing. {@linkcode decode} ends with it; a message that arrives
  * already parsed (from another node of a cluster) goes through it alone.
  *
@@ -274,7 +274,7 @@ export function requireTags(request: CommandRequest): readonly string[] {
 }
 
 /**
- * The error reply for a failed request (PROTOCOL.md §6).
+ * The error reply for a failed request (docs/protocol.md §6).
  *
  * @param err the error
  * @param context what is known of the request

@@ -10,7 +10,7 @@
  * @module
  */
 
-/** The wire text that starts each error reply, by code (PROTOCOL.md §4, §6). */
+/** The wire text that starts each error reply, by code (docs/protocol.md §4, §6). */
 export const ERROR_TEXT = {
   invalid_json: "invalid JSON",
   invalid_message: "invalid message",
@@ -42,7 +42,7 @@ export const ERROR_TEXT = {
 /** What went wrong, as a stable machine-readable code. */
 export type ErrorCode = keyof typeof ERROR_TEXT;
 
-/** The part of a request an error reply echoes back (PROTOCOL.md §6). */
+/** The part of a request an error reply echoes back (docs/protocol.md §6). */
 export interface ErrorContext {
   /** The request's command, or `""` when none could be read. */
   command: string;

@@ -1,7 +1,7 @@
 /**
  * Access control of a server: turns presented tokens into principals, runs the
  * admin commands against the authenticator, and keeps every live connection's
- * grants current when an admin changes them (PROTOCOL.md §4).
+ * grants current when an admin changes them (docs/protocol.md §4).
  *
  * @module
  */

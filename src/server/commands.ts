@@ -1,5 +1,5 @@
 /**
- * The command table: each command of PROTOCOL.md §3 and §4, its whole
+ * The command table: each command of docs/protocol.md §3 and §4, its whole
  * behaviour (permission, limits, counters, routing, reply) in one handler,
  * plus whatever custom commands a library user registers.
  *
@@ -86,7 +86,7 @@ function basicCommands(
   ];
 }
 
-/** The original's hidden commands (PROTOCOL.md §3): views of the whole node. */
+/** The original's hidden commands (docs/protocol.md §3): views of the whole node. */
 function inspectCommands(server: CommandContext): [string, CommandHandler][] {
   const commands: Record<string, CommandHandler> = {
     listall: () => ({

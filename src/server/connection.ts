@@ -294,7 +294,7 @@ export class Connection {
       revoked.push(tags);
       return false;
     });
-    // One notice per subscription lost (PROTOCOL.md §4), so that a client
+    // One notice per subscription lost (docs/protocol.md §4), so that a client
     // can tell a revoked subscription from a quiet one.
     for (const tags of revoked) this.send({ command: "revoked", tags });
     if (removed > 0) {
@@ -321,7 +321,7 @@ export class Connection {
   // ---- output -------------------------------------------------------------
 
   /**
-   * Queues a delivery, or drops it when the queue is full (PROTOCOL.md §7).
+   * Queues a delivery, or drops it when the queue is full (docs/protocol.md §7).
    *
    * @param frame the shared frame of a published message
    */

@@ -1,6 +1,6 @@
 /**
  * The HTTP listener (src/listeners/http.ts) over real sockets: its routes
- * (PROTOCOL.md §8) and deliveries across every transport it serves.
+ * (docs/protocol.md §8) and deliveries across every transport it serves.
  * WebSocket sessions are in websocket_test.ts, event streams in sse_test.ts.
  */
 

@@ -1,6 +1,6 @@
 /**
  * Server-Sent Events (src/listeners/sse.ts): `GET /subscribe` on the HTTP
- * listener (PROTOCOL.md §8).
+ * listener (docs/protocol.md §8).
  */
 
 import assert from "node:assert/strict";

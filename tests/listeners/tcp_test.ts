@@ -1,6 +1,6 @@
 /**
  * The TCP listener (src/listeners/tcp.ts) over real sockets: the protocol
- * suite (PROTOCOL.md §2–§7) with one JSON object per line, then what only
+ * suite (docs/protocol.md §2–§7) with one JSON object per line, then what only
  * line framing has: bytes that are not UTF-8, a line too long to buffer,
  * lines cut or garbled by a dying client, a reader that stops reading.
  */

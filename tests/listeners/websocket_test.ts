@@ -1,6 +1,6 @@
 /**
  * The WebSocket listener (src/listeners/websocket.ts) and the HTTP
- * listener's upgrade paths: the protocol suite (PROTOCOL.md §2–§7) with one
+ * listener's upgrade paths: the protocol suite (docs/protocol.md §2–§7) with one
  * JSON object per text frame, at both upgrade paths, then what only
  * WebSocket has: binary frames, readers that stop reading, handshakes that
  * never finish.

@@ -1,5 +1,5 @@
 /**
- * Authentication and permissions end to end (PROTOCOL.md §4): every row over
+ * Authentication and permissions end to end (docs/protocol.md §4): every row over
  * real sockets, on TCP, WebSocket and HTTP.
  */
 
