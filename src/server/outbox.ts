@@ -1,6 +1,6 @@
 /**
  * What a connection owes its client: the bounded outbound queue and its flush
- * to the transport, one write per event-loop turn (PROTOCOL.md §7).
+ * to the transport, one write per event-loop turn (docs/protocol.md §7).
  *
  * @module
  */

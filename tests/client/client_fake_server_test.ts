@@ -353,7 +353,7 @@ Deno.test("without acks, reconnecting subscribes again and the barrier confirms 
 
 // ---- tokens and admin commands -----------------------------------------------
 
-Deno.test("the token goes first as auth, and admin commands keep PROTOCOL.md §4's shapes", async () => {
+Deno.test("the token goes first as auth, and admin commands keep docs/protocol.md §4's shapes", async () => {
   const seen: Message[][] = [];
   await using server = new FakeServer(authScript(seen));
   await using admin = await connect(server.url, { token: ADMIN_TOKEN });
