@@ -99,7 +99,7 @@ export function protocolSuite(
           got,
           receives.map((tags) => ({
             command: "publish",
-            tags,
+            tags: [...tags].sort(), // delivered sorted (§3)
             data: tags.join("+"),
           })),
         );
@@ -194,7 +194,7 @@ export function protocolSuite(
       },
     );
     await t.step(
-      "publish delivers the tags as published, empty data allowed",
+      "publish delivers the tag set sorted and de-duplicated, empty data allowed",
       async () => {
         await other.send({
           command: "publish",
@@ -209,7 +209,7 @@ export function protocolSuite(
         });
         assert.deepEqual(await other.sync(), []);
         assert.deepEqual(await client.sync(), [
-          { command: "publish", tags: ["x", "hello", "x"], data: "" },
+          { command: "publish", tags: ["hello", "x"], data: "" },
           { command: "publish", tags: ["hello"], data: "" },
           { command: "publish", tags: ["hello"], data: "line\nbreak \u2603" },
         ]);

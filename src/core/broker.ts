@@ -194,7 +194,7 @@ export class Broker<S extends Subscriber = Subscriber> {
    * Delivers a message to every matching subscriber but the publisher.
    *
    * @param from the publishing subscriber, or `undefined` (another node, the server)
-   * @param tags the message's tags as published
+   * @param tags the message's tags, in any order, duplicates allowed
    * @param data the payload
    * @returns how many subscribers it was handed to
    */
@@ -206,11 +206,14 @@ export class Broker<S extends Subscriber = Subscriber> {
     const seq = ++this.#seq;
     let frame: Frame | undefined;
     let delivered = 0;
-    this.#trie.match(tagSet(tags), (member) => {
+    // Delivered sorted and without duplicates, as `list` shows tags
+    // (PROTOCOL.md §3): the original's clients name events after that order.
+    const set = tagSet(tags);
+    this.#trie.match(set, (member) => {
       if (member.seq === seq) return;
       member.seq = seq;
       if (member.subscriber === from) return;
-      frame ??= deliveryFrame(tags, data);
+      frame ??= deliveryFrame(set, data);
       member.subscriber.deliver(frame);
       delivered++;
     });

@@ -32,15 +32,15 @@ Deno.test("Broker never delivers to the publisher", () => {
   assert.equal(bob.frames.length, 1);
 });
 
-Deno.test("Broker serialises a message once for every receiver", () => {
+Deno.test("Broker serialises a message once for every receiver, its tags sorted and de-duplicated", () => {
   const broker = new Broker<Inbox>();
   const inboxes = Array.from({ length: 5 }, () => new Inbox());
   for (const inbox of inboxes) broker.subscribe(inbox, ["a"]);
-  broker.publish(undefined, ["a", "z", "a"], "x");
+  broker.publish(undefined, ["z", "a", "a"], "x");
   const first = inboxes[0]!.frames[0]!;
   assert.equal(
     first.text,
-    '{"command":"publish","tags":["a","z","a"],"data":"x"}',
+    '{"command":"publish","tags":["a","z"],"data":"x"}',
   );
   for (const inbox of inboxes) assert.equal(inbox.frames[0], first);
 });

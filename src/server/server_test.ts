@@ -11,7 +11,7 @@ Deno.test("publish() from the server reaches subscribers and is held to the limi
   server.publish(["b", "a"], "hi");
   assert.deepEqual(await client.next(), {
     command: "publish",
-    tags: ["b", "a"],
+    tags: ["a", "b"],
     data: "hi",
   });
   assert.throws(() => server.publish(["a", "b", "c"], ""), /too many tags/);

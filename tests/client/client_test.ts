@@ -58,7 +58,7 @@ Deno.test("subscribe() resolves once applied, and deliveries reach every matchin
 
   assert.deepEqual(
     await next(fish[Symbol.asyncIterator]()),
-    delivery(["twofish", "onefish"], "both"),
+    delivery(["onefish", "twofish"], "both"),
   );
   assert.deepEqual(
     await next(fish[Symbol.asyncIterator]()),
@@ -66,7 +66,7 @@ Deno.test("subscribe() resolves once applied, and deliveries reach every matchin
   );
   assert.deepEqual(
     await next(pair[Symbol.asyncIterator]()),
-    delivery(["twofish", "onefish"], "both"),
+    delivery(["onefish", "twofish"], "both"),
   );
   assert.deepEqual(
     await next(red[Symbol.asyncIterator]()),
@@ -375,7 +375,7 @@ Deno.test("after the server restarts on the same port the client reconnects, sub
   await publisher.publish(["world", "news", "today"], "after the restart");
   assert.deepEqual(
     await next(sub[Symbol.asyncIterator](), "the message after the restart"),
-    delivery(["world", "news", "today"], "after the restart"),
+    delivery(["news", "today", "world"], "after the restart"),
   );
   assert.equal(other.isClosed, false);
   await client.close();
