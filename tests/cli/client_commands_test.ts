@@ -89,7 +89,7 @@ Deno.test("mist publish sends one message and prints nothing", async () => {
   assert.equal(stdout + stderr, "");
   assert.deepEqual(await next(sub[Symbol.asyncIterator]()), {
     command: "publish",
-    tags: ["b", "a", "c"],
+    tags: ["a", "b", "c"],
     data: "hello world",
   });
 });

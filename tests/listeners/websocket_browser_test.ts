@@ -203,7 +203,7 @@ chromiumTest(
       });
       assert.deepEqual((await received(3))[2], {
         command: "publish",
-        tags: ["hello", "world", "extra"],
+        tags: ["extra", "hello", "world"], // sorted, as the original delivered them
         data: "from tcp",
       });
       await devtools.send("Browser.close").catch(() => {});
