@@ -270,7 +270,7 @@ export class RedisBackplane implements Backplane {
       },
     } as const;
     // Loaded on first use: a server that is not in a cluster never loads it.
-    const { createClient } = await import("npm:redis@^6.3.1");
+    const { createClient } = await import("npm:@redis/client@^6.3.1");
     if (this.#closed) throw new Error("closed");
     const pub = createClient(options) as unknown as RedisConnection;
     const sub = createClient(options) as unknown as RedisConnection;
