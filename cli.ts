@@ -5,7 +5,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import denoJson from "./deno.json" with { type: "json" };
 import { writeAllSync } from "./src/_util/io.ts";
 import { errorText } from "./src/_util/text.ts";

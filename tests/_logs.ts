@@ -4,7 +4,7 @@
  * @module
  */
 
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { configure, type LogRecord, reset } from "npm:@logtape/logtape@^2.4.2";
 
 /** Every `mist` record logged while a function runs, and what it returned. */
 export async function captureLogs<T>(

@@ -7,8 +7,8 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
-import postgres from "postgres";
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
+import postgres from "npm:postgres@^3.4.9";
 import { abortable } from "../_util/deadline.ts";
 import { MistError } from "../protocol/errors.ts";
 import { Limiter } from "./_limiter.ts";

@@ -37,11 +37,16 @@ Deno.test("`openAuthenticator()` names the built-in schemes when it does not kno
 Deno.test("postgres.js is loaded only when a `postgres:` URI is opened", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    // The same configuration, except that "postgres" fails when evaluated.
+    // The same configuration, except that postgres.js fails when evaluated.
     const config = JSON.parse(
       await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
     );
-    config.imports.postgres = new URL(`file://${dir}/poison.js`).href;
+    // The npm: specifier mist imports, as written in postgres.ts.
+    const postgres = (await Deno.readTextFile(
+      new URL("./postgres.ts", import.meta.url),
+    )).match(/from "(npm:postgres@[^"]+)"/)?.[1];
+    assert.ok(postgres, "postgres.ts imports postgres.js by an npm: specifier");
+    config.imports = { [postgres]: new URL(`file://${dir}/poison.js`).href };
     delete config.lock;
     await Deno.writeTextFile(join(dir, "deno.json"), JSON.stringify(config));
     await Deno.writeTextFile(

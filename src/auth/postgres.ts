@@ -18,8 +18,8 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
-import postgres from "postgres";
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
+import postgres from "npm:postgres@^3.4.9";
 import { MistError } from "../protocol/errors.ts";
 import { IDEMPOTENT, ONCE, PostgresPool } from "./_postgres_pool.ts";
 import { parsePostgresUrl, redactedErrorText } from "./_postgres_url.ts";

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { join, resolve } from "node:path";
 import { writeAll } from "../_util/io.ts";
 import { errorText } from "../_util/text.ts";

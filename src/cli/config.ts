@@ -9,7 +9,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml } from "npm:yaml@^2.9.1";
 import { errorText } from "../_util/text.ts";
 import { LOG_LEVELS, type LogLevelName } from "./log.ts";
 import { DEFAULT_LIMITS } from "../protocol/codec.ts";

@@ -12,7 +12,7 @@ import {
   type LogRecord,
   reset,
   type Sink,
-} from "@logtape/logtape";
+} from "npm:@logtape/logtape@^2.4.2";
 import { writeAllSync } from "../_util/io.ts";
 
 /** The log levels of the original mist, least to most severe. */

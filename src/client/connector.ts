@@ -7,7 +7,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { sleep } from "../_util/deadline.ts";
 import { errorText } from "../_util/text.ts";
 import { MistError } from "../protocol/errors.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import type { HeartbeatEnvelope } from "./envelope.ts";
 
 const log = getLogger(["mist", "cluster"]);

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { backoffDelay } from "../_util/backoff.ts";
 import { abortable, settlesWithin } from "../_util/deadline.ts";
 import { errorText, positiveInteger } from "../_util/text.ts";
@@ -270,7 +270,7 @@ export class RedisBackplane implements Backplane {
       },
     } as const;
     // Loaded on first use: a server that is not in a cluster never loads it.
-    const { createClient } = await import("redis");
+    const { createClient } = await import("npm:@redis/client@^6.3.1");
     if (this.#closed) throw new Error("closed");
     const pub = createClient(options) as unknown as RedisConnection;
     const sub = createClient(options) as unknown as RedisConnection;

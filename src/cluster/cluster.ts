@@ -6,7 +6,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { errorText, positiveInteger } from "../_util/text.ts";
 import { PeerTable } from "./_peers.ts";
 import type { Backplane, LinkState } from "./backplane.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { checkInspect, type Principal } from "../core/principal.ts";
 import {
   type CommandRequest,

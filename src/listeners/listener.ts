@@ -5,7 +5,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { Registry } from "../_util/registry.ts";
 import { bracket, errorText, unbracket } from "../_util/text.ts";
 import type { ListenerStats } from "../server/transport.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { writeAll } from "../_util/io.ts";
 import { errorText } from "../_util/text.ts";
 import type { Frame } from "../protocol/codec.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { MistError } from "../protocol/errors.ts";
 import {
   type Authenticator,

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { errorText } from "../_util/text.ts";
 import type { Broker } from "../core/broker.ts";
 import { maySubscribe, type Principal } from "../core/principal.ts";

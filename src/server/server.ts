@@ -5,7 +5,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { settlesWithin } from "../_util/deadline.ts";
 import { positiveInteger } from "../_util/text.ts";
 import type { Authenticator } from "../auth/authenticator.ts";

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import postgres from "postgres";
+import postgres from "npm:postgres@^3.4.9";
 import { abortable, sleep } from "../../src/_util/deadline.ts";
 import { MistError } from "../../src/protocol/errors.ts";
 import { tokenDigest } from "../../src/auth/authenticator.ts";
