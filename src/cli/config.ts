@@ -1,9 +1,11 @@
 /**
- * The server's configuration: defaults ← YAML file ← command-line flags.
+ * The server's configuration: defaults ← YAML file ← environment ←
+ * command-line flags.
  *
- * Config keys and flags share their names (`log-level` in the file is
- * `--log-level` on the command line). Every value is validated with a message
- * that names the key and where it came from.
+ * Config keys, flags and environment variables share their names
+ * (`log-level` in the file is `--log-level` on the command line and
+ * `MIST_LOG_LEVEL` in the environment). Every value is validated with a
+ * message that names the key and where it came from.
  *
  * @module
  */
@@ -11,7 +13,13 @@
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { errorText } from "../_util/text.ts";
-import { LOG_LEVELS, type LogLevelName } from "./log.ts";
+import { joinDashValues } from "./_args.ts";
+import {
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevelName,
+} from "./log.ts";
 import { DEFAULT_LIMITS } from "../protocol/codec.ts";
 import { DEFAULT_LISTENERS, DEFAULT_QUEUE_BYTES } from "../server/options.ts";
 
@@ -28,8 +36,18 @@ export interface Config {
   listeners: string[];
   /** The least severe level logged. */
   logLevel: LogLevelName;
-  /** The admin token. */
+  /** How log lines are written. */
+  logFormat: LogFormat;
+  /** The admin token (from `token`, or read from the `token-file`). */
   token?: string;
+  /** The file the admin token was read from. */
+  tokenFile?: string;
+  /** The token `GET /metrics` asks for besides the admin token. */
+  metricsToken?: string;
+  /** The file the metrics token was read from. */
+  metricsTokenFile?: string;
+  /** This node's name in logs, metrics and the cluster. */
+  nodeName?: string;
   /** The authenticator URI. */
   authenticator?: string;
   /** Path of the PEM certificate of the TLS listeners. */
@@ -71,6 +89,7 @@ type Kind =
   | "secret"
   | "list"
   | "level"
+  | "format"
   | "count"
   | "seconds"
   | "size";
@@ -80,7 +99,12 @@ export const CONFIG_KEYS = {
   "server": { kind: "boolean", field: "server" },
   "listeners": { kind: "list", field: "listeners" },
   "log-level": { kind: "level", field: "logLevel" },
+  "log-format": { kind: "format", field: "logFormat" },
   "token": { kind: "secret", field: "token" },
+  "token-file": { kind: "string", field: "tokenFile" },
+  "metrics-token": { kind: "secret", field: "metricsToken" },
+  "metrics-token-file": { kind: "string", field: "metricsTokenFile" },
+  "node-name": { kind: "string", field: "nodeName" },
   "authenticator": { kind: "secret", field: "authenticator" },
   "tls-cert": { kind: "string", field: "tlsCert" },
   "tls-key": { kind: "string", field: "tlsKey" },
@@ -102,6 +126,7 @@ export function defaultConfig(): Config {
     server: false,
     listeners: [...DEFAULT_LISTENERS],
     logLevel: "INFO",
+    logFormat: "text",
     maxMessageSize: DEFAULT_LIMITS.maxMessageBytes,
     maxTags: DEFAULT_LIMITS.maxTags,
     maxTagLength: DEFAULT_LIMITS.maxTagBytes,
@@ -111,15 +136,48 @@ export function defaultConfig(): Config {
   };
 }
 
+/** How {@linkcode loadConfig} reads the environment. */
+export interface LoadOptions {
+  /** Reads an environment variable (default `Deno.env.get`). */
+  env?: (name: string) => string | undefined;
+}
+
 /**
- * Parses the server's command line, reading the config file it names.
+ * The environment variable of a config key: `MIST_` and the key upper-cased,
+ * `-` → `_`.
+ *
+ * @param key a config key, e.g. `max-tags`
+ * @returns the variable, e.g. `MIST_MAX_TAGS`
+ */
+export function envName(key: string): string {
+  return `MIST_${key.toUpperCase().replaceAll("-", "_")}`;
+}
+
+/** The variable that names the config file, like `--config`. */
+export const CONFIG_ENV = "MIST_CONFIG";
+
+/** Where a value came from, least precedence first. */
+const SOURCES = ["file", "env", "flag"] as const;
+type Source = typeof SOURCES[number];
+
+/** For each key set, where from: how much it counts and how to name it. */
+type Origins = Map<Key, { rank: number; where: string }>;
+
+/**
+ * Parses the server's command line, reading the environment and the config
+ * file it names. Flags win over the environment, which wins over the file.
  *
  * @param args the arguments after the program name
+ * @param options where the environment comes from
  * @returns the merged settings and the informational flags
  * @throws {ConfigError} for an unknown flag or key, a bad value, or an unreadable file
  */
-export async function loadConfig(args: readonly string[]): Promise<Invocation> {
-  const options: Record<
+export async function loadConfig(
+  args: readonly string[],
+  options: LoadOptions = {},
+): Promise<Invocation> {
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const specs: Record<
     string,
     { type: "string" | "boolean"; multiple?: boolean; short?: string }
   > = {
@@ -128,15 +186,15 @@ export async function loadConfig(args: readonly string[]): Promise<Invocation> {
     version: { type: "boolean", short: "v" },
   };
   for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
-    options[key] = spec.kind === "boolean"
+    specs[key] = spec.kind === "boolean"
       ? { type: "boolean" }
       : { type: "string", multiple: spec.kind === "list" };
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: [...args],
-      options,
+      args: joinDashValues(args, specs),
+      options: specs,
       strict: true,
       allowPositionals: true,
     });
@@ -146,10 +204,25 @@ export async function loadConfig(args: readonly string[]): Promise<Invocation> {
   const { values, positionals } = parsed;
 
   const config = defaultConfig();
-  const file = values.config;
-  if (typeof file === "string") {
-    apply(config, await readConfigFile(file), `config file ${file}`);
+  const origins: Origins = new Map();
+  const file = typeof values.config === "string"
+    ? values.config
+    : nonEmpty(env(CONFIG_ENV));
+  if (file !== undefined) {
+    apply(config, await readConfigFile(file), {
+      source: "file",
+      file,
+      origins,
+    });
   }
+
+  const fromEnv: Record<string, unknown> = {};
+  for (const key of Object.keys(CONFIG_KEYS)) {
+    // An empty variable counts as unset, as shells and compose files write them.
+    const value = nonEmpty(env(envName(key)));
+    if (value !== undefined) fromEnv[key] = value;
+  }
+  apply(config, fromEnv, { source: "env", origins });
 
   const flags: Record<string, unknown> = {};
   for (const key of Object.keys(CONFIG_KEYS)) {
@@ -166,11 +239,21 @@ export async function loadConfig(args: readonly string[]): Promise<Invocation> {
   if (extra.length > 0) {
     flags.listeners = [...(flags.listeners as string[]), ...extra];
   }
-  apply(config, flags, "flag");
+  apply(config, flags, { source: "flag", origins });
+
+  await resolveTokenFile(config, origins, "token", "token-file");
+  await resolveTokenFile(
+    config,
+    origins,
+    "metrics-token",
+    "metrics-token-file",
+  );
 
   if (config.authenticator !== undefined && config.token === undefined) {
     throw new ConfigError(
-      "An authenticator needs the admin token: set token (--token)",
+      `An authenticator needs the admin token: set token (${
+        envName("token")
+      }, --token) or token-file`,
     );
   }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
@@ -186,6 +269,68 @@ export async function loadConfig(args: readonly string[]): Promise<Invocation> {
     help: values.help === true,
     version: values.version === true,
   };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === "" ? undefined : value;
+}
+
+/**
+ * Settles a token and its file: the one set with more precedence wins; set
+ * at the same level, both are an error. A file's content becomes the token.
+ */
+async function resolveTokenFile(
+  config: Config,
+  origins: Origins,
+  tokenKey: "token" | "metrics-token",
+  fileKey: "token-file" | "metrics-token-file",
+): Promise<void> {
+  const token = origins.get(tokenKey);
+  const file = origins.get(fileKey);
+  const tokenField = CONFIG_KEYS[tokenKey].field;
+  const fileField = CONFIG_KEYS[fileKey].field;
+  if (file === undefined) return;
+  if (token !== undefined && token.rank === file.rank) {
+    throw new ConfigError(
+      `Set ${tokenKey} or ${fileKey}, not both (${token.where} and ${file.where})`,
+    );
+  }
+  if (token !== undefined && token.rank > file.rank) {
+    delete config[fileField];
+    return;
+  }
+  config[tokenField] = await readTokenFile(config[fileField]!, file.where);
+}
+
+/**
+ * Reads a token from a file: its content without trailing line breaks. The
+ * content never appears in an error.
+ */
+async function readTokenFile(path: string, where: string): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    throw new ConfigError(`Cannot read ${where} ${path}: ${reason(err)}`);
+  }
+  const token = text.replace(/[\r\n]+$/, "");
+  if (token.trim() === "") {
+    throw new ConfigError(`The file of ${where} ${path} is empty`);
+  }
+  if (/[\r\n]/.test(token)) {
+    throw new ConfigError(
+      `The file of ${where} ${path} must hold the token on one line`,
+    );
+  }
+  return token;
+}
+
+function reason(err: unknown): string {
+  return err instanceof Deno.errors.NotFound
+    ? "no such file"
+    : err instanceof Deno.errors.IsADirectory
+    ? "a directory"
+    : errorText(err);
 }
 
 /**
@@ -218,19 +363,15 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    const reason = err instanceof Deno.errors.NotFound
-      ? "no such file"
-      : err instanceof Error
-      ? err.message
-      : String(err);
-    throw new ConfigError(`Cannot read config file ${path}: ${reason}`);
+    throw new ConfigError(`Cannot read config file ${path}: ${reason(err)}`);
   }
   let value: unknown;
   try {
     value = parseYaml(text);
   } catch (err) {
+    // The yaml package's message ends with the line/column and a code frame.
     throw new ConfigError(
-      `Config file ${path} is not valid YAML: ${errorText(err).split("\n")[0]}`,
+      `Config file ${path} is not valid YAML: ${errorText(err).trimEnd()}`,
     );
   }
   if (value === null || value === undefined) return {};
@@ -243,8 +384,17 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
 function apply(
   config: Config,
   values: Record<string, unknown>,
-  origin: string,
+  { source, file, origins }: {
+    source: Source;
+    file?: string;
+    origins: Origins;
+  },
 ): void {
+  const origin = source === "file"
+    ? `config file ${file}`
+    : source === "env"
+    ? "the environment"
+    : "flag";
   for (const [key, value] of Object.entries(values)) {
     if (!Object.hasOwn(CONFIG_KEYS, key)) {
       throw new ConfigError(
@@ -254,12 +404,17 @@ function apply(
       );
     }
     const { kind, field } = CONFIG_KEYS[key as Key];
-    const where = origin === "flag" ? `--${key}` : `"${key}" in ${origin}`;
+    const where = source === "flag"
+      ? `--${key}`
+      : source === "env"
+      ? envName(key)
+      : `"${key}" in ${origin}`;
     (config as unknown as Record<string, unknown>)[field] = convert(
       kind,
       value,
       where,
     );
+    origins.set(key as Key, { rank: SOURCES.indexOf(source), where });
   }
 }
 
@@ -272,9 +427,14 @@ function convert(kind: Kind, value: unknown, where: string): unknown {
       `Invalid value for ${where}: expected ${expected}, got ${got}`,
     );
   switch (kind) {
-    case "boolean":
-      if (typeof value !== "boolean") throw bad("true or false");
-      return value;
+    case "boolean": {
+      // A variable is text: MIST_SERVER=true, or 1.
+      const text = typeof value === "string" ? value.trim().toLowerCase() : "";
+      if (typeof value === "boolean") return value;
+      if (text === "true" || text === "1") return true;
+      if (text === "false" || text === "0") return false;
+      throw bad("true or false");
+    }
     case "string":
     case "secret":
       if (typeof value !== "string" || value === "") {
@@ -302,6 +462,13 @@ function convert(kind: Kind, value: unknown, where: string): unknown {
         throw bad(LOG_LEVELS.join(", "));
       }
       return name;
+    }
+    case "format": {
+      const format = typeof value === "string" ? value.toLowerCase() : "";
+      if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+        throw bad(LOG_FORMATS.join(" or "));
+      }
+      return format;
     }
     case "count": {
       const n = typeof value === "number"
