@@ -11,22 +11,17 @@
  */
 
 import { parseArgs } from "node:util";
-import { parse as parseYaml } from "yaml";
 import { errorText } from "../_util/text.ts";
 import { joinDashValues } from "./_args.ts";
-import {
-  LOG_FORMATS,
-  LOG_LEVELS,
-  type LogFormat,
-  type LogLevelName,
-} from "./log.ts";
+import { ConfigError } from "./config_error.ts";
+import { readConfigFile, readTokenFile } from "./config_file.ts";
+import { convertValue, type Kind } from "./config_value.ts";
+import type { LogFormat, LogLevelName } from "./log.ts";
 import { DEFAULT_LIMITS } from "../protocol/codec.ts";
 import { DEFAULT_LISTENERS, DEFAULT_QUEUE_BYTES } from "../server/options.ts";
 
-/** A bad flag, config file, key or value. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+export { ConfigError };
+export { parseSize } from "./config_value.ts";
 
 /** The server's settings. */
 export interface Config {
@@ -81,18 +76,6 @@ export interface Invocation {
   /** `--version` was given. */
   version: boolean;
 }
-
-/** `secret`: a string that may hold a token or a password, never echoed. */
-type Kind =
-  | "boolean"
-  | "string"
-  | "secret"
-  | "list"
-  | "level"
-  | "format"
-  | "count"
-  | "seconds"
-  | "size";
 
 /** Every config key: its kind, its field, its help. */
 export const CONFIG_KEYS = {
@@ -303,37 +286,6 @@ async function resolveTokenFile(
 }
 
 /**
- * Reads a token from a file: its content without trailing line breaks. The
- * content never appears in an error.
- */
-async function readTokenFile(path: string, where: string): Promise<string> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    throw new ConfigError(`Cannot read ${where} ${path}: ${reason(err)}`);
-  }
-  const token = text.replace(/[\r\n]+$/, "");
-  if (token.trim() === "") {
-    throw new ConfigError(`The file of ${where} ${path} is empty`);
-  }
-  if (/[\r\n]/.test(token)) {
-    throw new ConfigError(
-      `The file of ${where} ${path} must hold the token on one line`,
-    );
-  }
-  return token;
-}
-
-function reason(err: unknown): string {
-  return err instanceof Deno.errors.NotFound
-    ? "no such file"
-    : err instanceof Deno.errors.IsADirectory
-    ? "a directory"
-    : errorText(err);
-}
-
-/**
  * What is allowed but probably wrong in a configuration, one sentence each,
  * for the server to log as warnings at start-up.
  *
@@ -356,29 +308,6 @@ export function configWarnings(config: Config): string[] {
     );
   }
   return warnings;
-}
-
-async function readConfigFile(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    throw new ConfigError(`Cannot read config file ${path}: ${reason(err)}`);
-  }
-  let value: unknown;
-  try {
-    value = parseYaml(text);
-  } catch (err) {
-    // The yaml package's message ends with the line/column and a code frame.
-    throw new ConfigError(
-      `Config file ${path} is not valid YAML: ${errorText(err).trimEnd()}`,
-    );
-  }
-  if (value === null || value === undefined) return {};
-  if (typeof value !== "object" || Array.isArray(value)) {
-    throw new ConfigError(`Config file ${path} must be a mapping of keys`);
-  }
-  return value as Record<string, unknown>;
 }
 
 function apply(
@@ -409,120 +338,11 @@ function apply(
       : source === "env"
       ? envName(key)
       : `"${key}" in ${origin}`;
-    (config as unknown as Record<string, unknown>)[field] = convert(
+    (config as unknown as Record<string, unknown>)[field] = convertValue(
       kind,
       value,
       where,
     );
     origins.set(key as Key, { rank: SOURCES.indexOf(source), where });
   }
-}
-
-function convert(kind: Kind, value: unknown, where: string): unknown {
-  const got = kind === "secret"
-    ? Array.isArray(value) ? "a list" : `a ${typeof value}`
-    : JSON.stringify(value);
-  const bad = (expected: string) =>
-    new ConfigError(
-      `Invalid value for ${where}: expected ${expected}, got ${got}`,
-    );
-  switch (kind) {
-    case "boolean": {
-      // A variable is text: MIST_SERVER=true, or 1.
-      const text = typeof value === "string" ? value.trim().toLowerCase() : "";
-      if (typeof value === "boolean") return value;
-      if (text === "true" || text === "1") return true;
-      if (text === "false" || text === "0") return false;
-      throw bad("true or false");
-    }
-    case "string":
-    case "secret":
-      if (typeof value !== "string" || value === "") {
-        throw bad("a non-empty string");
-      }
-      return value;
-    case "list": {
-      const items = typeof value === "string"
-        ? [value]
-        : Array.isArray(value) && value.every((v) => typeof v === "string")
-        ? value as string[]
-        : undefined;
-      if (items === undefined) throw bad("a list of URLs");
-      const urls = items.flatMap((item) => item.split(","))
-        .map((item) => item.trim()).filter((item) => item !== "");
-      for (const url of urls) {
-        if (!URL.canParse(url)) throw bad("URLs such as tcp://127.0.0.1:1445");
-      }
-      return urls;
-    }
-    case "level": {
-      const level = typeof value === "string" ? value.toUpperCase() : "";
-      const name = level === "WARNING" ? "WARN" : level;
-      if (!(LOG_LEVELS as readonly string[]).includes(name)) {
-        throw bad(LOG_LEVELS.join(", "));
-      }
-      return name;
-    }
-    case "format": {
-      const format = typeof value === "string" ? value.toLowerCase() : "";
-      if (!(LOG_FORMATS as readonly string[]).includes(format)) {
-        throw bad(LOG_FORMATS.join(" or "));
-      }
-      return format;
-    }
-    case "count": {
-      const n = typeof value === "number"
-        ? value
-        : typeof value === "string" && /^\d+$/.test(value.trim())
-        ? Number(value)
-        : NaN;
-      if (!Number.isSafeInteger(n) || n < 1) throw bad("a positive integer");
-      return n;
-    }
-    case "seconds": {
-      const n = typeof value === "number"
-        ? value
-        : typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value)
-        ? Number(value)
-        : NaN;
-      if (!(n >= 0 && n <= 3600)) {
-        throw bad("a number of seconds from 0 to 3600");
-      }
-      return n;
-    }
-    case "size": {
-      const n = parseSize(value);
-      if (n === undefined) throw bad("a size such as 1048576, 512KiB or 8MiB");
-      return n;
-    }
-  }
-}
-
-const UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  kb: 1000,
-  kib: 1024,
-  mb: 1000 ** 2,
-  mib: 1024 ** 2,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-};
-
-/**
- * Parses a size in bytes: a positive integer, or a string like `512KiB`, `8MiB`, `1MB`.
- *
- * @param value a number or a string
- * @returns the size in bytes, or `undefined` when it is not a positive whole size
- */
-export function parseSize(value: unknown): number | undefined {
-  if (typeof value === "number") {
-    return Number.isSafeInteger(value) && value >= 1 ? value : undefined;
-  }
-  if (typeof value !== "string") return undefined;
-  const match = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(value);
-  const unit = UNITS[match?.[2]?.toLowerCase() ?? "?"];
-  if (match === null || unit === undefined) return undefined;
-  const n = Number(match[1]) * unit;
-  return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
 }

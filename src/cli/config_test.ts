@@ -3,6 +3,7 @@ import {
   ConfigError,
   configWarnings,
   defaultConfig,
+  envName,
   loadConfig,
   parseSize,
 } from "./config.ts";
@@ -83,4 +84,194 @@ Deno.test("configWarnings() warns when a cluster has an authenticator of its own
   }
   config.authenticator = "postgres://mist@db:5432/mist";
   assert.deepEqual(configWarnings(config), []);
+});
+
+/** An environment of these variables only. */
+function env(
+  vars: Record<string, string>,
+): (name: string) => string | undefined {
+  return (name) => vars[name];
+}
+
+async function withFile<T>(
+  text: string,
+  use: (path: string) => Promise<T>,
+): Promise<T> {
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(path, text);
+    return await use(path);
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
+Deno.test("envName() upper-cases a key and turns - into _", () => {
+  assert.equal(envName("log-level"), "MIST_LOG_LEVEL");
+  assert.equal(envName("max-message-size"), "MIST_MAX_MESSAGE_SIZE");
+  assert.equal(envName("token"), "MIST_TOKEN");
+});
+
+Deno.test("loadConfig() takes every key from its MIST_ variable", async () => {
+  const { config } = await loadConfig([], {
+    env: env({
+      MIST_SERVER: "true",
+      MIST_LISTENERS: "tcp://a:1, ws://b:2",
+      MIST_LOG_LEVEL: "debug",
+      MIST_LOG_FORMAT: "json",
+      MIST_MAX_MESSAGE_SIZE: "2MiB",
+      MIST_MAX_TAGS: "7",
+      MIST_QUEUE_SIZE: "16MiB",
+      MIST_SHUTDOWN_TIMEOUT: "1.5",
+      MIST_AUTHENTICATOR: "memory://",
+      MIST_TOKEN: "admin-token",
+      MIST_METRICS_TOKEN: "metrics-token",
+      MIST_NODE_NAME: "node-1",
+      MIST_CLUSTER_NAME: "chat",
+    }),
+  });
+  assert.deepEqual(config, {
+    ...defaultConfig(),
+    server: true,
+    listeners: ["tcp://a:1", "ws://b:2"],
+    logLevel: "DEBUG",
+    logFormat: "json",
+    maxMessageSize: 2 * 1024 * 1024,
+    maxTags: 7,
+    queueSize: 16 * 1024 * 1024,
+    shutdownTimeout: 1.5,
+    authenticator: "memory://",
+    token: "admin-token",
+    metricsToken: "metrics-token",
+    nodeName: "node-1",
+    clusterName: "chat",
+  });
+});
+
+Deno.test("loadConfig() ranks flags over the environment over the file over the defaults", async () => {
+  await withFile(
+    "max-tags: 3\nmax-subscriptions: 30\nnode-name: file\n",
+    async (path) => {
+      const { config } = await loadConfig(["--max-tags", "1"], {
+        env: env({
+          MIST_CONFIG: path,
+          MIST_MAX_TAGS: "2",
+          MIST_MAX_SUBSCRIPTIONS: "20",
+        }),
+      });
+      assert.equal(config.maxTags, 1); // flag
+      assert.equal(config.maxSubscriptions, 20); // environment
+      assert.equal(config.nodeName, "file"); // file
+      assert.equal(config.maxTagLength, defaultConfig().maxTagLength);
+    },
+  );
+});
+
+Deno.test("loadConfig() names the variable a bad value came from, and treats an empty one as unset", async () => {
+  for (
+    const [vars, message] of [
+      [
+        { MIST_MAX_TAGS: "-1" },
+        /^Invalid value for MIST_MAX_TAGS: expected a positive integer, got "-1"$/,
+      ],
+      [
+        { MIST_SERVER: "maybe" },
+        /^Invalid value for MIST_SERVER: expected true or false/,
+      ],
+      [
+        { MIST_LOG_FORMAT: "xml" },
+        /^Invalid value for MIST_LOG_FORMAT: expected text or json, got "xml"$/,
+      ],
+      [
+        { MIST_CONFIG: "/nonexistent/mist.yaml" },
+        /^Cannot read config file \/nonexistent\/mist.yaml: no such file$/,
+      ],
+    ] as const
+  ) {
+    await assert.rejects(loadConfig([], { env: env(vars) }), {
+      name: "ConfigError",
+      message,
+    });
+  }
+  const { config } = await loadConfig([], { env: env({ MIST_MAX_TAGS: "" }) });
+  assert.equal(config.maxTags, defaultConfig().maxTags);
+});
+
+Deno.test("loadConfig() gives a negative number to the flag's own check", async () => {
+  for (const flag of ["--max-tags", "--max-subscriptions"]) {
+    await assert.rejects(loadConfig([flag, "-1"]), {
+      message:
+        `Invalid value for ${flag}: expected a positive integer, got "-1"`,
+    });
+  }
+  await assert.rejects(loadConfig(["--shutdown-timeout", "-5"]), {
+    message:
+      /^Invalid value for --shutdown-timeout: expected a number of seconds/,
+  });
+});
+
+Deno.test("loadConfig() reads a token file without its line ending, and never shows its content", async () => {
+  await withFile("file-token-1234\r\n", async (path) => {
+    const { config } = await loadConfig([
+      "--authenticator",
+      "memory://",
+      "--token-file",
+      path,
+      "--metrics-token-file",
+      path,
+    ]);
+    assert.equal(config.token, "file-token-1234");
+    assert.equal(config.metricsToken, "file-token-1234");
+  });
+  for (
+    const [text, message] of [["", /is empty$/], ["\n\n", /is empty$/], [
+      "two\nlines\n",
+      /must hold the token on one line$/,
+    ]] as const
+  ) {
+    await withFile(text, async (path) => {
+      await assert.rejects(
+        loadConfig([], { env: env({ MIST_TOKEN_FILE: path }) }),
+        (err) => {
+          assert.ok(err instanceof ConfigError);
+          assert.match(err.message, message);
+          assert.ok(
+            err.message.startsWith(`The file of MIST_TOKEN_FILE ${path}`),
+          );
+          assert.doesNotMatch(err.message, /two|lines/);
+          return true;
+        },
+      );
+    });
+  }
+});
+
+Deno.test("loadConfig() lets the token or its file set with more precedence win, and refuses both at once", async () => {
+  await withFile("from-file\n", async (path) => {
+    const flagWins = await loadConfig(["--token", "from-flag"], {
+      env: env({ MIST_TOKEN_FILE: path }),
+    });
+    assert.equal(flagWins.config.token, "from-flag");
+    assert.equal(flagWins.config.tokenFile, undefined);
+    const fileWins = await loadConfig(["--token-file", path], {
+      env: env({ MIST_TOKEN: "from-env" }),
+    });
+    assert.equal(fileWins.config.token, "from-file");
+    await assert.rejects(
+      loadConfig(["--metrics-token", "m", "--metrics-token-file", path]),
+      {
+        message:
+          "Set metrics-token or metrics-token-file, not both (--metrics-token and --metrics-token-file)",
+      },
+    );
+  });
+});
+
+Deno.test("loadConfig() keeps the line, column and code frame of a YAML error", async () => {
+  await withFile("listeners: [tcp://\nmax-tags: 3\n", async (path) => {
+    await assert.rejects(loadConfig(["--config", path]), {
+      message:
+        `Config file ${path} is not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 1:\n\nlisteners: [tcp://\nmax-tags: 3\n^`,
+    });
+  });
 });
