@@ -336,6 +336,14 @@ Deno.test({
     for (const host of server.addresses) {
       await pingWithCa(host, caFile);
     }
+    // A bundle: the file may hold several certificates, only one of them the server's.
+    const other = await testCertificate();
+    const bundle = await tempFile(other!.ca + certificate.ca);
+    try {
+      await pingWithCa(server.addresses[0]!, bundle);
+    } finally {
+      await Deno.remove(bundle);
+    }
   },
 });
 
