@@ -234,9 +234,9 @@ export async function loadConfig(
 
   if (config.authenticator !== undefined && config.token === undefined) {
     throw new ConfigError(
-      `An authenticator needs the admin token: set token (${
+      `An authenticator needs the admin token: set token (--token), ${
         envName("token")
-      }, --token) or token-file`,
+      } or token-file`,
     );
   }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {

@@ -8,6 +8,14 @@ import {
   parseSize,
 } from "./config.ts";
 
+/** loadConfig() in an environment of no variables but those given. */
+function load(
+  args: string[],
+  options: { env?: (name: string) => string | undefined } = {},
+) {
+  return loadConfig(args, { env: options.env ?? (() => undefined) });
+}
+
 Deno.test("parseSize() reads bytes and binary and decimal units", () => {
   assert.equal(parseSize(1048576), 1048576);
   assert.equal(parseSize("1048576"), 1048576);
@@ -23,7 +31,7 @@ Deno.test("parseSize() reads bytes and binary and decimal units", () => {
 });
 
 Deno.test("loadConfig() gives the defaults when nothing is set", async () => {
-  const { config, help, version } = await loadConfig([]);
+  const { config, help, version } = await load([]);
   assert.deepEqual(config, defaultConfig());
   assert.deepEqual(config.listeners, [
     "tcp://127.0.0.1:1445",
@@ -35,7 +43,7 @@ Deno.test("loadConfig() gives the defaults when nothing is set", async () => {
 });
 
 Deno.test("loadConfig() splits listener lists and repeats of the flag", async () => {
-  const { config } = await loadConfig([
+  const { config } = await load([
     "--listeners",
     "tcp://a:1, tcp://b:2",
     "--listeners",
@@ -45,7 +53,7 @@ Deno.test("loadConfig() splits listener lists and repeats of the flag", async ()
 });
 
 Deno.test("loadConfig() refuses a stray argument", async () => {
-  await assert.rejects(loadConfig(["--server", "extra"]), ConfigError);
+  await assert.rejects(load(["--server", "extra"]), ConfigError);
 });
 
 Deno.test("loadConfig() reads `cluster` and `cluster-name` from flags and the file", async () => {
@@ -55,10 +63,10 @@ Deno.test("loadConfig() reads `cluster` and `cluster-name` from flags and the fi
       path,
       "cluster: redis://10.0.0.5:6379/1\ncluster-name: chat\n",
     );
-    const fromFile = (await loadConfig(["--config", path])).config;
+    const fromFile = (await load(["--config", path])).config;
     assert.equal(fromFile.cluster, "redis://10.0.0.5:6379/1");
     assert.equal(fromFile.clusterName, "chat");
-    const fromFlag = (await loadConfig([
+    const fromFlag = (await load([
       "--config",
       path,
       "--cluster-name",
@@ -68,7 +76,7 @@ Deno.test("loadConfig() reads `cluster` and `cluster-name` from flags and the fi
   } finally {
     await Deno.remove(path);
   }
-  await assert.rejects(loadConfig(["--cluster", ""]), ConfigError);
+  await assert.rejects(load(["--cluster", ""]), ConfigError);
 });
 
 Deno.test("configWarnings() warns when a cluster has an authenticator of its own on each node", () => {
@@ -113,7 +121,7 @@ Deno.test("envName() upper-cases a key and turns - into _", () => {
 });
 
 Deno.test("loadConfig() takes every key from its MIST_ variable", async () => {
-  const { config } = await loadConfig([], {
+  const { config } = await load([], {
     env: env({
       MIST_SERVER: "true",
       MIST_LISTENERS: "tcp://a:1, ws://b:2",
@@ -152,7 +160,7 @@ Deno.test("loadConfig() ranks flags over the environment over the file over the 
   await withFile(
     "max-tags: 3\nmax-subscriptions: 30\nnode-name: file\n",
     async (path) => {
-      const { config } = await loadConfig(["--max-tags", "1"], {
+      const { config } = await load(["--max-tags", "1"], {
         env: env({
           MIST_CONFIG: path,
           MIST_MAX_TAGS: "2",
@@ -188,23 +196,23 @@ Deno.test("loadConfig() names the variable a bad value came from, and treats an 
       ],
     ] as const
   ) {
-    await assert.rejects(loadConfig([], { env: env(vars) }), {
+    await assert.rejects(load([], { env: env(vars) }), {
       name: "ConfigError",
       message,
     });
   }
-  const { config } = await loadConfig([], { env: env({ MIST_MAX_TAGS: "" }) });
+  const { config } = await load([], { env: env({ MIST_MAX_TAGS: "" }) });
   assert.equal(config.maxTags, defaultConfig().maxTags);
 });
 
 Deno.test("loadConfig() gives a negative number to the flag's own check", async () => {
   for (const flag of ["--max-tags", "--max-subscriptions"]) {
-    await assert.rejects(loadConfig([flag, "-1"]), {
+    await assert.rejects(load([flag, "-1"]), {
       message:
         `Invalid value for ${flag}: expected a positive integer, got "-1"`,
     });
   }
-  await assert.rejects(loadConfig(["--shutdown-timeout", "-5"]), {
+  await assert.rejects(load(["--shutdown-timeout", "-5"]), {
     message:
       /^Invalid value for --shutdown-timeout: expected a number of seconds/,
   });
@@ -212,7 +220,7 @@ Deno.test("loadConfig() gives a negative number to the flag's own check", async 
 
 Deno.test("loadConfig() reads a token file without its line ending, and never shows its content", async () => {
   await withFile("file-token-1234\r\n", async (path) => {
-    const { config } = await loadConfig([
+    const { config } = await load([
       "--authenticator",
       "memory://",
       "--token-file",
@@ -231,7 +239,7 @@ Deno.test("loadConfig() reads a token file without its line ending, and never sh
   ) {
     await withFile(text, async (path) => {
       await assert.rejects(
-        loadConfig([], { env: env({ MIST_TOKEN_FILE: path }) }),
+        load([], { env: env({ MIST_TOKEN_FILE: path }) }),
         (err) => {
           assert.ok(err instanceof ConfigError);
           assert.match(err.message, message);
@@ -248,17 +256,17 @@ Deno.test("loadConfig() reads a token file without its line ending, and never sh
 
 Deno.test("loadConfig() lets the token or its file set with more precedence win, and refuses both at once", async () => {
   await withFile("from-file\n", async (path) => {
-    const flagWins = await loadConfig(["--token", "from-flag"], {
+    const flagWins = await load(["--token", "from-flag"], {
       env: env({ MIST_TOKEN_FILE: path }),
     });
     assert.equal(flagWins.config.token, "from-flag");
     assert.equal(flagWins.config.tokenFile, undefined);
-    const fileWins = await loadConfig(["--token-file", path], {
+    const fileWins = await load(["--token-file", path], {
       env: env({ MIST_TOKEN: "from-env" }),
     });
     assert.equal(fileWins.config.token, "from-file");
     await assert.rejects(
-      loadConfig(["--metrics-token", "m", "--metrics-token-file", path]),
+      load(["--metrics-token", "m", "--metrics-token-file", path]),
       {
         message:
           "Set metrics-token or metrics-token-file, not both (--metrics-token and --metrics-token-file)",
@@ -269,9 +277,16 @@ Deno.test("loadConfig() lets the token or its file set with more precedence win,
 
 Deno.test("loadConfig() keeps the line, column and code frame of a YAML error", async () => {
   await withFile("listeners: [tcp://\nmax-tags: 3\n", async (path) => {
-    await assert.rejects(loadConfig(["--config", path]), {
+    await assert.rejects(load(["--config", path]), {
       message:
         `Config file ${path} is not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 1:\n\nlisteners: [tcp://\nmax-tags: 3\n^`,
     });
+  });
+});
+
+Deno.test("loadConfig() says every way to give the token an authenticator needs", async () => {
+  await assert.rejects(load(["--authenticator", "memory://"]), {
+    message:
+      "An authenticator needs the admin token: set token (--token), MIST_TOKEN or token-file",
   });
 });
