@@ -299,6 +299,11 @@ export function configWarnings(config: Config): string[] {
       "A token without an authenticator has no effect: authentication is off",
     );
   }
+  if (config.metricsToken !== undefined && config.authenticator === undefined) {
+    warnings.push(
+      "A metrics token without an authenticator has no effect: GET /metrics is open to anyone while authentication is off",
+    );
+  }
   if (
     config.cluster !== undefined &&
     /^(memory|scribble):/i.test(config.authenticator ?? "")

@@ -290,3 +290,16 @@ Deno.test("loadConfig() says every way to give the token an authenticator needs"
       "An authenticator needs the admin token: set token (--token), MIST_TOKEN or token-file",
   });
 });
+
+Deno.test("configWarnings() warns that a metrics token without an authenticator does nothing", () => {
+  const config = { ...defaultConfig(), metricsToken: "m-secret-42" };
+  const [warning, ...rest] = configWarnings(config);
+  assert.match(
+    warning!,
+    /^A metrics token without an authenticator has no effect/,
+  );
+  assert.doesNotMatch(warning!, /m-secret-42/);
+  assert.deepEqual(rest, []);
+  config.authenticator = "memory://";
+  assert.deepEqual(configWarnings(config), []);
+});
