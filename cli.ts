@@ -15,6 +15,7 @@ import {
   CLIENT_COMMANDS,
   runClientCommand,
 } from "./src/cli/client_commands.ts";
+import { CLIENT_HELP } from "./src/cli/client_help.ts";
 import {
   type Config,
   ConfigError,
@@ -22,6 +23,7 @@ import {
   loadConfig,
 } from "./src/cli/config.ts";
 import { setupLogging } from "./src/cli/log.ts";
+import { serveOptions } from "./src/cli/serve_options.ts";
 import { type MistServer, serve } from "./src/server/server.ts";
 
 /** The version of this program. */
@@ -32,12 +34,14 @@ const HELP = `mist ${VERSION}: a tag-based publish/subscribe server
 Usage:
   mist --server [flags]     run a server
   mist ping|subscribe|publish|list|admin [flags]
-                            talk to a server ("mist COMMAND --help" for each)
-  mist -v, --version        print the version
-  mist -h, --help           print this help
+                            talk to a server ("mist help COMMAND" for each)
+  mist version, -v, --version
+                            print the version
+  mist help, -h, --help     print this help
 
-Server flags (each is also a key of the --config file, without the dashes):
-  --config FILE             YAML file of settings; flags override it
+Server flags (each is also a key of the --config file, without the dashes, and
+an environment variable MIST_<KEY>: see below):
+  --config FILE             YAML file of settings; flags override it (MIST_CONFIG)
   --listeners URLS          comma-separated listener URLs: tcp://, tls://, http://,
                             https://, ws://, wss:// (default
                             tcp://127.0.0.1:1445,http://127.0.0.1:8080,ws://127.0.0.1:8888;
@@ -46,8 +50,16 @@ Server flags (each is also a key of the --config file, without the dashes):
   --tls-key FILE            PEM private key that goes with --tls-cert
   --authenticator URI       turn authentication on, tokens kept in memory://,
                             scribble://?db=DIR or postgres://USER:PASS@HOST:PORT?db=NAME
-  --token TOKEN             the admin token (required with --authenticator)
+  --token TOKEN             the admin token (required with --authenticator); a flag
+                            shows in the process list (ps): prefer MIST_TOKEN or
+                            --token-file, which do not
+  --token-file FILE         read the admin token from FILE (one line)
+  --metrics-token TOKEN     a token that may read GET /metrics and nothing else
+  --metrics-token-file FILE read the metrics token from FILE
+  --node-name NAME          this node's name in the cluster and metrics (default:
+                            the host name)
   --log-level LEVEL         TRACE, DEBUG, INFO, WARN, ERROR or FATAL (default INFO)
+  --log-format FORMAT       text (default) or json: one JSON object per line
   --max-message-size SIZE   longest message in bytes (default 1MiB)
   --max-tags N              most tags in one message (default 64)
   --max-tag-length SIZE     longest tag in bytes (default 1KiB)
@@ -62,6 +74,11 @@ Server flags (each is also a key of the --config file, without the dashes):
 
 Sizes are bytes, or a number with KiB, MiB, GiB, KB, MB or GB.
 The server stops cleanly on SIGINT or SIGTERM.
+
+Environment: every key can be set as MIST_ and the key in upper case with _ for
+-, e.g. MIST_LOG_LEVEL=DEBUG, MIST_LISTENERS=tcp://0.0.0.0:1445, MIST_TOKEN,
+MIST_TOKEN_FILE, MIST_SERVER=true. An empty variable counts as unset. Flags win
+over the environment, which wins over the --config file.
 `;
 
 const print = writeAllSync;
@@ -73,7 +90,22 @@ const print = writeAllSync;
  * @returns the exit code
  */
 export async function main(args: readonly string[]): Promise<number> {
-  if (CLIENT_COMMANDS.has(args[0] ?? "")) return await runClientCommand(args);
+  const [first = "", ...rest] = args;
+  if (CLIENT_COMMANDS.has(first)) return await runClientCommand(args);
+  if (first === "version" && rest.length === 0) {
+    print(Deno.stdout, `mist ${VERSION}\n`);
+    return 0;
+  }
+  if (first === "help") return help(rest);
+  if (first !== "" && !first.startsWith("-")) {
+    print(
+      Deno.stderr,
+      `mist: "${first}" is not a command; the commands are ${
+        COMMANDS.join(", ")
+      }, and --server runs a server\nRun "mist --help" for usage.\n`,
+    );
+    return 2;
+  }
   let config: Config;
   try {
     const invocation = await loadConfig(args);
@@ -95,8 +127,42 @@ export async function main(args: readonly string[]): Promise<number> {
     print(Deno.stderr, HELP);
     return 2;
   }
-  await setupLogging(config.logLevel);
+  await setupLogging(config.logLevel, config.logFormat);
   return await runServer(config);
+}
+
+/** Every word `mist` takes first. */
+const COMMANDS = [...CLIENT_COMMANDS, "version", "help"];
+
+/** `mist help`, or `mist help COMMAND`. */
+function help(args: readonly string[]): number {
+  const [command, ...extra] = args;
+  if (command === undefined) {
+    print(Deno.stdout, HELP);
+    return 0;
+  }
+  const text = command === "server"
+    ? HELP
+    : command === "version" || command === "help"
+    ? `Usage: mist ${command}\n\n${
+      command === "version" ? "Prints the version." : "Prints the help."
+    }\n`
+    : CLIENT_HELP[command];
+  if (text === undefined || extra.length > 0) {
+    print(
+      Deno.stderr,
+      `mist help: ${
+        text === undefined
+          ? `"${command}" is not a command; the commands are ${
+            COMMANDS.join(", ")
+          }`
+          : `unexpected argument "${extra[0]}"`
+      }\nRun "mist --help" for usage.\n`,
+    );
+    return 2;
+  }
+  print(Deno.stdout, text);
+  return 0;
 }
 
 async function runServer(config: Config): Promise<number> {
@@ -143,24 +209,7 @@ async function startServer(config: Config): Promise<MistServer | undefined> {
         scheme: new URL(config.authenticator).protocol + "//",
       });
     }
-    return await serve({
-      listeners: config.listeners,
-      limits: {
-        maxMessageBytes: config.maxMessageSize,
-        maxTags: config.maxTags,
-        maxTagBytes: config.maxTagLength,
-        maxSubscriptions: config.maxSubscriptions,
-      },
-      queueBytes: config.queueSize,
-      drainTimeoutMs: config.shutdownTimeout * 1000,
-      ...(authenticator === undefined ? {} : { authenticator }),
-      ...(config.token === undefined ? {} : { token: config.token }),
-      ...(tls === undefined ? {} : { tls }),
-      ...(config.cluster === undefined ? {} : { cluster: config.cluster }),
-      ...(config.clusterName === undefined
-        ? {}
-        : { clusterName: config.clusterName }),
-    });
+    return await serve(serveOptions(config, { authenticator, tls }));
   } catch (err) {
     // serve() closes the authenticator it was given; before that, it is ours.
     await authenticator?.close().catch(() => {});

@@ -1,24 +1,27 @@
 /**
- * The server's configuration: defaults ← YAML file ← command-line flags.
+ * The server's configuration: defaults ← YAML file ← environment ←
+ * command-line flags.
  *
- * Config keys and flags share their names (`log-level` in the file is
- * `--log-level` on the command line). Every value is validated with a message
- * that names the key and where it came from.
+ * Config keys, flags and environment variables share their names
+ * (`log-level` in the file is `--log-level` on the command line and
+ * `MIST_LOG_LEVEL` in the environment). Every value is validated with a
+ * message that names the key and where it came from.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { parse as parseYaml } from "npm:yaml@^2.9.1";
 import { errorText } from "../_util/text.ts";
-import { LOG_LEVELS, type LogLevelName } from "./log.ts";
+import { joinDashValues } from "./_args.ts";
+import { ConfigError } from "./config_error.ts";
+import { readConfigFile, readTokenFile } from "./config_file.ts";
+import { convertValue, type Kind } from "./config_value.ts";
+import type { LogFormat, LogLevelName } from "./log.ts";
 import { DEFAULT_LIMITS } from "../protocol/codec.ts";
 import { DEFAULT_LISTENERS, DEFAULT_QUEUE_BYTES } from "../server/options.ts";
 
-/** A bad flag, config file, key or value. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+export { ConfigError };
+export { parseSize } from "./config_value.ts";
 
 /** The server's settings. */
 export interface Config {
@@ -28,8 +31,18 @@ export interface Config {
   listeners: string[];
   /** The least severe level logged. */
   logLevel: LogLevelName;
-  /** The admin token. */
+  /** How log lines are written. */
+  logFormat: LogFormat;
+  /** The admin token (from `token`, or read from the `token-file`). */
   token?: string;
+  /** The file the admin token was read from. */
+  tokenFile?: string;
+  /** The token `GET /metrics` asks for besides the admin token. */
+  metricsToken?: string;
+  /** The file the metrics token was read from. */
+  metricsTokenFile?: string;
+  /** This node's name in logs, metrics and the cluster. */
+  nodeName?: string;
   /** The authenticator URI. */
   authenticator?: string;
   /** Path of the PEM certificate of the TLS listeners. */
@@ -64,23 +77,17 @@ export interface Invocation {
   version: boolean;
 }
 
-/** `secret`: a string that may hold a token or a password, never echoed. */
-type Kind =
-  | "boolean"
-  | "string"
-  | "secret"
-  | "list"
-  | "level"
-  | "count"
-  | "seconds"
-  | "size";
-
 /** Every config key: its kind, its field, its help. */
 export const CONFIG_KEYS = {
   "server": { kind: "boolean", field: "server" },
   "listeners": { kind: "list", field: "listeners" },
   "log-level": { kind: "level", field: "logLevel" },
+  "log-format": { kind: "format", field: "logFormat" },
   "token": { kind: "secret", field: "token" },
+  "token-file": { kind: "string", field: "tokenFile" },
+  "metrics-token": { kind: "secret", field: "metricsToken" },
+  "metrics-token-file": { kind: "string", field: "metricsTokenFile" },
+  "node-name": { kind: "string", field: "nodeName" },
   "authenticator": { kind: "secret", field: "authenticator" },
   "tls-cert": { kind: "string", field: "tlsCert" },
   "tls-key": { kind: "string", field: "tlsKey" },
@@ -102,6 +109,7 @@ export function defaultConfig(): Config {
     server: false,
     listeners: [...DEFAULT_LISTENERS],
     logLevel: "INFO",
+    logFormat: "text",
     maxMessageSize: DEFAULT_LIMITS.maxMessageBytes,
     maxTags: DEFAULT_LIMITS.maxTags,
     maxTagLength: DEFAULT_LIMITS.maxTagBytes,
@@ -111,15 +119,48 @@ export function defaultConfig(): Config {
   };
 }
 
+/** How {@linkcode loadConfig} reads the environment. */
+export interface LoadOptions {
+  /** Reads an environment variable (default `Deno.env.get`). */
+  env?: (name: string) => string | undefined;
+}
+
 /**
- * Parses the server's command line, reading the config file it names.
+ * The environment variable of a config key: `MIST_` and the key upper-cased,
+ * `-` → `_`.
+ *
+ * @param key a config key, e.g. `max-tags`
+ * @returns the variable, e.g. `MIST_MAX_TAGS`
+ */
+export function envName(key: string): string {
+  return `MIST_${key.toUpperCase().replaceAll("-", "_")}`;
+}
+
+/** The variable that names the config file, like `--config`. */
+export const CONFIG_ENV = "MIST_CONFIG";
+
+/** Where a value came from, least precedence first. */
+const SOURCES = ["file", "env", "flag"] as const;
+type Source = typeof SOURCES[number];
+
+/** For each key set, where from: how much it counts and how to name it. */
+type Origins = Map<Key, { rank: number; where: string }>;
+
+/**
+ * Parses the server's command line, reading the environment and the config
+ * file it names. Flags win over the environment, which wins over the file.
  *
  * @param args the arguments after the program name
+ * @param options where the environment comes from
  * @returns the merged settings and the informational flags
  * @throws {ConfigError} for an unknown flag or key, a bad value, or an unreadable file
  */
-export async function loadConfig(args: readonly string[]): Promise<Invocation> {
-  const options: Record<
+export async function loadConfig(
+  args: readonly string[],
+  options: LoadOptions = {},
+): Promise<Invocation> {
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const specs: Record<
     string,
     { type: "string" | "boolean"; multiple?: boolean; short?: string }
   > = {
@@ -128,15 +169,15 @@ export async function loadConfig(args: readonly string[]): Promise<Invocation> {
     version: { type: "boolean", short: "v" },
   };
   for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
-    options[key] = spec.kind === "boolean"
+    specs[key] = spec.kind === "boolean"
       ? { type: "boolean" }
       : { type: "string", multiple: spec.kind === "list" };
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: [...args],
-      options,
+      args: joinDashValues(args, specs),
+      options: specs,
       strict: true,
       allowPositionals: true,
     });
@@ -146,10 +187,25 @@ export async function loadConfig(args: readonly string[]): Promise<Invocation> {
   const { values, positionals } = parsed;
 
   const config = defaultConfig();
-  const file = values.config;
-  if (typeof file === "string") {
-    apply(config, await readConfigFile(file), `config file ${file}`);
+  const origins: Origins = new Map();
+  const file = typeof values.config === "string"
+    ? values.config
+    : nonEmpty(env(CONFIG_ENV));
+  if (file !== undefined) {
+    apply(config, await readConfigFile(file), {
+      source: "file",
+      file,
+      origins,
+    });
   }
+
+  const fromEnv: Record<string, unknown> = {};
+  for (const key of Object.keys(CONFIG_KEYS)) {
+    // An empty variable counts as unset, as shells and compose files write them.
+    const value = nonEmpty(env(envName(key)));
+    if (value !== undefined) fromEnv[key] = value;
+  }
+  apply(config, fromEnv, { source: "env", origins });
 
   const flags: Record<string, unknown> = {};
   for (const key of Object.keys(CONFIG_KEYS)) {
@@ -166,11 +222,21 @@ export async function loadConfig(args: readonly string[]): Promise<Invocation> {
   if (extra.length > 0) {
     flags.listeners = [...(flags.listeners as string[]), ...extra];
   }
-  apply(config, flags, "flag");
+  apply(config, flags, { source: "flag", origins });
+
+  await resolveTokenFile(config, origins, "token", "token-file");
+  await resolveTokenFile(
+    config,
+    origins,
+    "metrics-token",
+    "metrics-token-file",
+  );
 
   if (config.authenticator !== undefined && config.token === undefined) {
     throw new ConfigError(
-      "An authenticator needs the admin token: set token (--token)",
+      `An authenticator needs the admin token: set token (--token), ${
+        envName("token")
+      } or token-file`,
     );
   }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
@@ -188,6 +254,37 @@ export async function loadConfig(args: readonly string[]): Promise<Invocation> {
   };
 }
 
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === "" ? undefined : value;
+}
+
+/**
+ * Settles a token and its file: the one set with more precedence wins; set
+ * at the same level, both are an error. A file's content becomes the token.
+ */
+async function resolveTokenFile(
+  config: Config,
+  origins: Origins,
+  tokenKey: "token" | "metrics-token",
+  fileKey: "token-file" | "metrics-token-file",
+): Promise<void> {
+  const token = origins.get(tokenKey);
+  const file = origins.get(fileKey);
+  const tokenField = CONFIG_KEYS[tokenKey].field;
+  const fileField = CONFIG_KEYS[fileKey].field;
+  if (file === undefined) return;
+  if (token !== undefined && token.rank === file.rank) {
+    throw new ConfigError(
+      `Set ${tokenKey} or ${fileKey}, not both (${token.where} and ${file.where})`,
+    );
+  }
+  if (token !== undefined && token.rank > file.rank) {
+    delete config[fileField];
+    return;
+  }
+  config[tokenField] = await readTokenFile(config[fileField]!, file.where);
+}
+
 /**
  * What is allowed but probably wrong in a configuration, one sentence each,
  * for the server to log as warnings at start-up.
@@ -202,6 +299,11 @@ export function configWarnings(config: Config): string[] {
       "A token without an authenticator has no effect: authentication is off",
     );
   }
+  if (config.metricsToken !== undefined && config.authenticator === undefined) {
+    warnings.push(
+      "A metrics token without an authenticator has no effect: GET /metrics is open to anyone while authentication is off",
+    );
+  }
   if (
     config.cluster !== undefined &&
     /^(memory|scribble):/i.test(config.authenticator ?? "")
@@ -213,38 +315,20 @@ export function configWarnings(config: Config): string[] {
   return warnings;
 }
 
-async function readConfigFile(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    const reason = err instanceof Deno.errors.NotFound
-      ? "no such file"
-      : err instanceof Error
-      ? err.message
-      : String(err);
-    throw new ConfigError(`Cannot read config file ${path}: ${reason}`);
-  }
-  let value: unknown;
-  try {
-    value = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError(
-      `Config file ${path} is not valid YAML: ${errorText(err).split("\n")[0]}`,
-    );
-  }
-  if (value === null || value === undefined) return {};
-  if (typeof value !== "object" || Array.isArray(value)) {
-    throw new ConfigError(`Config file ${path} must be a mapping of keys`);
-  }
-  return value as Record<string, unknown>;
-}
-
 function apply(
   config: Config,
   values: Record<string, unknown>,
-  origin: string,
+  { source, file, origins }: {
+    source: Source;
+    file?: string;
+    origins: Origins;
+  },
 ): void {
+  const origin = source === "file"
+    ? `config file ${file}`
+    : source === "env"
+    ? "the environment"
+    : "flag";
   for (const [key, value] of Object.entries(values)) {
     if (!Object.hasOwn(CONFIG_KEYS, key)) {
       throw new ConfigError(
@@ -254,108 +338,16 @@ function apply(
       );
     }
     const { kind, field } = CONFIG_KEYS[key as Key];
-    const where = origin === "flag" ? `--${key}` : `"${key}" in ${origin}`;
-    (config as unknown as Record<string, unknown>)[field] = convert(
+    const where = source === "flag"
+      ? `--${key}`
+      : source === "env"
+      ? envName(key)
+      : `"${key}" in ${origin}`;
+    (config as unknown as Record<string, unknown>)[field] = convertValue(
       kind,
       value,
       where,
     );
+    origins.set(key as Key, { rank: SOURCES.indexOf(source), where });
   }
-}
-
-function convert(kind: Kind, value: unknown, where: string): unknown {
-  const got = kind === "secret"
-    ? Array.isArray(value) ? "a list" : `a ${typeof value}`
-    : JSON.stringify(value);
-  const bad = (expected: string) =>
-    new ConfigError(
-      `Invalid value for ${where}: expected ${expected}, got ${got}`,
-    );
-  switch (kind) {
-    case "boolean":
-      if (typeof value !== "boolean") throw bad("true or false");
-      return value;
-    case "string":
-    case "secret":
-      if (typeof value !== "string" || value === "") {
-        throw bad("a non-empty string");
-      }
-      return value;
-    case "list": {
-      const items = typeof value === "string"
-        ? [value]
-        : Array.isArray(value) && value.every((v) => typeof v === "string")
-        ? value as string[]
-        : undefined;
-      if (items === undefined) throw bad("a list of URLs");
-      const urls = items.flatMap((item) => item.split(","))
-        .map((item) => item.trim()).filter((item) => item !== "");
-      for (const url of urls) {
-        if (!URL.canParse(url)) throw bad("URLs such as tcp://127.0.0.1:1445");
-      }
-      return urls;
-    }
-    case "level": {
-      const level = typeof value === "string" ? value.toUpperCase() : "";
-      const name = level === "WARNING" ? "WARN" : level;
-      if (!(LOG_LEVELS as readonly string[]).includes(name)) {
-        throw bad(LOG_LEVELS.join(", "));
-      }
-      return name;
-    }
-    case "count": {
-      const n = typeof value === "number"
-        ? value
-        : typeof value === "string" && /^\d+$/.test(value.trim())
-        ? Number(value)
-        : NaN;
-      if (!Number.isSafeInteger(n) || n < 1) throw bad("a positive integer");
-      return n;
-    }
-    case "seconds": {
-      const n = typeof value === "number"
-        ? value
-        : typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value)
-        ? Number(value)
-        : NaN;
-      if (!(n >= 0 && n <= 3600)) {
-        throw bad("a number of seconds from 0 to 3600");
-      }
-      return n;
-    }
-    case "size": {
-      const n = parseSize(value);
-      if (n === undefined) throw bad("a size such as 1048576, 512KiB or 8MiB");
-      return n;
-    }
-  }
-}
-
-const UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  kb: 1000,
-  kib: 1024,
-  mb: 1000 ** 2,
-  mib: 1024 ** 2,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-};
-
-/**
- * Parses a size in bytes: a positive integer, or a string like `512KiB`, `8MiB`, `1MB`.
- *
- * @param value a number or a string
- * @returns the size in bytes, or `undefined` when it is not a positive whole size
- */
-export function parseSize(value: unknown): number | undefined {
-  if (typeof value === "number") {
-    return Number.isSafeInteger(value) && value >= 1 ? value : undefined;
-  }
-  if (typeof value !== "string") return undefined;
-  const match = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(value);
-  const unit = UNITS[match?.[2]?.toLowerCase() ?? "?"];
-  if (match === null || unit === undefined) return undefined;
-  const n = Number(match[1]) * unit;
-  return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
 }

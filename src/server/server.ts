@@ -68,6 +68,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
   /** Publishes what other nodes of the cluster published, here only. */
   readonly #peers: Connection;
   #closing: Promise<void> | undefined;
+  #neverStarted = false;
   readonly #finished = Promise.withResolvers<void>();
 
   /**
@@ -185,6 +186,8 @@ export class MistServer implements AsyncDisposable, ServerPort {
         this.#listeners.push(listener);
       });
     } catch (err) {
+      // A server that never started did not "close": the caller says why.
+      this.#neverStarted = true;
       await this.close();
       throw err;
     }
@@ -365,7 +368,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
         );
       }
       await this.#access.authenticator?.close();
-      log.info("Server closed");
+      if (!this.#neverStarted) log.info("Server closed");
       this.#finished.resolve();
     })();
     return this.#closing;

@@ -4,7 +4,8 @@
 
 import assert from "node:assert/strict";
 import denoJson from "../../deno.json" with { type: "json" };
-import { runProgram, ServerProcess } from "../_program.ts";
+import { connect } from "../../mod.ts";
+import { Program, runProgram, ServerProcess } from "../_program.ts";
 import {
   LineClient,
   RawWebSocket,
@@ -18,6 +19,55 @@ Deno.test("mist --version prints the version", async () => {
     const { code, stdout } = await runProgram([flag]);
     assert.equal(code, 0);
     assert.equal(stdout, `mist ${denoJson.version}\n`);
+  }
+});
+
+Deno.test("mist version and mist help are commands too, and exit 0", async () => {
+  const version = await runProgram(["version"]);
+  assert.equal(version.code, 0, version.stderr);
+  assert.equal(version.stdout, `mist ${denoJson.version}\n`);
+  const help = await runProgram(["help"]);
+  assert.equal(help.code, 0, help.stderr);
+  assert.equal(help.stdout, (await runProgram(["--help"])).stdout);
+  for (const command of ["ping", "subscribe", "publish", "list", "admin"]) {
+    const { code, stdout, stderr } = await runProgram(["help", command]);
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout, (await runProgram([command, "--help"])).stdout);
+  }
+  const unknown = await runProgram(["help", "send"]);
+  assert.equal(unknown.code, 2);
+  assert.match(
+    unknown.stderr,
+    /^mist help: "send" is not a command; the commands are ping, subscribe, publish, list, admin, version, help\n/,
+  );
+});
+
+Deno.test("mist with an unknown command says it is not one and lists the commands", async () => {
+  const { code, stdout, stderr } = await runProgram(["send", "--tags", "a"]);
+  assert.equal(code, 2);
+  assert.equal(stdout, "");
+  assert.match(
+    stderr,
+    /^mist: "send" is not a command; the commands are ping, subscribe, publish, list, admin, version, help, and --server runs a server\n/,
+  );
+  assert.doesNotMatch(stderr, /Unknown option/);
+});
+
+Deno.test("mist --help says which ways of giving the admin token show in the process list", async () => {
+  const { stdout } = await runProgram(["--help"]);
+  for (
+    const text of [
+      "--token-file",
+      "--metrics-token",
+      "--metrics-token-file",
+      "--node-name",
+      "--log-format",
+      "MIST_TOKEN",
+      "process list",
+      "MIST_LOG_LEVEL",
+    ]
+  ) {
+    assert.ok(stdout.includes(text), `help lacks ${text}`);
   }
 });
 
@@ -53,7 +103,7 @@ Deno.test("mist refuses bad flags, keys and values with a clear message", async 
     "server: true\nlisteners: [tcp://127.0.0.1:0]\nlog-levle: DEBUG\n",
   );
   const badValue = await tempFile("max-tags: lots\n");
-  const badYaml = await tempFile("listeners: [tcp://\n");
+  const badYaml = await tempFile("listeners: [tcp://\nmax-tags: 3\n");
   const secretToken = await tempFile(
     "authenticator: memory://\ntoken: 8675309123\n",
   );
@@ -90,9 +140,19 @@ Deno.test("mist refuses bad flags, keys and values with a clear message", async 
       /"max-tags" in config file .*: expected a positive integer, got "lots"/,
     ],
     [
-      "a config file that is not YAML",
+      "a config file that is not YAML, with the line, column and code frame",
       ["--server", "--config", badYaml],
-      /is not valid YAML/,
+      /is not valid YAML: .* at line 2, column 1:\n\nlisteners: \[tcp:\/\/\nmax-tags: 3\n\^\n/,
+    ],
+    [
+      "a negative number, with the flag's own message",
+      ["--server", "--max-tags", "-1"],
+      /Invalid value for --max-tags: expected a positive integer, got "-1"/,
+    ],
+    [
+      "a negative size",
+      ["--server", "--queue-size", "-8MiB"],
+      /Invalid value for --queue-size: expected a size/,
     ],
     [
       "a token of the wrong type, without echoing it",
@@ -301,4 +361,155 @@ Deno.test("SIGTERM stops the server promptly even while WebSocket and event-stre
   );
   assert.equal(stopped.code, 0, stopped.stderr);
   assert.match(stopped.stderr, /Server closed/);
+});
+
+Deno.test("mist --server takes every key from MIST_ variables, named in their errors; flags win", async (t) => {
+  await t.step("a bad value names the variable", async () => {
+    const { code, stderr } = await runProgram(["--server"], {
+      env: { MIST_MAX_TAGS: "lots" },
+    });
+    assert.equal(code, 2);
+    assert.match(
+      stderr,
+      /^mist: Invalid value for MIST_MAX_TAGS: expected a positive integer, got "lots"\n/,
+    );
+  });
+  await t.step("the environment configures a server; a flag wins", async () => {
+    const config = await tempFile("max-tags: 5\nlog-level: ERROR\n");
+    await using server = withEnv({
+      MIST_SERVER: "true",
+      MIST_LISTENERS: "tcp://127.0.0.1:0",
+      MIST_LOG_LEVEL: "INFO", // wins over the file
+      MIST_MAX_TAGS: "3", // loses to the flag
+    }, () => new Program(["--config", config, "--max-tags", "2"]));
+    const url = await server.address("tcp");
+    await using client = await LineClient.connect(url);
+    assert.deepEqual(
+      await client.request({ command: "subscribe", tags: ["a", "b", "c"] }),
+      { command: "subscribe", error: "too many tags: 3 > 2" },
+    );
+    assert.equal((await server.stop()).code, 0);
+    await Deno.remove(config);
+  });
+});
+
+Deno.test("mist --server reads the admin token from MIST_TOKEN or a token file, and never logs it", async (t) => {
+  const secret = "s3cret-admin-token-7777";
+  const tokenFile = await tempFile(`${secret}\n`);
+  const runs: [string, string[], Record<string, string>][] = [
+    ["MIST_TOKEN", [], { MIST_TOKEN: secret }],
+    ["--token-file", ["--token-file", tokenFile], {}],
+    ["MIST_TOKEN_FILE", [], { MIST_TOKEN_FILE: tokenFile }],
+  ];
+  for (const [name, flags, env] of runs) {
+    await t.step(name, async () => {
+      await using server = withEnv(env, () =>
+        new Program([
+          "--server",
+          "--listeners",
+          "tcp://127.0.0.1:0",
+          "--authenticator",
+          "memory://",
+          "--log-level",
+          "TRACE",
+          ...flags,
+        ]));
+      const url = await server.address("tcp");
+      {
+        await using admin = await connect(url, { token: secret });
+        await admin.admin.register("user-token", ["a"]); // only the admin may
+      }
+      const { code, stderr } = await server.stop();
+      assert.equal(code, 0, stderr);
+      assert.ok(!stderr.includes(secret), stderr);
+    });
+  }
+  await t.step(
+    "an empty or missing token file is an error naming the key, not the content",
+    async () => {
+      const empty = await tempFile("\n");
+      const cases: [string[], Record<string, string>, RegExp][] = [
+        [
+          ["--token-file", empty],
+          {},
+          /^mist: The file of --token-file .* is empty\n/,
+        ],
+        [
+          [],
+          { MIST_TOKEN_FILE: "/nonexistent/token" },
+          /^mist: Cannot read MIST_TOKEN_FILE \/nonexistent\/token: no such file\n/,
+        ],
+        [
+          ["--metrics-token-file", "/nonexistent/m"],
+          {},
+          /^mist: Cannot read --metrics-token-file \/nonexistent\/m: no such file\n/,
+        ],
+      ];
+      for (const [flags, env, message] of cases) {
+        const { code, stderr } = await runProgram(
+          ["--server", "--authenticator", "memory://", ...flags],
+          { env },
+        );
+        assert.equal(code, 2, stderr);
+        assert.match(stderr, message);
+      }
+      await Deno.remove(empty);
+    },
+  );
+  await Deno.remove(tokenFile);
+});
+
+Deno.test("mist --server --log-format json writes one JSON object per line; both formats name categories with a dot", async () => {
+  await using json = new ServerProcess([
+    "--listeners",
+    "tcp://127.0.0.1:0",
+    "--log-format",
+    "json",
+  ]);
+  await json.waitFor(/listener on/);
+  const { code, stderr } = await json.stop();
+  assert.equal(code, 0, stderr);
+  const records = stderr.trimEnd().split("\n").map((line) => JSON.parse(line));
+  assert.ok(records.length >= 3, stderr);
+  const [first] = records;
+  assert.equal(first.level, "INFO");
+  assert.equal(first.logger, "mist.server");
+  assert.match(first.message, /^TCP listener on tcp:\/\/127\.0\.0\.1:\d+$/);
+  assert.equal(first.properties.scheme, "TCP");
+  assert.ok(!Number.isNaN(Date.parse(first["@timestamp"])));
+
+  await using text = new ServerProcess(["--listeners", "tcp://127.0.0.1:0"]);
+  await text.waitFor(/listener on/);
+  const stopped = await text.stop();
+  assert.match(stopped.stderr, /\[INFO \] mist\.server: TCP listener on /);
+  assert.doesNotMatch(stopped.stderr, /·/);
+});
+
+/**
+ * Runs `start` (which spawns a program) with these variables set in this
+ * process, which the child inherits; restores them before returning.
+ */
+function withEnv<T>(env: Record<string, string>, start: () => T): T {
+  const before = Object.keys(env).map((name) => [name, Deno.env.get(name)]);
+  for (const [name, value] of Object.entries(env)) Deno.env.set(name, value);
+  try {
+    return start();
+  } finally {
+    for (const [name, value] of before) {
+      if (value === undefined) Deno.env.delete(name!);
+      else Deno.env.set(name!, value);
+    }
+  }
+}
+
+Deno.test("mist --server that cannot listen says why last, and not that a server closed", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const url = `tcp://127.0.0.1:${taken.addr.port}`;
+  const { code, stderr } = await runProgram(["--server", "--listeners", url]);
+  assert.equal(code, 1);
+  assert.match(
+    stderr.trimEnd().split("\n").at(-1)!,
+    /\[FATAL\] mist: Cannot listen on /,
+  );
+  assert.doesNotMatch(stderr, /Server closed/);
 });

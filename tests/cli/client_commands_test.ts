@@ -10,7 +10,9 @@ import { openAuthenticator } from "../../src/auth/builtin.ts";
 import type { MistServer } from "../../src/server/server.ts";
 import { closedPort } from "../_fake_server.ts";
 import { args, Program, runProgram } from "../_program.ts";
-import { next, tcpServer } from "../_helpers.ts";
+import { next, tcpServer, tempFile } from "../_helpers.ts";
+import { testCertificate } from "../_certificates.ts";
+import { serve } from "../../src/server/server.ts";
 
 const ADMIN_TOKEN = "admin-secret-0001";
 
@@ -272,7 +274,10 @@ Deno.test("mist admin without the admin token exits 1; MIST_TOKEN stands in for 
     });
   const refused = await runProgram(tags());
   assert.equal(refused.code, 1);
-  assertOneLine(refused.stderr, /^mist admin: forbidden: admin only\n$/);
+  assertOneLine(
+    refused.stderr,
+    /^mist admin: forbidden: admin only \(give the server's admin token in MIST_TOKEN or --token\)\n$/,
+  );
 
   const { code, stdout, stderr } = await runProgram(tags(), {
     env: { MIST_TOKEN: ADMIN_TOKEN },
@@ -280,10 +285,95 @@ Deno.test("mist admin without the admin token exits 1; MIST_TOKEN stands in for 
   assert.equal(code, 0, stderr);
   assert.equal(stdout, "a\n");
 
+  const notAdmin = await runProgram(tags("reader-token"));
+  assert.equal(notAdmin.code, 1);
+  assertOneLine(
+    notAdmin.stderr,
+    /^mist admin: forbidden: admin only \(the token given is not the server's admin token\)\n$/,
+  );
+
   const wrong = await runProgram(tags("wrong-token-4242"));
   assert.equal(wrong.code, 1);
   assertOneLine(wrong.stderr, /^mist admin: invalid token\n$/);
   assert.doesNotMatch(wrong.stderr, /wrong-token-4242/);
+});
+
+Deno.test("mist admin against a server with authentication off says so", async () => {
+  await using server = await tcpServer();
+  for (const token of [undefined, "any-token-1234"]) {
+    const { code, stderr } = await runProgram(
+      args(["admin", "register", "t", "--tags", "a"], {
+        host: server.addresses[0]!,
+        token,
+      }),
+    );
+    assert.equal(code, 1);
+    assertOneLine(
+      stderr,
+      /^mist admin: forbidden: admin only \(the server has authentication off: admin commands work only on a server started with --authenticator, given its admin token\)\n$/,
+    );
+    assert.doesNotMatch(stderr, /any-token-1234/);
+  }
+});
+
+// ---- TLS ----------------------------------------------------------------------
+
+const certificate = await testCertificate();
+/** Without openssl the TLS tests are ignored, except in CI, where they fail. */
+const noOpenssl = certificate === undefined && Deno.env.get("CI") !== "true";
+
+Deno.test({
+  name:
+    "mist ping --ca trusts a tls:// and a wss:// server's own certificate authority",
+  ignore: noOpenssl,
+  async fn() {
+    assert.ok(certificate, "openssl is needed to make test certificates");
+    const { cert, key, caFile } = certificate;
+    await using server = await serve({
+      listeners: ["tls://127.0.0.1:0", "wss://127.0.0.1:0"],
+      tls: { cert, key },
+    });
+    for (const host of server.addresses) {
+      await pingWithCa(host, caFile);
+    }
+    // A bundle: the file may hold several certificates, only one of them the server's.
+    const other = await testCertificate();
+    const bundle = await tempFile(other!.ca + certificate.ca);
+    try {
+      await pingWithCa(server.addresses[0]!, bundle);
+    } finally {
+      await Deno.remove(bundle);
+    }
+  },
+});
+
+async function pingWithCa(host: string, caFile: string): Promise<void> {
+  const trusted = await runProgram(args("ping", { host, ca: caFile }));
+  assert.equal(trusted.code, 0, `${host}: ${trusted.stderr}`);
+  assert.match(trusted.stdout, /^pong /);
+  const untrusted = await runProgram(args("ping", { host }));
+  assert.equal(untrusted.code, 3, `${host}: ${untrusted.stderr}`);
+  assertOneLine(untrusted.stderr, /^mist ping: cannot connect: .*certificate/i);
+}
+
+Deno.test("mist ping --ca refuses a file it cannot read or that holds no certificate", async () => {
+  const notPem = await tempFile("not a certificate\n");
+  try {
+    const cases: [string, RegExp][] = [
+      [
+        "/nonexistent/ca.pem",
+        /^mist ping: cannot read --ca \/nonexistent\/ca.pem: no such file/,
+      ],
+      [notPem, /^mist ping: --ca .* holds no PEM certificate/],
+    ];
+    for (const [file, message] of cases) {
+      const { code, stderr } = await runProgram(args("ping", { ca: file }));
+      assert.equal(code, 2, stderr);
+      assertOneLine(stderr, message);
+    }
+  } finally {
+    await Deno.remove(notPem);
+  }
 });
 
 // ---- usage --------------------------------------------------------------------
@@ -334,6 +424,10 @@ Deno.test("usage errors exit 2 with one line naming the problem", async (t) => {
       /^mist admin: tags takes no --tags/,
     ],
     [["ping", "--token", ""], /^mist ping: --token is empty/],
+    [
+      ["publish", "--tags", "a", "--data", "-5", "--colour"],
+      /^mist publish: Unknown option '--colour'/,
+    ],
   ];
   const outputs = await Promise.all(cases.map(([args]) => runProgram(args)));
   for (const [i, [args, message]] of cases.entries()) {
