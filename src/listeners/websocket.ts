@@ -30,7 +30,7 @@ const DRAIN_POLL_MS = 10;
  * client is dropped: unlike TCP, a WebSocket cannot stop reading.
  */
 const MAX_PENDING_REQUESTS = 4096;
-const MAX_PENDING_CHARS = 8 * 1024 * 1024;
+const MAX_PENDING_CHARS = 1024 * 1024;
 
 /** WebSocket close codes this adapter uses. */
 const GOING_AWAY = 1001;
