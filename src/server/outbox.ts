@@ -8,7 +8,17 @@
 import { settlesWithin } from "../_util/deadline.ts";
 import { OutboundQueue } from "../core/outbound_queue.ts";
 import { encode, type Frame } from "../protocol/codec.ts";
-import type { Outlet } from "./transport.ts";
+import type { ListenerStats, Outlet } from "./transport.ts";
+
+/** How an {@linkcode Outbox} is set up. */
+export interface OutboxOptions {
+  /** The queue's capacity in bytes. */
+  capacity: number;
+  /** Called once when a write fails (the outbox is then useless). */
+  failed: (error: unknown) => void;
+  /** The listener's counters: bytes sent and flush times go there. */
+  stats: ListenerStats;
+}
 
 /**
  * A connection's outbound queue, flushed to its outlet.
@@ -21,6 +31,12 @@ export class Outbox {
   readonly #outlet: Outlet;
   readonly #queue: OutboundQueue<Frame>;
   readonly #failed: (error: unknown) => void;
+  readonly #stats: ListenerStats;
+  /**
+   * When the oldest frame not yet taken by a write was queued
+   * (`performance.now()`), or 0 while nothing waits: read once per write.
+   */
+  #queuedAt = 0;
   #flushing = false;
   #closed = false;
   #writable: PromiseWithResolvers<void> | undefined;
@@ -28,17 +44,13 @@ export class Outbox {
 
   /**
    * @param outlet where frames are written
-   * @param capacity the queue's capacity in bytes
-   * @param failed called once when a write fails (the outbox is then useless)
+   * @param options its capacity, what a failed write calls, its counters
    */
-  constructor(
-    outlet: Outlet,
-    capacity: number,
-    failed: (error: unknown) => void,
-  ) {
+  constructor(outlet: Outlet, options: OutboxOptions) {
     this.#outlet = outlet;
-    this.#queue = new OutboundQueue(capacity);
-    this.#failed = failed;
+    this.#queue = new OutboundQueue(options.capacity);
+    this.#failed = options.failed;
+    this.#stats = options.stats;
   }
 
   /** Bytes queued or being written now. */
@@ -86,6 +98,8 @@ export class Outbox {
   }
 
   #schedule(): void {
+    // One clock read per write, not per frame: only the oldest is timed.
+    if (this.#queuedAt === 0) this.#queuedAt = performance.now();
     if (this.#flushing || this.#closed) return;
     this.#flushing = true;
     queueMicrotask(() => this.#flush());
@@ -98,13 +112,21 @@ export class Outbox {
         if (dropped > 0) {
           this.#queue.force(encode({ command: "dropped", data: `${dropped}` }));
         }
-        if (!this.#queue.pending) break;
+        if (!this.#queue.pending) {
+          this.#queuedAt = 0;
+          break;
+        }
+        // A `dropped` notice is queued here, with no clock read of its own.
+        const queuedAt = this.#queuedAt || performance.now();
+        this.#queuedAt = 0;
         const frames = this.#queue.take();
         let bytes = 0;
         for (const frame of frames) bytes += frame.size;
         const written = this.#outlet.write(frames);
         if (written !== undefined) await written;
         this.#queue.release(bytes);
+        this.#stats.bytesSent += bytes;
+        this.#stats.flushSeconds.observe((performance.now() - queuedAt) / 1000);
         if (this.#writable !== undefined && !this.#queue.full) {
           this.#writable.resolve();
           this.#writable = undefined;

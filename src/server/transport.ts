@@ -7,6 +7,7 @@
 
 import type { Principal } from "../core/principal.ts";
 import type { Frame } from "../protocol/codec.ts";
+import { Histogram } from "./histogram.ts";
 
 /** The transport side of a connection: where its frames are written. */
 export interface Outlet {
@@ -31,11 +32,33 @@ export interface ListenerStats {
   delivered: number;
   /** Messages dropped because a client's queue was full. */
   dropped: number;
+  /** Bytes read from this listener's clients. */
+  bytesReceived: number;
+  /** Bytes written to this listener's clients. */
+  bytesSent: number;
+  /**
+   * Seconds from a frame being queued to its write completing, observed once
+   * per write for the oldest frame it carries.
+   */
+  flushSeconds: Histogram;
 }
 
-/** Fresh zeroed listener counters. */
+/**
+ * Fresh zeroed listener counters.
+ *
+ * @returns counters for one listener, shared by its connections
+ */
 export function newStats(): ListenerStats {
-  return { connections: 0, accepted: 0, received: 0, delivered: 0, dropped: 0 };
+  return {
+    connections: 0,
+    accepted: 0,
+    received: 0,
+    delivered: 0,
+    dropped: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+    flushSeconds: new Histogram(),
+  };
 }
 
 /** Where a connection comes from. */

@@ -113,7 +113,10 @@ Deno.test("cluster: `stats().cluster` shows the link, the live peers and the cou
   const stats = cluster.servers[0]!.stats().cluster!;
   assert.equal(stats.state, "up");
   assert.equal(stats.peers, 1);
-  assert.match(stats.node, /^[0-9a-f]{16}$/);
+  // Named after the host and its first listener's port: stable across restarts.
+  const port = new URL(cluster.servers[0]!.addresses[0]!).port;
+  assert.equal(stats.node, `${Deno.hostname()}:${port}`);
+  assert.equal(cluster.servers[0]!.node, stats.node);
   assert.deepEqual(
     { sent: stats.sent, received: stats.received, malformed: stats.malformed },
     { sent: 0, received: 0, malformed: 0 },
@@ -132,7 +135,7 @@ Deno.test("cluster: a server refuses a bad cluster URL before it listens, withou
   );
 });
 
-Deno.test("cluster: GET /health answers 503 with cluster down until the node is linked, and /metrics shows the link", async () => {
+Deno.test("cluster: GET /health/ready answers 503 with cluster down until the node is linked, /health/live 200 all along, and /metrics shows the link", async () => {
   const bus = new MemoryBus();
   await using a = await serve({
     listeners: ["http://127.0.0.1:0"],
@@ -142,8 +145,8 @@ Deno.test("cluster: GET /health answers 503 with cluster down until the node is 
   await using b = await tcpServer({ backplane: bus.attach(), heartbeatMs: 50 });
   await linked([a, b]);
   const http = addressOf(a, "http");
-  const health = async () => {
-    const response = await fetch(`${http}/health`);
+  const health = async (path = "/health") => {
+    const response = await fetch(`${http}${path}`);
     return { status: response.status, body: await response.json() };
   };
   const up = await health();
@@ -166,6 +169,16 @@ Deno.test("cluster: GET /health answers 503 with cluster down until the node is 
   assert.equal(down.status, 503);
   assert.equal(down.body.cluster, "down");
   assert.equal(down.body.ok, false);
+  assert.deepEqual(down.body.down, ["cluster"]);
+  assert.deepEqual(await health("/health/ready"), down);
+  // The node still serves: a liveness probe must not restart it.
+  const live = await health("/health/live");
+  assert.equal(live.status, 200);
+  assert.deepEqual([live.body.ok, live.body.cluster, live.body.down], [
+    true,
+    "down",
+    [],
+  ]);
   a.publish(["t"], "lost to the other nodes");
   assert.ok(
     (await (await fetch(`${http}/metrics`)).text()).includes(
