@@ -6,6 +6,7 @@
  */
 
 import { settlesWithin } from "../_util/deadline.ts";
+import { now } from "./_clock.ts";
 import { OutboundQueue } from "../core/outbound_queue.ts";
 import { encode, type Frame } from "../protocol/codec.ts";
 import type { ListenerStats, Outlet } from "./transport.ts";
@@ -33,8 +34,8 @@ export class Outbox {
   readonly #failed: (error: unknown) => void;
   readonly #stats: ListenerStats;
   /**
-   * When the oldest frame not yet taken by a write was queued
-   * (`performance.now()`), or 0 while nothing waits: read once per write.
+   * When the oldest frame not yet taken by a write was queued (`now()`), or
+   * 0 while nothing waits.
    */
   #queuedAt = 0;
   #flushing = false;
@@ -98,8 +99,9 @@ export class Outbox {
   }
 
   #schedule(): void {
-    // One clock read per write, not per frame: only the oldest is timed.
-    if (this.#queuedAt === 0) this.#queuedAt = performance.now();
+    // Only the oldest frame of each write is timed, on a clock shared by
+    // every connection a publish reaches.
+    if (this.#queuedAt === 0) this.#queuedAt = now();
     if (this.#flushing || this.#closed) return;
     this.#flushing = true;
     queueMicrotask(() => this.#flush());
@@ -117,7 +119,7 @@ export class Outbox {
           break;
         }
         // A `dropped` notice is queued here, with no clock read of its own.
-        const queuedAt = this.#queuedAt || performance.now();
+        const queuedAt = this.#queuedAt || now();
         this.#queuedAt = 0;
         const frames = this.#queue.take();
         let bytes = 0;
@@ -126,7 +128,7 @@ export class Outbox {
         if (written !== undefined) await written;
         this.#queue.release(bytes);
         this.#stats.bytesSent += bytes;
-        this.#stats.flushSeconds.observe((performance.now() - queuedAt) / 1000);
+        this.#stats.flushSeconds.observe((now() - queuedAt) / 1000);
         if (this.#writable !== undefined && !this.#queue.full) {
           this.#writable.resolve();
           this.#writable = undefined;
