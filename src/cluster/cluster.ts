@@ -136,6 +136,7 @@ export class Cluster implements AsyncDisposable {
   /** Heartbeats this node sent, and those with its id it heard back. */
   #heartbeatsSent = 0;
   #heartbeatsHeard = 0;
+  #twinLogged = false;
 
   /**
    * Builds a node without starting it.
@@ -352,8 +353,9 @@ export class Cluster implements AsyncDisposable {
       // than were sent means another node has it too.
       if (
         envelope.kind === "heartbeat" &&
-        ++this.#heartbeatsHeard === this.#heartbeatsSent + 1
+        ++this.#heartbeatsHeard > this.#heartbeatsSent && !this.#twinLogged
       ) {
+        this.#twinLogged = true;
         log.error(
           "Another cluster node uses this node's id {node}: each ignores the other's messages; give every node its own node name",
           { node: this.node },

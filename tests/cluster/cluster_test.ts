@@ -16,6 +16,7 @@ import {
   startNodes,
 } from "../_cluster.ts";
 import { addressOf, eventually, LineClient, tcpServer } from "../_helpers.ts";
+import { captureLogs, recordText } from "../_logs.ts";
 
 async function memoryCluster(
   count: number,
@@ -246,4 +247,47 @@ Deno.test("cluster: unset, set and unregister on one node change the grants of l
     (await user.request({ command: "subscribe", tags: ["x"] })).error,
     'forbidden: not granted ["x"]',
   );
+});
+
+Deno.test("cluster: a node named by nodeName keeps that name as its id, and says so when another node takes the same name", async () => {
+  const { records } = await captureLogs(async () => {
+    const bus = new MemoryBus();
+    const options = { backplane: bus.attach(), heartbeatMs: 20 };
+    await using a = await tcpServer({ ...options, nodeName: "twin" });
+    await using b = await tcpServer({
+      ...options,
+      backplane: bus.attach(),
+      nodeName: "twin",
+    });
+    assert.equal(a.stats().cluster!.node, "twin");
+    assert.equal(b.node, "twin");
+    await eventually(
+      () =>
+        a.stats().cluster!.state === "up" && b.stats().cluster!.state === "up",
+      "both linked",
+    );
+    // Each hears the other's heartbeats as its own, one more than it sent.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  });
+  const errors = records.filter((r) =>
+    r.level === "error" &&
+    recordText(r).includes("Another cluster node uses this node's id")
+  );
+  assert.ok(errors.length >= 1, "the clash is logged");
+  assert.ok(errors.length <= 2, "once per node");
+  assert.ok(recordText(errors[0]!).includes('"node":"twin"'));
+});
+
+Deno.test("cluster: a node alone on the bus hears its own heartbeats without taking them for a twin", async () => {
+  const { records } = await captureLogs(async () => {
+    const bus = new MemoryBus();
+    await using a = await tcpServer({
+      backplane: bus.attach(),
+      heartbeatMs: 20,
+      nodeName: "solo",
+    });
+    await eventually(() => a.stats().cluster!.state === "up", "linked");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  });
+  assert.deepEqual(records.filter((r) => r.level === "error"), []);
 });
