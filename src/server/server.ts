@@ -39,6 +39,7 @@ import {
 } from "./metrics.ts";
 import type { HealthReport, ListenerSettings, ServerPort } from "./port.ts";
 import {
+  connectionCounts,
   type ConnectionInfo,
   newStats,
   type OpenOptions,
@@ -116,14 +117,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
         broker: this.#broker,
         limits: this.limits,
         route: (from, tags, data) => this.#route(from, tags, data),
-        connections: () => {
-          let accepted = 0, open = 0;
-          for (const listener of this.#listeners) {
-            accepted += listener.stats.accepted;
-            open += listener.stats.connections;
-          }
-          return { accepted, open };
-        },
+        connections: () => connectionCounts(this.#listeners),
       }, options.commands),
       release: (connection) => this.#connections.delete(connection),
     };
@@ -157,12 +151,9 @@ export class MistServer implements AsyncDisposable, ServerPort {
   }
 
   /**
-   * This node's name in the cluster and in metrics labels:
-   * `ServeOptions.nodeName`, else the host name and the port of the first
-   * listener (`"HOST:PORT"`), which stay the same across restarts and differ
-   * between the nodes of one host. Two nodes given one name would take each
-   * other's messages for their own echoes; the cluster logs an error when
-   * it hears its name from another node.
+   * This node's name in the cluster and in metrics labels: `nodeName`, else
+   * `"HOST:PORT"` of the first listener, stable across restarts. It must be
+   * unique in the cluster (see `ClusterOptions.node`).
    */
   get node(): string {
     return this.#nodeName ?? defaultNodeName(this.addresses[0]);

@@ -61,6 +61,23 @@ export function newStats(): ListenerStats {
   };
 }
 
+/**
+ * Connections accepted and open now, over several listeners.
+ *
+ * @param listeners the listeners, each with its counters
+ * @returns the sums
+ */
+export function connectionCounts(
+  listeners: Iterable<{ readonly stats: ListenerStats }>,
+): { accepted: number; open: number } {
+  let accepted = 0, open = 0;
+  for (const { stats } of listeners) {
+    accepted += stats.accepted;
+    open += stats.connections;
+  }
+  return { accepted, open };
+}
+
 /** Where a connection comes from. */
 export interface ConnectionInfo {
   /** The address of the listener that accepted it, e.g. `tcp://127.0.0.1:1445`. */
