@@ -65,6 +65,7 @@ export {
   type OpenOptions,
   type Outlet,
 } from "./src/server/transport.ts";
+export { FLUSH_BUCKETS, Histogram } from "./src/server/histogram.ts";
 export type {
   HealthReport,
   ListenerSettings,

@@ -26,7 +26,14 @@ export const DEFAULT_MAX_PENDING_GRANTS = 10_000;
 export interface ClusterOptions {
   /** What carries the envelopes. */
   backplane: Backplane;
-  /** This node's id (default: 16 random hex digits). */
+  /**
+   * This node's id, unique in the cluster: envelopes carrying it are taken
+   * for this node's own echoes and ignored. A server passes its node name
+   * (`ServeOptions.nodeName`), stable across restarts; default: 16 random
+   * hex digits. When another node uses the same id, each drops the other's
+   * messages; the node logs an error once it notices (it hears more
+   * heartbeats with its id than it sent).
+   */
   node?: string;
   /** Milliseconds between heartbeats (default {@linkcode DEFAULT_HEARTBEAT_MS}). */
   heartbeatMs?: number;
@@ -126,6 +133,10 @@ export class Cluster implements AsyncDisposable {
   #received = 0;
   #dropped = 0;
   #malformed = 0;
+  /** Heartbeats this node sent, and those with its id it heard back. */
+  #heartbeatsSent = 0;
+  #heartbeatsHeard = 0;
+  #twinLogged = false;
 
   /**
    * Builds a node without starting it.
@@ -337,7 +348,21 @@ export class Cluster implements AsyncDisposable {
       );
       return;
     }
-    if (envelope.node === this.node) return; // delivered locally already
+    if (envelope.node === this.node) {
+      // Delivered locally already; but hearing more heartbeats with this id
+      // than were sent means another node has it too.
+      if (
+        envelope.kind === "heartbeat" &&
+        ++this.#heartbeatsHeard > this.#heartbeatsSent && !this.#twinLogged
+      ) {
+        this.#twinLogged = true;
+        log.error(
+          "Another cluster node uses this node's id {node}: each ignores the other's messages; give every node its own node name",
+          { node: this.node },
+        );
+      }
+      return;
+    }
     try {
       switch (envelope.kind) {
         case "message":
@@ -363,10 +388,14 @@ export class Cluster implements AsyncDisposable {
   }
 
   #tick(): void {
-    if (this.#backplane.state === "up") {
-      this.#backplane.publish(this.#heartbeat);
-    }
+    if (this.#backplane.state === "up") this.#beat();
     this.#peers.prune();
+  }
+
+  #beat(): void {
+    // Counted first: a backplane may echo it before publish returns.
+    this.#heartbeatsSent++;
+    if (!this.#backplane.publish(this.#heartbeat)) this.#heartbeatsSent--;
   }
 
   #changed(state: LinkState, reason: string | undefined): void {
@@ -375,7 +404,7 @@ export class Cluster implements AsyncDisposable {
       log.info("Cluster link up through {backplane}", {
         backplane: this.#backplane.description,
       });
-      this.#backplane.publish(this.#heartbeat);
+      this.#beat();
       this.#resendGrants();
     } else {
       log.warn(

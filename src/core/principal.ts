@@ -12,6 +12,8 @@ import { MistError } from "../protocol/errors.ts";
  * - `open`: authentication is off; every basic command is allowed.
  * - `anonymous`: authentication is on and no valid token was presented.
  * - `admin`: the admin token was presented.
+ * - `metrics`: the metrics token was presented; it may read `GET /metrics`
+ *   and nothing else (no command beyond what `anonymous` may use).
  * - `token`: a registered token was presented; `tags` are its grants, kept
  *   current when an admin changes them.
  */
@@ -19,6 +21,7 @@ export type Principal =
   | { readonly kind: "open" }
   | { readonly kind: "anonymous" }
   | { readonly kind: "admin" }
+  | { readonly kind: "metrics" }
   | {
     readonly kind: "token";
     /** The token's SHA-256 digest, in hex: how revocations name it. */
@@ -33,6 +36,8 @@ export const OPEN: Principal = Object.freeze({ kind: "open" });
 export const ANONYMOUS: Principal = Object.freeze({ kind: "anonymous" });
 /** A connection that presented the admin token. */
 export const ADMIN: Principal = Object.freeze({ kind: "admin" });
+/** A request that presented the metrics token. */
+export const METRICS: Principal = Object.freeze({ kind: "metrics" });
 
 /**
  * The tags of a command that a principal is not granted.
@@ -50,6 +55,7 @@ function notGranted(
     case "admin":
       return [];
     case "anonymous":
+    case "metrics":
       return [...new Set(tags)];
     case "token":
       return [...new Set(tags.filter((tag) => !principal.tags.has(tag)))];
@@ -134,9 +140,8 @@ export function checkAdmin(principal: Principal): void {
 }
 
 /**
- * Checks that a principal may look at the whole server (`GET /metrics`, the
- * `listall` and `who` commands): anyone while authentication is off, else
- * only the admin.
+ * Checks that a principal may look at the whole server (the `listall` and
+ * `who` commands): anyone while authentication is off, else only the admin.
  *
  * @param principal who asks
  * @throws {MistError} `forbidden: admin only`
@@ -144,5 +149,32 @@ export function checkAdmin(principal: Principal): void {
 export function checkInspect(principal: Principal): void {
   if (principal.kind !== "open" && principal.kind !== "admin") {
     throw new MistError("forbidden", "admin only");
+  }
+}
+
+/**
+ * Checks that a principal may read the server's metrics (`GET /metrics`,
+ * docs/protocol.md §8): anyone while authentication is off, else the admin or the
+ * holder of the metrics token.
+ *
+ * @param principal who asks
+ * @throws {MistError} `forbidden: admin or metrics token only`
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ANONYMOUS, checkMetrics, METRICS } from "./principal.ts";
+ * checkMetrics(METRICS);
+ * assert.throws(() => checkMetrics(ANONYMOUS), /forbidden/);
+ * ```
+ */
+export function checkMetrics(principal: Principal): void {
+  switch (principal.kind) {
+    case "open":
+    case "admin":
+    case "metrics":
+      return;
+    default:
+      throw new MistError("forbidden", "admin or metrics token only");
   }
 }

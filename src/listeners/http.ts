@@ -3,14 +3,17 @@
  *
  * - `http://` and `https://`: the HTTP API of docs/protocol.md §8 (`/ping`, the
  *   WebSocket upgrade, `POST /publish`, Server-Sent Events at `/subscribe`,
- *   `/health`, `/metrics`);
- * - `ws://` and `wss://`: the WebSocket upgrade paths and `/ping` only.
+ *   `/health/live`, `/health/ready`, `/metrics`);
+ * - `ws://` and `wss://`: the WebSocket upgrade paths, `/ping` and the two
+ *   health routes only.
+ *
+ * Every `GET` route answers `HEAD` too.
  *
  * @module
  */
 
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
-import { checkInspect, type Principal } from "../core/principal.ts";
+import { checkMetrics, type Principal } from "../core/principal.ts";
 import {
   type CommandRequest,
   decode,
@@ -49,7 +52,8 @@ export function listenHttp(
 }
 
 /**
- * Starts a `ws://` or `wss://` listener: WebSocket upgrades and `/ping`.
+ * Starts a `ws://` or `wss://` listener: WebSocket upgrades, `/ping` and
+ * the health routes.
  *
  * @param url e.g. `ws://127.0.0.1:8888`
  * @param server the server's side
@@ -124,9 +128,15 @@ async function respond(request: Request, r: Scope): Promise<Response> {
   const url = new URL(request.url);
   const path = url.pathname;
   const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
+  // Every GET route answers HEAD too (PROTOCOL.md §8): the same status and
+  // headers, no body.
+  const head = request.method === "HEAD";
+  const get = head || request.method === "GET";
   if (path === "/subscribe/websocket" || (path === "/" && upgrade)) {
-    if (request.method !== "GET") return methodNotAllowed("GET");
-    if (!upgrade) return json(426, { error: "expected a WebSocket upgrade" });
+    if (!get) return methodNotAllowed("GET, HEAD");
+    if (!upgrade || head) {
+      return json(426, { error: "expected a WebSocket upgrade" });
+    }
     let principal: Principal | undefined;
     try {
       const token = presentedToken(request, url);
@@ -147,58 +157,113 @@ async function respond(request: Request, r: Scope): Promise<Response> {
       return json(400, { error: `bad WebSocket upgrade: ${err.message}` });
     }
   }
-  if (path === "/ping") {
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      return methodNotAllowed("GET, HEAD");
-    }
-    return new Response("pong\n", {
-      headers: { "content-type": "text/plain; charset=utf-8" },
-    });
-  }
-  if (r.api) {
-    switch (path) {
-      case "/publish":
-        if (request.method !== "POST") return methodNotAllowed("POST");
-        return await publish(request, url, r);
-      case "/subscribe": {
-        if (request.method !== "GET") return methodNotAllowed("GET");
-        let principal: Principal | undefined;
-        try {
-          principal = await r.server.authenticate(
-            presentedToken(request, url),
-          );
-          const subscriptions = requestedSubscriptions(
-            url,
-            r.server.settings.limits,
-          );
-          return serveEvents(subscriptions, r.server, r.info, principal);
-        } catch (err) {
-          return failure(err, principal, { command: "subscribe" });
-        }
-      }
-      case "/health": {
-        if (request.method !== "GET") return methodNotAllowed("GET");
-        const health = await r.server.health();
-        return json(health.ok ? 200 : 503, health);
-      }
-      case "/metrics": {
-        if (request.method !== "GET") return methodNotAllowed("GET");
-        let principal: Principal | undefined;
-        try {
-          principal = await r.server.authenticate(
-            presentedToken(request, url),
-          );
-          checkInspect(principal);
-        } catch (err) {
-          return failure(err, principal, { command: "" });
-        }
-        return new Response(r.server.metrics(), {
-          headers: { "content-type": "text/plain; version=0.0.4" },
-        });
-      }
+  const routed = await common(request, url, r) ??
+    (r.api ? await api(request, url, r) : undefined);
+  if (routed === undefined) return json(404, { error: "not found" });
+  return head ? withoutBody(routed) : routed;
+}
+
+/** The routes of every HTTP listener, `ws://` included; `undefined` for others. */
+async function common(
+  request: Request,
+  url: URL,
+  r: Scope,
+): Promise<Response | undefined> {
+  const get = request.method === "GET" || request.method === "HEAD";
+  switch (url.pathname) {
+    case "/ping":
+      if (!get) return methodNotAllowed("GET, HEAD");
+      return new Response("pong\n", {
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      });
+    case "/health/live":
+    case "/health/ready":
+    case "/health": {
+      if (!get) return methodNotAllowed("GET, HEAD");
+      const check = url.pathname === "/health/live" ? "live" : "ready";
+      const health = await r.server.health(check);
+      return json(health.ok ? 200 : 503, health, {
+        "cache-control": "no-store",
+      });
     }
   }
-  return json(404, { error: "not found" });
+  return undefined;
+}
+
+/** The routes of `http://` and `https://` only; `undefined` for others. */
+async function api(
+  request: Request,
+  url: URL,
+  r: Scope,
+): Promise<Response | undefined> {
+  const get = request.method === "GET" || request.method === "HEAD";
+  switch (url.pathname) {
+    case "/publish":
+      if (request.method !== "POST") return methodNotAllowed("POST");
+      return await publish(request, url, r);
+    case "/subscribe": {
+      if (!get) return methodNotAllowed("GET, HEAD");
+      let principal: Principal | undefined;
+      try {
+        principal = await r.server.authenticate(presentedToken(request, url));
+        const subscriptions = requestedSubscriptions(
+          url,
+          r.server.settings.limits,
+        );
+        if (request.method === "HEAD") {
+          // What GET would answer: the same subscribe commands run on a
+          // connection that ends at once, so nothing stays subscribed.
+          const probe = r.server.open(NO_OUTLET, r.info, {
+            principal,
+            internal: true,
+          });
+          try {
+            for (const tags of subscriptions) {
+              probe.run({ command: "subscribe", tags });
+            }
+          } finally {
+            probe.close();
+          }
+          return new Response(null, { headers: EVENT_STREAM_HEADERS });
+        }
+        return serveEvents(subscriptions, r.server, r.info, principal);
+      } catch (err) {
+        return failure(err, principal, { command: "subscribe" });
+      }
+    }
+    case "/metrics": {
+      if (!get) return methodNotAllowed("GET, HEAD");
+      let principal: Principal | undefined;
+      try {
+        principal = await r.server.authenticate(metricsToken(request, url));
+        checkMetrics(principal);
+      } catch (err) {
+        return failure(err, principal, { command: "" });
+      }
+      return new Response(r.server.metrics(), {
+        headers: {
+          "content-type": "text/plain; version=0.0.4; charset=utf-8",
+          "cache-control": "no-store",
+        },
+      });
+    }
+  }
+  return undefined;
+}
+
+/** The headers of an event stream, for `GET` and `HEAD /subscribe`. */
+const EVENT_STREAM_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no",
+};
+
+function withoutBody(response: Response): Response {
+  response.body?.cancel().catch(() => {});
+  return new Response(null, {
+    status: response.status,
+    headers: response.headers,
+  });
 }
 
 async function publish(
@@ -214,6 +279,7 @@ async function publish(
   }
   const limits = r.server.settings.limits;
   const body = await readBody(request, limits.maxMessageBytes);
+  r.info.stats.bytesReceived += body?.byteLength ?? 0;
   if (body === undefined) {
     return failure(new MistError("too_large"), principal, {
       command: "publish",
@@ -288,6 +354,20 @@ export function presentedToken(request: Request, url: URL): string | undefined {
     if (name.toLowerCase() === "x-auth-token") return value;
   }
   return undefined;
+}
+
+/**
+ * The token a `GET /metrics` request presents: `Authorization: Bearer T`,
+ * which is what Prometheus sends, else as {@linkcode presentedToken}.
+ *
+ * @param request the request
+ * @param url its parsed URL
+ * @returns the token, or `undefined` when none is presented
+ */
+export function metricsToken(request: Request, url: URL): string | undefined {
+  const authorization = request.headers.get("authorization");
+  const bearer = authorization?.match(/^Bearer[ \t]+(\S+)[ \t]*$/i);
+  return bearer?.[1] ?? presentedToken(request, url);
 }
 
 function failure(

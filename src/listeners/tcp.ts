@@ -184,6 +184,7 @@ async function serveConnection(
         await connection.drain(server.settings.drainTimeoutMs);
         break;
       }
+      stats.bytesReceived += n;
       for (const line of splitter.split(buffer.subarray(0, n))) {
         const wait = line === OVERSIZE
           ? connection.refuse(new MistError("too_large"))

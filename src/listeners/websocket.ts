@@ -5,6 +5,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import type { Frame } from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
 import type { Connection } from "../server/connection.ts";
@@ -61,7 +62,10 @@ export function acceptWebSocket(
     const connection = server.open(webSocketOutlet(socket), info, options);
     inbox = new Inbox(connection, socket);
   };
-  socket.onmessage = (event: MessageEvent) => inbox?.push(event.data);
+  socket.onmessage = (event: MessageEvent) => {
+    info.stats.bytesReceived += byteLength(event.data);
+    inbox?.push(event.data);
+  };
   socket.onclose = () => inbox?.connection.close();
   // An error is followed by a close event; nothing else to do.
   socket.onerror = () => {};
@@ -125,6 +129,12 @@ class Inbox {
     }
     this.connection.close();
   }
+}
+
+/** The payload's size in bytes; a text frame's is its UTF-8 length. */
+function byteLength(data: unknown): number {
+  if (typeof data === "string") return Buffer.byteLength(data);
+  return data instanceof ArrayBuffer ? data.byteLength : 0;
 }
 
 function sizeOf(data: unknown): number {

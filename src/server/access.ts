@@ -13,7 +13,13 @@ import {
   tokenDigest,
   tokensEqual,
 } from "../auth/authenticator.ts";
-import { ADMIN, ANONYMOUS, OPEN, type Principal } from "../core/principal.ts";
+import {
+  ADMIN,
+  ANONYMOUS,
+  METRICS,
+  OPEN,
+  type Principal,
+} from "../core/principal.ts";
 
 const log = getLogger(["mist", "auth"]);
 
@@ -50,7 +56,9 @@ export type GrantsListener = (digest: string, tags: string[] | null) => void;
  * import assert from "node:assert/strict";
  * import { openMemory } from "../auth/memory.ts";
  * import { Access } from "./access.ts";
- * const access = new Access(await openMemory(new URL("memory://")), "admin-secret");
+ * const access = new Access(await openMemory(new URL("memory://")), {
+ *   admin: "admin-secret",
+ * });
  * assert.deepEqual(await access.principal("admin-secret"), { kind: "admin" });
  * assert.deepEqual(await access.principal(undefined), { kind: "anonymous" });
  * await access.authenticator?.close();
@@ -59,6 +67,8 @@ export type GrantsListener = (digest: string, tags: string[] | null) => void;
 export class Access {
   readonly #authenticator: Authenticator | undefined;
   readonly #adminToken: string | undefined;
+  readonly #metricsToken: string | undefined;
+  #refused = 0;
   readonly #holders = new Map<string, Set<GrantHolder>>();
   #listener: GrantsListener | undefined;
   /** Counts grant changes: a principal remembers the count it was read at. */
@@ -76,15 +86,31 @@ export class Access {
 
   /**
    * @param authenticator where tokens live; without one, authentication is off
-   * @param adminToken the admin token, required with an authenticator
-   * @throws {TypeError} for an authenticator without an admin token
+   * @param tokens the admin token, required with an authenticator, and the
+   *   metrics token, which may read the metrics and nothing else
+   * @throws {TypeError} for an authenticator without an admin token, or an
+   *   empty metrics token
    */
-  constructor(authenticator?: Authenticator, adminToken?: string) {
-    if (authenticator !== undefined && !adminToken) {
+  constructor(
+    authenticator?: Authenticator,
+    tokens: { admin?: string | undefined; metrics?: string | undefined } = {},
+  ) {
+    if (authenticator !== undefined && !tokens.admin) {
       throw new TypeError("An authenticator needs an admin token");
     }
+    if (tokens.metrics === "") {
+      throw new TypeError("The metrics token must not be empty");
+    }
     this.#authenticator = authenticator;
-    this.#adminToken = authenticator === undefined ? undefined : adminToken;
+    this.#adminToken = authenticator === undefined ? undefined : tokens.admin;
+    this.#metricsToken = authenticator === undefined
+      ? undefined
+      : tokens.metrics;
+  }
+
+  /** How many presented tokens were refused as invalid since start. */
+  get refused(): number {
+    return this.#refused;
   }
 
   /** Whether authentication is on. */
@@ -106,23 +132,35 @@ export class Access {
    * Who a connection is that presented this token.
    *
    * @param token the presented token, or `undefined` when none was
-   * @returns its principal: `open` while authentication is off
+   * @returns its principal: `open` while authentication is off, `metrics`
+   *   for the metrics token
    * @throws {MistError} `invalid token` for a token that is neither the admin
-   *   token nor registered; `authenticator unavailable`
+   *   token, the metrics token nor registered; `authenticator unavailable`
    */
   async principal(token: string | undefined): Promise<Principal> {
     if (this.#authenticator === undefined || token === undefined) {
       return this.unidentified;
     }
     // A lone surrogate would hash like U+FFFD: such a token names no one.
-    if (!token.isWellFormed()) throw new MistError("invalid_token");
+    if (!token.isWellFormed()) throw this.#refuse();
     if (tokensEqual(token, this.#adminToken!)) return ADMIN;
+    if (
+      this.#metricsToken !== undefined &&
+      tokensEqual(token, this.#metricsToken)
+    ) {
+      return METRICS;
+    }
     const readAt = this.#generation;
     const tags = await this.#authenticator.getTags(token);
-    if (tags === undefined) throw new MistError("invalid_token");
+    if (tags === undefined) throw this.#refuse();
     const principal = tokenPrincipal(tokenDigest(token), tags);
     this.#readAt.set(principal, readAt);
     return principal;
+  }
+
+  #refuse(): MistError {
+    this.#refused++;
+    return new MistError("invalid_token");
   }
 
   /**

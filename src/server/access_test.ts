@@ -14,7 +14,7 @@ class Holder {
 Deno.test("Access.track() applies a change made after the grants were read", async () => {
   const authenticator = new MemoryAuthenticator();
   await authenticator.addToken("user", ["a", "b"]);
-  const access = new Access(authenticator, "admin");
+  const access = new Access(authenticator, { admin: "admin" });
   const principal = await access.principal("user");
   assert.ok(principal.kind === "token");
   assert.deepEqual([...principal.tags], ["a", "b"]);
@@ -35,7 +35,7 @@ Deno.test("Access.track() applies a change made after the grants were read", asy
 
 Deno.test("Access.principal() refuses wrong and malformed tokens, knows the admin", async () => {
   const authenticator = new MemoryAuthenticator();
-  const access = new Access(authenticator, "admin");
+  const access = new Access(authenticator, { admin: "admin" });
   assert.deepEqual(await access.principal("admin"), { kind: "admin" });
   assert.deepEqual(await access.principal(undefined), { kind: "anonymous" });
   await assert.rejects(access.principal("nobody"), {
@@ -46,5 +46,34 @@ Deno.test("Access.principal() refuses wrong and malformed tokens, knows the admi
   });
   assert.deepEqual(await new Access().principal("anything"), { kind: "open" });
   assert.throws(() => new Access(authenticator), TypeError);
+  await authenticator.close();
+});
+
+Deno.test("Access.principal() knows the metrics token and counts refused tokens", async () => {
+  const authenticator = new MemoryAuthenticator();
+  const access = new Access(authenticator, {
+    admin: "admin",
+    metrics: "scrape",
+  });
+  assert.deepEqual(await access.principal("scrape"), { kind: "metrics" });
+  assert.equal(access.refused, 0);
+  await assert.rejects(access.principal("nobody"), {
+    message: "invalid token",
+  });
+  await assert.rejects(access.principal("\ud800"), {
+    message: "invalid token",
+  });
+  assert.equal(access.refused, 2);
+  // Without authentication the metrics token means nothing.
+  assert.deepEqual(
+    await new Access(undefined, { metrics: "scrape" }).principal("scrape"),
+    {
+      kind: "open",
+    },
+  );
+  assert.throws(
+    () => new Access(authenticator, { admin: "a", metrics: "" }),
+    TypeError,
+  );
   await authenticator.close();
 });

@@ -23,7 +23,11 @@ import {
   type Limits,
   type Message,
 } from "../protocol/codec.ts";
-import { type ErrorContext, MistError } from "../protocol/errors.ts";
+import {
+  type ErrorCode,
+  type ErrorContext,
+  MistError,
+} from "../protocol/errors.ts";
 import type { Access } from "./access.ts";
 import { Outbox } from "./outbox.ts";
 import type { ConnectionInfo, OpenOptions, Outlet } from "./transport.ts";
@@ -51,6 +55,8 @@ export interface ConnectionHost {
   readonly queueBytes: number;
   /** The command table. */
   readonly commands: ReadonlyMap<string, CommandHandler>;
+  /** Error replies sent, by code: one field per code, made once. */
+  readonly errors: Record<ErrorCode, number>;
   /** Forgets a closed connection. */
   release(connection: Connection): void;
 }
@@ -97,13 +103,17 @@ export class Connection {
     this.#host = host;
     this.info = info;
     this.local = options.local ?? false;
-    this.#outbox = new Outbox(outlet, host.queueBytes, (err) => {
-      log.debug("{listener} connection {id}: write failed: {error}", {
-        listener: info.listener,
-        id: this.id,
-        error: errorText(err),
-      });
-      this.close();
+    this.#outbox = new Outbox(outlet, {
+      capacity: host.queueBytes,
+      stats: info.stats,
+      failed: (err) => {
+        log.debug("{listener} connection {id}: write failed: {error}", {
+          listener: info.listener,
+          id: this.id,
+          error: errorText(err),
+        });
+        this.close();
+      },
     });
     this.presented = options.principal !== undefined;
     this.#principal = options.principal ?? host.access.unidentified;
@@ -241,6 +251,7 @@ export class Connection {
       err = new MistError("internal");
     }
     const error = err as MistError;
+    this.#host.errors[error.code]++;
     const context = error.context ?? request;
     log.debug("{listener} connection {id}: error reply to {command}: {error}", {
       listener: this.info.listener,

@@ -5,10 +5,55 @@
  */
 
 import type { ClusterStats } from "../cluster/cluster.ts";
+import { ERROR_TEXT, type ErrorCode } from "../protocol/errors.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+import type { LagMonitor } from "./lag.ts";
 import type { ListenerStats } from "./transport.ts";
+
+/** This build's version, from `deno.json`. */
+export const VERSION: string = denoJson.version;
+
+/** The codes the server's error replies carry (the client's own are left out). */
+const SERVER_ERROR_CODES: readonly ErrorCode[] = (() => {
+  const codes = Object.keys(ERROR_TEXT) as ErrorCode[];
+  return codes.slice(0, codes.indexOf("internal") + 1);
+})();
+
+/**
+ * Zeroed error counters, one field per code, so that counting an error
+ * reply allocates nothing.
+ *
+ * @returns a counter per error code
+ */
+export function newErrorCounts(): Record<ErrorCode, number> {
+  const counts = {} as Record<ErrorCode, number>;
+  for (const code of Object.keys(ERROR_TEXT) as ErrorCode[]) counts[code] = 0;
+  return counts;
+}
+
+/**
+ * The process's memory now and the event-loop lag last measured.
+ *
+ * @param lag what measures the lag
+ * @returns the `process` part of {@linkcode ServerStats}
+ */
+export function processStats(lag: LagMonitor): ServerStats["process"] {
+  const memory = Deno.memoryUsage();
+  return {
+    residentBytes: memory.rss,
+    heapUsedBytes: memory.heapUsed,
+    heapTotalBytes: memory.heapTotal,
+    eventLoopLagSeconds: lag.seconds,
+    eventLoopLagMaxSeconds: lag.maxSeconds,
+  };
+}
 
 /** A snapshot of a server's counters. */
 export interface ServerStats {
+  /** This node's name, stable across restarts (`ServeOptions.nodeName`). */
+  node: string;
+  /** This build's version. */
+  version: string;
   /** Per listener, by bound URL. */
   listeners: ({ url: string } & ListenerStats)[];
   /** Subscriptions held over every connection. */
@@ -17,15 +62,30 @@ export interface ServerStats {
   indexNodes: number;
   /** The most bytes any connection's outbound queue has held. */
   peakQueuedBytes: number;
+  /** Bytes queued or being written now, over every connection. */
+  queuedBytes: number;
+  /** Presented tokens refused as invalid since start. */
+  authFailures: number;
+  /** Error replies sent since start, by code. */
+  errors: Readonly<Record<ErrorCode, number>>;
+  /** The process: memory in bytes (from `Deno.memoryUsage()`) and event-loop lag. */
+  process: {
+    residentBytes: number;
+    heapUsedBytes: number;
+    heapTotalBytes: number;
+    eventLoopLagSeconds: number;
+    eventLoopLagMaxSeconds: number;
+  };
   /** The cluster link and its counters; absent when the server is alone. */
   cluster?: ClusterStats;
 }
 
 interface Family {
   name: string;
-  type: "counter" | "gauge";
+  type: "counter" | "gauge" | "histogram";
   help: string;
-  samples: [labels: string, value: number][];
+  /** Each sample: its name's suffix (`_bucket`...), its labels, its value. */
+  samples: [labels: string, value: number, suffix?: string][];
 }
 
 /**
@@ -73,15 +133,117 @@ export function renderMetrics(stats: ServerStats): string {
       samples: perListener((l) => l.dropped),
     },
     {
+      name: "mist_bytes_received_total",
+      type: "counter",
+      help: "Bytes read from clients of the listener.",
+      samples: perListener((l) => l.bytesReceived),
+    },
+    {
+      name: "mist_bytes_sent_total",
+      type: "counter",
+      help: "Bytes written to clients of the listener.",
+      samples: perListener((l) => l.bytesSent),
+    },
+    {
+      name: "mist_flush_seconds",
+      type: "histogram",
+      help:
+        "Seconds from a frame being queued to the completion of the write that carries it, for one frame in 16.",
+      samples: stats.listeners.flatMap((l) => {
+        const listener = `listener="${escapeLabel(l.url)}"`;
+        const h = l.flushSeconds;
+        const counts = h.cumulative();
+        const samples: Family["samples"] = h.bounds.map((bound, i) => [
+          `{${listener},le="${bound}"}`,
+          counts[i]!,
+          "_bucket",
+        ]);
+        samples.push(
+          [`{${listener},le="+Inf"}`, counts[h.bounds.length]!, "_bucket"],
+          [`{${listener}}`, h.sum, "_sum"],
+          [`{${listener}}`, h.count, "_count"],
+        );
+        return samples;
+      }),
+    },
+    {
       name: "mist_subscriptions",
       type: "gauge",
       help: "Subscriptions held over every connection.",
       samples: [["", stats.subscriptions]],
     },
+    {
+      name: "mist_queue_bytes",
+      type: "gauge",
+      help: "Bytes queued or being written now, over every connection.",
+      samples: [["", stats.queuedBytes]],
+    },
+    {
+      name: "mist_queue_peak_bytes",
+      type: "gauge",
+      help: "The most bytes any open connection's outbound queue has held.",
+      samples: [["", stats.peakQueuedBytes]],
+    },
+    {
+      name: "mist_auth_failures_total",
+      type: "counter",
+      help: "Presented tokens refused as invalid.",
+      samples: [["", stats.authFailures]],
+    },
+    {
+      name: "mist_errors_total",
+      type: "counter",
+      help: "Error replies sent to clients, by error code.",
+      samples: SERVER_ERROR_CODES.map((code) => [
+        `{code="${code}"}`,
+        stats.errors[code],
+      ]),
+    },
+    {
+      name: "mist_build_info",
+      type: "gauge",
+      help: "1, labelled with this build's version and this node's name.",
+      samples: [[
+        `{version="${escapeLabel(stats.version)}",node="${
+          escapeLabel(stats.node)
+        }"}`,
+        1,
+      ]],
+    },
+    {
+      name: "mist_event_loop_lag_seconds",
+      type: "gauge",
+      help: "How late the last timer of a one-second interval fired.",
+      samples: [["", stats.process.eventLoopLagSeconds]],
+    },
+    {
+      name: "mist_event_loop_lag_max_seconds",
+      type: "gauge",
+      help: "The largest event-loop lag measured since start.",
+      samples: [["", stats.process.eventLoopLagMaxSeconds]],
+    },
+    {
+      name: "process_resident_memory_bytes",
+      type: "gauge",
+      help: "Resident memory size in bytes.",
+      samples: [["", stats.process.residentBytes]],
+    },
+    {
+      name: "mist_heap_used_bytes",
+      type: "gauge",
+      help: "JavaScript heap in use, in bytes.",
+      samples: [["", stats.process.heapUsedBytes]],
+    },
+    {
+      name: "mist_heap_total_bytes",
+      type: "gauge",
+      help: "JavaScript heap allocated, in bytes.",
+      samples: [["", stats.process.heapTotalBytes]],
+    },
   ];
   const cluster = stats.cluster;
   if (cluster !== undefined) {
-    const node = `{node="${escapeLabel(cluster.node)}"}`;
+    const node = `{node="${escapeLabel(stats.node)}"}`;
     families.push(
       {
         name: "mist_cluster_up",
@@ -126,8 +288,8 @@ export function renderMetrics(stats: ServerStats): string {
   for (const family of families) {
     text += `# HELP ${family.name} ${family.help}\n`;
     text += `# TYPE ${family.name} ${family.type}\n`;
-    for (const [labels, value] of family.samples) {
-      text += `${family.name}${labels} ${value}\n`;
+    for (const [labels, value, suffix = ""] of family.samples) {
+      text += `${family.name}${suffix}${labels} ${value}\n`;
     }
   }
   return text;

@@ -7,9 +7,10 @@
 
 import type { Authenticator } from "../auth/authenticator.ts";
 import type { Backplane } from "../cluster/backplane.ts";
-import type { Limits } from "../protocol/codec.ts";
+import { positiveInteger } from "../_util/text.ts";
+import { DEFAULT_LIMITS, type Limits } from "../protocol/codec.ts";
 import type { CommandHandler } from "./connection.ts";
-import type { TlsCertificate } from "./port.ts";
+import type { ListenerSettings, TlsCertificate } from "./port.ts";
 
 /** The listeners a server starts when none are given. */
 export const DEFAULT_LISTENERS: readonly string[] = Object.freeze([
@@ -71,4 +72,24 @@ export interface ServeOptions {
    * restarts (default: the host name).
    */
   nodeName?: string;
+}
+
+/**
+ * The settings listeners serve by, from a server's options and the defaults.
+ *
+ * @param options the server's options
+ * @returns the settings, frozen
+ * @throws {RangeError} for a limit that is not a positive integer
+ */
+export function listenerSettings(options: ServeOptions): ListenerSettings {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  for (const [name, value] of Object.entries(limits)) {
+    positiveInteger(name, value);
+  }
+  return Object.freeze({
+    limits: Object.freeze(limits),
+    drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+    tls: options.tls,
+    keepAliveMs: options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
+  });
 }

@@ -18,18 +18,34 @@ export interface TlsCertificate {
   readonly key: string;
 }
 
-/** The server's health, as `GET /health` reports it. */
+/**
+ * The server's health, as `GET /health/live` and `GET /health/ready` report
+ * it (PROTOCOL.md §8).
+ */
 export interface HealthReport {
-  /** Whether everything below is up. */
+  /** Whether what the check counts is up (`200`; else `503`). */
   ok: boolean;
-  /** Each listener by bound URL. */
+  /**
+   * Which check: `live` counts only the server and its listeners; `ready`
+   * also the authenticator and the cluster link.
+   */
+  check: "live" | "ready";
+  /** Each listener accepting now, by bound URL. */
   listeners: Record<string, "up">;
-  /** The authenticator's store, or `off` without authentication. */
-  authenticator: "up" | "down" | "off";
+  /**
+   * The authenticator's store, or `off` without authentication; absent from
+   * a `live` report, which does not ask it.
+   */
+  authenticator?: "up" | "down" | "off";
   /** The link to the other nodes, or `off` without a cluster. */
   cluster: "up" | "down" | "off";
   /** The other nodes heard from lately, in a cluster. */
   peers?: number;
+  /**
+   * What the check counts that is not up: `server` (shutting down),
+   * `listeners` (none accepting), `authenticator`, `cluster`.
+   */
+  down: string[];
 }
 
 /** The settings a listener serves by. */
@@ -65,8 +81,14 @@ export interface ServerPort {
    * @throws {MistError} `invalid token`, `authenticator unavailable`
    */
   authenticate(token: string | undefined): Promise<Principal>;
-  /** The server's health now. */
-  health(): Promise<HealthReport>;
+  /**
+   * The server's health now.
+   *
+   * @param check `live` (the process serves) or `ready` (it can serve
+   *   everything: authenticator and cluster link up); default `ready`
+   * @returns the report
+   */
+  health(check?: "live" | "ready"): Promise<HealthReport>;
   /** The server's metrics in Prometheus text format. */
   metrics(): string;
   /** The settings listeners serve by. */

@@ -8,28 +8,38 @@
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { settlesWithin } from "../_util/deadline.ts";
 import { positiveInteger } from "../_util/text.ts";
-import type { Authenticator } from "../auth/authenticator.ts";
+import type { Backplane } from "../cluster/backplane.ts";
 import { openBackplane } from "../cluster/builtin.ts";
-import { Cluster } from "../cluster/cluster.ts";
+import type { Cluster } from "../cluster/cluster.ts";
 import { Broker } from "../core/broker.ts";
 import { ADMIN, type Principal } from "../core/principal.ts";
 import "../listeners/builtin.ts";
 import { type Listener, startListeners } from "../listeners/listener.ts";
-import { DEFAULT_LIMITS, type Limits, validate } from "../protocol/codec.ts";
+import { type Limits, validate } from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
 import { Access } from "./access.ts";
 import { commandTable } from "./commands.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import {
-  DEFAULT_DRAIN_TIMEOUT_MS,
-  DEFAULT_KEEP_ALIVE_MS,
   DEFAULT_LISTENERS,
   DEFAULT_QUEUE_BYTES,
+  listenerSettings,
   type ServeOptions,
 } from "./options.ts";
-import { renderMetrics, type ServerStats } from "./metrics.ts";
+import { joinCluster } from "./join.ts";
+import { checkHealth } from "./health.ts";
+import { defaultNodeName } from "./node_name.ts";
+import { LagMonitor } from "./lag.ts";
+import {
+  newErrorCounts,
+  processStats,
+  renderMetrics,
+  type ServerStats,
+  VERSION,
+} from "./metrics.ts";
 import type { HealthReport, ListenerSettings, ServerPort } from "./port.ts";
 import {
+  connectionCounts,
   type ConnectionInfo,
   newStats,
   type OpenOptions,
@@ -43,9 +53,6 @@ export type { ServeOptions, ServerStats };
 
 /** How long closed connections get to end before shutdown goes on without them. */
 const CLOSE_GRACE_MS = 2000;
-
-/** How long `/health` waits for the authenticator, in milliseconds. */
-const HEALTH_TIMEOUT_MS = 2000;
 
 /**
  * A running mist server. Start one with {@linkcode serve}.
@@ -62,7 +69,12 @@ export class MistServer implements AsyncDisposable, ServerPort {
   readonly #host: ConnectionHost;
   readonly #listeners: Listener[] = [];
   readonly #connections = new Set<Connection>();
-  readonly #cluster: Cluster | undefined;
+  readonly #errors = newErrorCounts();
+  readonly #lag = new LagMonitor();
+  readonly #nodeName: string | undefined;
+  readonly #backplane: Backplane | undefined;
+  readonly #heartbeatMs: number | undefined;
+  #cluster: Cluster | undefined;
   /** Publishes what the server itself publishes ({@linkcode MistServer.publish}). */
   readonly #self: Connection;
   /** Publishes what other nodes of the cluster published, here only. */
@@ -81,40 +93,32 @@ export class MistServer implements AsyncDisposable, ServerPort {
    *   or name
    */
   constructor(options: ServeOptions = {}) {
-    const limits = { ...DEFAULT_LIMITS, ...options.limits };
-    for (const [name, value] of Object.entries(limits)) {
-      positiveInteger(name, value);
-    }
-    this.limits = Object.freeze(limits);
+    this.settings = listenerSettings(options);
+    this.limits = this.settings.limits;
     this.queueBytes = positiveInteger(
       "queueBytes",
       options.queueBytes ?? DEFAULT_QUEUE_BYTES,
     );
-    this.settings = Object.freeze({
-      limits: this.limits,
-      drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
-      tls: options.tls,
-      keepAliveMs: options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
+    this.#access = new Access(options.authenticator, {
+      admin: options.token,
+      metrics: options.metricsToken,
     });
-    this.#access = new Access(options.authenticator, options.token);
+    if (options.nodeName === "") {
+      throw new TypeError("The node name must not be empty");
+    }
+    this.#nodeName = options.nodeName;
     this.#host = {
       broker: this.#broker,
       access: this.#access,
       limits: this.limits,
       queueBytes: this.queueBytes,
+      errors: this.#errors,
       commands: commandTable({
         access: this.#access,
         broker: this.#broker,
         limits: this.limits,
         route: (from, tags, data) => this.#route(from, tags, data),
-        connections: () => {
-          let accepted = 0, open = 0;
-          for (const listener of this.#listeners) {
-            accepted += listener.stats.accepted;
-            open += listener.stats.connections;
-          }
-          return { accepted, open };
-        },
+        connections: () => connectionCounts(this.#listeners),
       }, options.commands),
       release: (connection) => this.#connections.delete(connection),
     };
@@ -131,36 +135,29 @@ export class MistServer implements AsyncDisposable, ServerPort {
       local: true,
     });
 
-    const backplane = options.backplane ??
+    this.#backplane = options.backplane ??
       (options.cluster === undefined
         ? undefined
         : openBackplane(options.cluster, { name: options.clusterName }));
-    if (backplane !== undefined) {
-      this.#cluster = new Cluster(
-        options.heartbeatMs === undefined
-          ? { backplane }
-          : { backplane, heartbeatMs: options.heartbeatMs },
-      );
-      const cluster = this.#cluster;
-      // Other nodes' messages run the publish command here, held to this
-      // node's limits, and go to local subscribers only.
-      cluster.onMessage((tags, data) => this.#ingress(tags, data));
-      // Grant changes made here reach every node; theirs apply here.
-      this.#access.onGrantsChanged((digest, tags) => {
-        cluster.publishGrants(digest, tags);
-      });
-      cluster.onGrants((digest, tags) =>
-        this.#access.applyGrants(digest, tags)
-      );
-    }
+    this.#heartbeatMs = options.heartbeatMs;
   }
 
   /**
-   * The cluster this server is a node of, or `undefined` when it is alone:
-   * where grants changes are published and received.
+   * The cluster this server is a node of, or `undefined` when it is alone
+   * (or has not started listening yet): where grants changes are published
+   * and received.
    */
   get cluster(): Cluster | undefined {
     return this.#cluster;
+  }
+
+  /**
+   * This node's name in the cluster and in metrics labels: `nodeName`, else
+   * `"HOST:PORT"` of the first listener, stable across restarts. It must be
+   * unique in the cluster (see `ClusterOptions.node`).
+   */
+  get node(): string {
+    return this.#nodeName ?? defaultNodeName(this.addresses[0]);
   }
 
   /** The bound URLs of the listeners, in the order they started. */
@@ -191,8 +188,19 @@ export class MistServer implements AsyncDisposable, ServerPort {
       await this.close();
       throw err;
     }
-    // Links in the background: the server serves local traffic meanwhile.
-    this.#cluster?.start();
+    if (this.#closing !== undefined) return;
+    this.#lag.start();
+    // Named after its listeners, the node joins once they are bound; it
+    // links in the background, serving local traffic meanwhile.
+    if (this.#backplane !== undefined && this.#cluster === undefined) {
+      this.#cluster = joinCluster(this.#backplane, {
+        node: this.node,
+        heartbeatMs: this.#heartbeatMs,
+        access: this.#access,
+        // Held to this node's limits, delivered to local subscribers only.
+        ingress: (tags, data) => this.#ingress(tags, data),
+      });
+    }
   }
 
   /**
@@ -294,47 +302,43 @@ export class MistServer implements AsyncDisposable, ServerPort {
    * @returns a snapshot
    */
   stats(): ServerStats {
-    let peakQueuedBytes = 0;
+    let peakQueuedBytes = 0, queuedBytes = 0;
     for (const connection of this.#connections) {
       peakQueuedBytes = Math.max(peakQueuedBytes, connection.peakQueuedBytes);
+      queuedBytes += connection.queuedBytes;
     }
     const stats: ServerStats = {
+      node: this.node,
+      version: VERSION,
       listeners: this.#listeners.map((l) => ({ url: l.url, ...l.stats })),
       subscriptions: this.#broker.subscriptionCount,
       indexNodes: this.#broker.indexSize,
       peakQueuedBytes,
+      queuedBytes,
+      authFailures: this.#access.refused,
+      errors: { ...this.#errors },
+      process: processStats(this.#lag),
     };
     if (this.#cluster !== undefined) stats.cluster = this.#cluster.stats();
     return stats;
   }
 
   /**
-   * Whether every part of the server is up (`GET /health`).
+   * The server's health (`GET /health/live`, `GET /health/ready`).
    *
+   * @param check `live`: the server serves and its listeners accept;
+   *   `ready` (the default): besides, the authenticator and the cluster link
+   *   are up
    * @returns the state of each listener, of the authenticator and of the
-   *   cluster link, with the number of live peers
+   *   cluster link, with the number of live peers and what is down
    */
-  async health(): Promise<HealthReport> {
-    const closing = this.#closing !== undefined;
-    const listeners: Record<string, "up"> = {};
-    if (!closing) {
-      for (const listener of this.#listeners) listeners[listener.url] = "up";
-    }
-    const authenticator = this.#access.authenticator === undefined
-      ? "off"
-      : await healthy(this.#access.authenticator)
-      ? "up"
-      : "down";
-    const cluster = this.#cluster === undefined ? "off" : this.#cluster.state;
-    return {
-      ok: !closing && authenticator !== "down" && cluster !== "down",
-      listeners,
-      authenticator,
-      cluster,
-      ...(this.#cluster === undefined
-        ? {}
-        : { peers: this.#cluster.peers().length }),
-    };
+  health(check: "live" | "ready" = "ready"): Promise<HealthReport> {
+    return checkHealth({
+      closing: this.#closing !== undefined,
+      listeners: this.#listeners,
+      authenticator: this.#access.authenticator,
+      cluster: this.#cluster,
+    }, check);
   }
 
   /**
@@ -347,11 +351,13 @@ export class MistServer implements AsyncDisposable, ServerPort {
       // From here on a new connection is closed as soon as it opens. The
       // listeners stop only after the drain: shutting down Deno.serve ends
       // its WebSockets at once, before they are written what they are owed.
+      this.#lag.stop();
       const connections = [...this.#connections];
       const drainMs = this.settings.drainTimeoutMs;
       await Promise.all([
         ...connections.map((connection) => connection.drain(drainMs)),
-        this.#cluster?.close(),
+        // A backplane that never joined still holds what it opened.
+        this.#cluster?.close() ?? this.#backplane?.close(),
       ]);
       for (const listener of this.#listeners) listener.close();
       for (const connection of connections) connection.close();
@@ -403,8 +409,3 @@ export async function serve(options: ServeOptions = {}): Promise<MistServer> {
 
 /** Where the server's own connections write: nowhere. */
 const NO_OUTLET: Outlet = { write() {}, close() {} };
-
-async function healthy(authenticator: Authenticator): Promise<boolean> {
-  const answer = authenticator.healthy().catch(() => false);
-  return await settlesWithin(answer, HEALTH_TIMEOUT_MS) && await answer;
-}

@@ -201,7 +201,7 @@ redisTest(
         /Cluster link up through redis:\/\/127\.0\.0\.1:\d+\/0 channel mist:(blue|green)/,
       );
     }
-    await a.waitFor(/Cluster peer \w+ joined/);
+    await a.waitFor(/Cluster peer \S+ joined/);
     const urls = await Promise.all([a, b, c].map((s) => s.address("tcp")));
     await using subB = await LineClient.connect(urls[1]!);
     await using subC = await LineClient.connect(urls[2]!);

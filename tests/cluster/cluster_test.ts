@@ -16,6 +16,7 @@ import {
   startNodes,
 } from "../_cluster.ts";
 import { addressOf, eventually, LineClient, tcpServer } from "../_helpers.ts";
+import { captureLogs, recordText } from "../_logs.ts";
 
 async function memoryCluster(
   count: number,
@@ -113,7 +114,10 @@ Deno.test("cluster: `stats().cluster` shows the link, the live peers and the cou
   const stats = cluster.servers[0]!.stats().cluster!;
   assert.equal(stats.state, "up");
   assert.equal(stats.peers, 1);
-  assert.match(stats.node, /^[0-9a-f]{16}$/);
+  // Named after the host and its first listener's port: stable across restarts.
+  const port = new URL(cluster.servers[0]!.addresses[0]!).port;
+  assert.equal(stats.node, `${Deno.hostname()}:${port}`);
+  assert.equal(cluster.servers[0]!.node, stats.node);
   assert.deepEqual(
     { sent: stats.sent, received: stats.received, malformed: stats.malformed },
     { sent: 0, received: 0, malformed: 0 },
@@ -132,7 +136,7 @@ Deno.test("cluster: a server refuses a bad cluster URL before it listens, withou
   );
 });
 
-Deno.test("cluster: GET /health answers 503 with cluster down until the node is linked, and /metrics shows the link", async () => {
+Deno.test("cluster: GET /health/ready answers 503 with cluster down until the node is linked, /health/live 200 all along, and /metrics shows the link", async () => {
   const bus = new MemoryBus();
   await using a = await serve({
     listeners: ["http://127.0.0.1:0"],
@@ -142,8 +146,8 @@ Deno.test("cluster: GET /health answers 503 with cluster down until the node is 
   await using b = await tcpServer({ backplane: bus.attach(), heartbeatMs: 50 });
   await linked([a, b]);
   const http = addressOf(a, "http");
-  const health = async () => {
-    const response = await fetch(`${http}/health`);
+  const health = async (path = "/health") => {
+    const response = await fetch(`${http}${path}`);
     return { status: response.status, body: await response.json() };
   };
   const up = await health();
@@ -166,6 +170,16 @@ Deno.test("cluster: GET /health answers 503 with cluster down until the node is 
   assert.equal(down.status, 503);
   assert.equal(down.body.cluster, "down");
   assert.equal(down.body.ok, false);
+  assert.deepEqual(down.body.down, ["cluster"]);
+  assert.deepEqual(await health("/health/ready"), down);
+  // The node still serves: a liveness probe must not restart it.
+  const live = await health("/health/live");
+  assert.equal(live.status, 200);
+  assert.deepEqual([live.body.ok, live.body.cluster, live.body.down], [
+    true,
+    "down",
+    [],
+  ]);
   a.publish(["t"], "lost to the other nodes");
   assert.ok(
     (await (await fetch(`${http}/metrics`)).text()).includes(
@@ -233,4 +247,47 @@ Deno.test("cluster: unset, set and unregister on one node change the grants of l
     (await user.request({ command: "subscribe", tags: ["x"] })).error,
     'forbidden: not granted ["x"]',
   );
+});
+
+Deno.test("cluster: a node named by nodeName keeps that name as its id, and says so when another node takes the same name", async () => {
+  const { records } = await captureLogs(async () => {
+    const bus = new MemoryBus();
+    const options = { backplane: bus.attach(), heartbeatMs: 20 };
+    await using a = await tcpServer({ ...options, nodeName: "twin" });
+    await using b = await tcpServer({
+      ...options,
+      backplane: bus.attach(),
+      nodeName: "twin",
+    });
+    assert.equal(a.stats().cluster!.node, "twin");
+    assert.equal(b.node, "twin");
+    await eventually(
+      () =>
+        a.stats().cluster!.state === "up" && b.stats().cluster!.state === "up",
+      "both linked",
+    );
+    // Each hears the other's heartbeats as its own, one more than it sent.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  });
+  const errors = records.filter((r) =>
+    r.level === "error" &&
+    recordText(r).includes("Another cluster node uses this node's id")
+  );
+  assert.ok(errors.length >= 1, "the clash is logged");
+  assert.ok(errors.length <= 2, "once per node");
+  assert.ok(recordText(errors[0]!).includes('"node":"twin"'));
+});
+
+Deno.test("cluster: a node alone on the bus hears its own heartbeats without taking them for a twin", async () => {
+  const { records } = await captureLogs(async () => {
+    const bus = new MemoryBus();
+    await using a = await tcpServer({
+      backplane: bus.attach(),
+      heartbeatMs: 20,
+      nodeName: "solo",
+    });
+    await eventually(() => a.stats().cluster!.state === "up", "linked");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  });
+  assert.deepEqual(records.filter((r) => r.level === "error"), []);
 });

@@ -177,12 +177,14 @@ Deno.test("the HTTP listener answers 404, 405 and 426 with a short JSON error", 
     [`${http}/nowhere`, {}, 404, null],
     [`${http}/`, {}, 404, null],
     [`${ws}/publish`, post("{}"), 404, null],
-    [`${ws}/health`, {}, 404, null],
+    [`${ws}/metrics`, {}, 404, null],
     [`${http}/publish`, {}, 405, "POST"],
-    [`${http}/subscribe`, post("{}"), 405, "GET"],
+    [`${http}/subscribe`, post("{}"), 405, "GET, HEAD"],
     [`${http}/ping`, post(""), 405, "GET, HEAD"],
-    [`${http}/health`, { method: "DELETE" }, 405, "GET"],
-    [`${http}/metrics`, { method: "PUT", body: "" }, 405, "GET"],
+    [`${http}/health`, { method: "DELETE" }, 405, "GET, HEAD"],
+    [`${ws}/health/live`, { method: "DELETE" }, 405, "GET, HEAD"],
+    [`${http}/metrics`, { method: "PUT", body: "" }, 405, "GET, HEAD"],
+    [`${http}/subscribe/websocket`, post(""), 405, "GET, HEAD"],
     [`${http}/subscribe/websocket`, {}, 426, null],
     // An upgrade Deno cannot accept (no Sec-WebSocket-Key): the client's fault.
     [
@@ -202,18 +204,63 @@ Deno.test("the HTTP listener answers 404, 405 and 426 with a short JSON error", 
   }
 });
 
-Deno.test("GET /health reports every listener up", async () => {
+Deno.test("GET /health, /health/ready and /health/live report every listener up, on the HTTP and the WebSocket listener", async () => {
   await using server = await allServer();
-  const { status, body } = await fetchJson(
-    `${addressOf(server, "http")}/health`,
+  const listeners = Object.fromEntries(
+    server.addresses.map((url) => [url, "up"]),
   );
-  assert.equal(status, 200);
-  assert.deepEqual(body, {
-    ok: true,
-    listeners: Object.fromEntries(server.addresses.map((url) => [url, "up"])),
-    authenticator: "off",
-    cluster: "off",
-  });
+  for (const scheme of ["http", "ws"]) {
+    const base = addressOf(server, scheme).replace(/^ws:/, "http:");
+    for (const path of ["/health", "/health/ready"]) {
+      const { status, body } = await fetchJson(`${base}${path}`);
+      assert.equal(status, 200, `${scheme} ${path}`);
+      assert.deepEqual(body, {
+        ok: true,
+        check: "ready",
+        listeners,
+        authenticator: "off",
+        cluster: "off",
+        down: [],
+      });
+    }
+    const { status, body } = await fetchJson(`${base}/health/live`);
+    assert.equal(status, 200);
+    assert.deepEqual(body, {
+      ok: true,
+      check: "live",
+      listeners,
+      cluster: "off",
+      down: [],
+    });
+  }
+});
+
+Deno.test("every GET route answers HEAD with the status and headers of GET and no body", async () => {
+  await using server = await allServer();
+  const http = addressOf(server, "http");
+  const ws = addressOf(server, "ws").replace(/^ws:/, "http:");
+  const cases: [string, number, RegExp][] = [
+    [`${http}/ping`, 200, /^text\/plain/],
+    [`${ws}/ping`, 200, /^text\/plain/],
+    [`${http}/health`, 200, /^application\/json/],
+    [`${http}/health/ready`, 200, /^application\/json/],
+    [`${http}/health/live`, 200, /^application\/json/],
+    [`${ws}/health/ready`, 200, /^application\/json/],
+    [`${ws}/health/live`, 200, /^application\/json/],
+    [`${http}/metrics`, 200, /^text\/plain; version=0\.0\.4/],
+    [`${http}/subscribe?tags=a`, 200, /^text\/event-stream/],
+    [`${http}/subscribe`, 400, /^application\/json/],
+    [`${http}/subscribe/websocket`, 426, /^application\/json/],
+    [`${ws}/subscribe/websocket`, 426, /^application\/json/],
+  ];
+  for (const [url, status, type] of cases) {
+    const response = await fetch(url, { method: "HEAD" });
+    assert.equal(response.status, status, `HEAD ${url}`);
+    assert.match(response.headers.get("content-type")!, type, url);
+    assert.equal(await response.text(), "", `HEAD ${url} has no body`);
+  }
+  // HEAD /subscribe subscribes to nothing.
+  assert.equal(server.stats().subscriptions, 0);
 });
 
 Deno.test("GET /metrics counts connections, subscriptions and messages per listener", async () => {
