@@ -228,7 +228,8 @@ Deno.test("`RequestTracker.refuseNew()` refuses new requests and lets the others
 });
 
 Deno.test("`RequestTracker.settled()` does not wait for the client's own requests", async () => {
-  const { requests, connect } = tracker();
+  // The internal request would not time out before the bound below.
+  const { requests, connect } = tracker({ requestTimeoutMs: 60_000 });
   connect();
   requests.sendInternal({ command: "subscribe", tags: ["a"] });
   assert.equal(await settlesWithin(requests.settled(), 10_000), true);

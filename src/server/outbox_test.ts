@@ -128,6 +128,21 @@ Deno.test("`Outbox` sends exactly one `dropped` notice, once drained below half"
   outbox.close();
 });
 
+Deno.test("`Outbox` reports a single dropped delivery too", async () => {
+  const outlet = new FakeOutlet();
+  outlet.hold();
+  const outbox = new Outbox(outlet, size, noFailure);
+  outbox.offer(frame(1));
+  assert.equal(outbox.offer(frame(2)), false);
+  outlet.release();
+  await settled(outbox);
+  assert.deepEqual(outlet.writes, [
+    [frame(1).text],
+    [encode({ command: "dropped", data: "1" }).text],
+  ]);
+  outbox.close();
+});
+
 Deno.test("`Outbox.writable()` pauses while the queue is full and resumes once it has room", async () => {
   const outlet = new FakeOutlet();
   outlet.hold();
