@@ -286,6 +286,9 @@ Deno.test("`Connector` retries refused reconnects and gives up after `maxAttempt
     error.message,
     "cannot connect: fake://h: gave up after 2 attempts to reconnect",
   );
+  const rest: ClientEvent[] = [];
+  for await (const event of status) rest.push(event);
+  assert.deepEqual(rest, [], "no third attempt");
 });
 
 Deno.test("`Connector` stops reconnecting when the server refuses the token", async () => {

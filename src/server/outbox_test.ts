@@ -160,6 +160,26 @@ Deno.test("`Outbox.writable()` pauses while the queue is full and resumes once i
   outbox.close();
 });
 
+Deno.test("`Outbox.writable()` resumes as soon as there is room, before the queue is empty", async () => {
+  const outlet = new FakeOutlet();
+  outlet.hold();
+  const outbox = new Outbox(outlet, 2 * size, noFailure);
+  outbox.offer(frame(1));
+  await outlet.nextWrite(); // frame 1 is being written
+  outbox.offer(frame(2));
+  const paused = outbox.writable();
+  assert.ok(paused instanceof Promise, "full");
+  const second = outlet.nextWrite();
+  outlet.release();
+  outlet.hold(); // frame 2's write stays pending
+  await second;
+  assert.equal(outbox.bytes, size, "frame 2 still counted");
+  assert.equal(await settlesWithin(paused, 10_000), true, "resumed");
+  outlet.release();
+  await settled(outbox);
+  outbox.close();
+});
+
 Deno.test("`Outbox.writable()` resolves when the outbox closes, and is nothing after", async () => {
   const outlet = new FakeOutlet();
   outlet.hold();

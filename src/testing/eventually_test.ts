@@ -112,6 +112,26 @@ Deno.test("`eventually()` with changes re-checks at each change", async () => {
   assert.ok(checks >= 2 && checks <= 4, `${checks} checks`);
 });
 
+Deno.test("`eventually()` with changes does not poll between changes", async () => {
+  const changes = new Changes();
+  let checks = 0;
+  let value = false;
+  const waiting = eventually(
+    () => {
+      checks++;
+      return value;
+    },
+    "the value",
+    { changes },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(checks, 2, "the first check and the loop's, then it waits");
+  value = true;
+  changes.notify();
+  await within(waiting, "eventually()");
+  assert.equal(checks, 3);
+});
+
 Deno.test("`next()` returns the next item of an iterator", async () => {
   const iterator = items("a", "b");
   assert.equal(await next(iterator), "a");
