@@ -1,7 +1,347 @@
 import assert from "node:assert/strict";
+import { settlesWithin } from "../_util/deadline.ts";
 import { encode, type Frame } from "../protocol/codec.ts";
 import { Outbox, TIMED_FRAME_EVERY } from "./outbox.ts";
-import { newStats } from "./transport.ts";
+import { newStats, type Outlet } from "./transport.ts";
+
+/** An outlet that records its writes and can be held back. */
+class FakeOutlet implements Outlet {
+  writes: string[][] = [];
+  closes = 0;
+  #gate: PromiseWithResolvers<void> | undefined;
+  #wrote: PromiseWithResolvers<void> = Promise.withResolvers();
+  fail: unknown = undefined;
+
+  /** Holds every write until `release()`. */
+  hold(): void {
+    this.#gate ??= Promise.withResolvers();
+  }
+
+  /** Lets the held write (and every later one) finish. */
+  release(): void {
+    const gate = this.#gate;
+    this.#gate = undefined;
+    gate?.resolve();
+  }
+
+  /** Resolves at the next write. */
+  nextWrite(): Promise<void> {
+    return this.#wrote.promise;
+  }
+
+  write(frames: readonly Frame[]): void | Promise<void> {
+    this.writes.push(frames.map((frame) => frame.text));
+    this.#wrote.resolve();
+    this.#wrote = Promise.withResolvers();
+    if (this.fail !== undefined) return Promise.reject(this.fail);
+    return this.#gate?.promise;
+  }
+
+  close(): void {
+    this.closes++;
+  }
+}
+
+function frame(n: number): Frame {
+  return encode({ command: "publish", tags: ["t"], data: `${n}` });
+}
+
+const size = frame(1).size;
+
+function noFailure(err: unknown): void {
+  throw new Error(`unexpected failure: ${err}`);
+}
+
+async function settled(outbox: Outbox): Promise<void> {
+  assert.equal(await outbox.drain(10_000), true, "the outbox drains");
+}
+
+Deno.test("`Outbox` writes everything queued in one turn as one write", async () => {
+  const outlet = new FakeOutlet();
+  const outbox = new Outbox(outlet, {
+    capacity: 10 * size,
+    failed: noFailure,
+    stats: newStats(),
+  });
+  assert.equal(outbox.offer(frame(1)), true);
+  outbox.force(frame(2));
+  assert.equal(outbox.offer(frame(3)), true);
+  assert.deepEqual(outlet.writes, [], "nothing is written synchronously");
+  await settled(outbox);
+  assert.deepEqual(outlet.writes, [[
+    frame(1).text,
+    frame(2).text,
+    frame(3).text,
+  ]]);
+  assert.equal(outbox.bytes, 0);
+  assert.equal(outbox.peak, 3 * size);
+  outbox.close();
+});
+
+Deno.test("`Outbox.offer()` drops a delivery that does not fit, `force()` never does", async () => {
+  const outlet = new FakeOutlet();
+  outlet.hold();
+  const outbox = new Outbox(outlet, {
+    capacity: 2 * size,
+    failed: noFailure,
+    stats: newStats(),
+  });
+  assert.equal(outbox.offer(frame(1)), true);
+  assert.equal(outbox.offer(frame(2)), true);
+  assert.equal(outbox.offer(frame(3)), false);
+  outbox.force(frame(4));
+  assert.equal(outbox.bytes, 3 * size, "a forced frame counts past capacity");
+  outlet.release();
+  await settled(outbox);
+  assert.deepEqual(outlet.writes.flat().slice(0, 3), [
+    frame(1).text,
+    frame(2).text,
+    frame(4).text,
+  ]);
+  outbox.close();
+});
+
+Deno.test("`Outbox.offer()` takes a frame larger than the capacity into an empty queue", async () => {
+  const outlet = new FakeOutlet();
+  const outbox = new Outbox(outlet, {
+    capacity: 1,
+    failed: noFailure,
+    stats: newStats(),
+  });
+  assert.equal(outbox.offer(frame(1)), true);
+  await settled(outbox);
+  assert.deepEqual(outlet.writes, [[frame(1).text]]);
+  outbox.close();
+});
+
+Deno.test("`Outbox` sends exactly one `dropped` notice, once drained below half", async () => {
+  const outlet = new FakeOutlet();
+  outlet.hold();
+  const outbox = new Outbox(outlet, {
+    capacity: 4 * size,
+    failed: noFailure,
+    stats: newStats(),
+  });
+  outbox.offer(frame(1));
+  await outlet.nextWrite(); // frame 1 is being written, still counted
+  for (const n of [2, 3, 4]) assert.equal(outbox.offer(frame(n)), true);
+  for (const n of [5, 6, 7]) assert.equal(outbox.offer(frame(n)), false);
+  outlet.release(); // frame 1 written: 3/4 full, not below half: no notice yet
+  await settled(outbox);
+  const notice = encode({ command: "dropped", data: "3" }).text;
+  assert.deepEqual(outlet.writes, [
+    [frame(1).text],
+    [frame(2).text, frame(3).text, frame(4).text],
+    [notice],
+  ]);
+  outbox.offer(frame(8));
+  await settled(outbox);
+  assert.deepEqual(
+    outlet.writes.flat().filter((text) => text.includes("dropped")),
+    [notice],
+    "one notice for the whole run of drops",
+  );
+  outbox.close();
+});
+
+Deno.test("`Outbox` reports a single dropped delivery too", async () => {
+  const outlet = new FakeOutlet();
+  outlet.hold();
+  const outbox = new Outbox(outlet, {
+    capacity: size,
+    failed: noFailure,
+    stats: newStats(),
+  });
+  outbox.offer(frame(1));
+  assert.equal(outbox.offer(frame(2)), false);
+  outlet.release();
+  await settled(outbox);
+  assert.deepEqual(outlet.writes, [
+    [frame(1).text],
+    [encode({ command: "dropped", data: "1" }).text],
+  ]);
+  outbox.close();
+});
+
+Deno.test("`Outbox.writable()` pauses while the queue is full and resumes once it has room", async () => {
+  const outlet = new FakeOutlet();
+  outlet.hold();
+  const outbox = new Outbox(outlet, {
+    capacity: 2 * size,
+    failed: noFailure,
+    stats: newStats(),
+  });
+  assert.equal(outbox.writable(), undefined, "room now");
+  outbox.offer(frame(1));
+  outbox.offer(frame(2));
+  const paused = outbox.writable();
+  assert.ok(paused instanceof Promise, "full");
+  assert.equal(outbox.writable(), paused, "the same promise while full");
+  assert.equal(await settlesWithin(paused, 10), false, "held while stalled");
+  outlet.release();
+  assert.equal(await settlesWithin(paused, 10_000), true, "resumed");
+  assert.equal(outbox.writable(), undefined);
+  outbox.close();
+});
+
+Deno.test("`Outbox.writable()` resumes as soon as there is room, before the queue is empty", async () => {
+  const outlet = new FakeOutlet();
+  outlet.hold();
+  const outbox = new Outbox(outlet, {
+    capacity: 2 * size,
+    failed: noFailure,
+    stats: newStats(),
+  });
+  outbox.offer(frame(1));
+  await outlet.nextWrite(); // frame 1 is being written
+  outbox.offer(frame(2));
+  const paused = outbox.writable();
+  assert.ok(paused instanceof Promise, "full");
+  const second = outlet.nextWrite();
+  outlet.release();
+  outlet.hold(); // frame 2's write stays pending
+  await second;
+  assert.equal(outbox.bytes, size, "frame 2 still counted");
+  assert.equal(await settlesWithin(paused, 10_000), true, "resumed");
+  outlet.release();
+  await settled(outbox);
+  outbox.close();
+});
+
+Deno.test("`Outbox.writable()` resolves when the outbox closes, and is nothing after", async () => {
+  const outlet = new FakeOutlet();
+  outlet.hold();
+  const outbox = new Outbox(outlet, {
+    capacity: size,
+    failed: noFailure,
+    stats: newStats(),
+  });
+  outbox.offer(frame(1));
+  const paused = outbox.writable();
+  assert.ok(paused instanceof Promise);
+  outbox.close();
+  assert.equal(await settlesWithin(paused, 10_000), true);
+  assert.equal(outbox.writable(), undefined);
+  outlet.release();
+});
+
+Deno.test("`Outbox.drain()` returns false in time when the outlet stalls", async () => {
+  const outlet = new FakeOutlet();
+  outlet.hold();
+  const outbox = new Outbox(outlet, {
+    capacity: 10 * size,
+    failed: noFailure,
+    stats: newStats(),
+  });
+  outbox.offer(frame(1));
+  const drained = outbox.drain(20);
+  assert.equal(await settlesWithin(drained, 10_000), true, "drain() returns");
+  assert.equal(await drained, false);
+  outlet.release();
+  await settled(outbox);
+  outbox.close();
+});
+
+Deno.test("`Outbox.drain()` is true at once with nothing queued", async () => {
+  const outbox = new Outbox(new FakeOutlet(), {
+    capacity: size,
+    failed: noFailure,
+    stats: newStats(),
+  });
+  assert.equal(await outbox.drain(0), true);
+  outbox.close();
+});
+
+Deno.test("`Outbox.drain()` after close says whether anything was left", async () => {
+  const outlet = new FakeOutlet();
+  outlet.hold();
+  const outbox = new Outbox(outlet, {
+    capacity: 10 * size,
+    failed: noFailure,
+    stats: newStats(),
+  });
+  outbox.offer(frame(1));
+  await outlet.nextWrite();
+  outbox.offer(frame(2));
+  outbox.close();
+  assert.equal(await outbox.drain(10_000), false);
+  outlet.release();
+});
+
+Deno.test("`Outbox` calls `failed` once when a write fails, with its error", async (t) => {
+  const table: [string, (outlet: FakeOutlet, error: Error) => void][] = [
+    ["a rejected write", (outlet, error) => outlet.fail = error],
+    ["a write that throws", (outlet, error) => {
+      outlet.write = () => {
+        throw error;
+      };
+    }],
+  ];
+  for (const [name, breakIt] of table) {
+    await t.step(name, async () => {
+      const outlet = new FakeOutlet();
+      const error = new Error("broken pipe");
+      breakIt(outlet, error);
+      const failures: unknown[] = [];
+      const outbox = new Outbox(outlet, {
+        capacity: 10 * size,
+        failed: (err) => failures.push(err),
+        stats: newStats(),
+      });
+      outbox.offer(frame(1));
+      outbox.offer(frame(2));
+      outbox.force(frame(3));
+      await outbox.drain(10_000);
+      assert.deepEqual(failures, [error]);
+      outbox.close();
+    });
+  }
+});
+
+Deno.test("`Outbox.close()` is idempotent and closes the outlet once", () => {
+  const outlet = new FakeOutlet();
+  const outbox = new Outbox(outlet, {
+    capacity: size,
+    failed: noFailure,
+    stats: newStats(),
+  });
+  outbox.close();
+  outbox.close();
+  assert.equal(outlet.closes, 1);
+});
+
+Deno.test("`Outbox.close()` ignores an outlet that throws on close", () => {
+  const outlet = new FakeOutlet();
+  outlet.close = () => {
+    throw new Error("already closed");
+  };
+  new Outbox(outlet, { capacity: size, failed: noFailure, stats: newStats() })
+    .close();
+});
+
+Deno.test("`Outbox` writes nothing once closed", async () => {
+  const outlet = new FakeOutlet();
+  const outbox = new Outbox(outlet, {
+    capacity: 10 * size,
+    failed: noFailure,
+    stats: newStats(),
+  });
+  outbox.offer(frame(1));
+  outbox.close();
+  outbox.offer(frame(2));
+  outbox.force(frame(3));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(outlet.writes, []);
+});
+
+Deno.test("`Outbox` refuses a capacity that is not a positive integer", () => {
+  assert.throws(() =>
+    new Outbox(new FakeOutlet(), {
+      capacity: 0,
+      failed: noFailure,
+      stats: newStats(),
+    }), RangeError);
+});
 
 Deno.test("Outbox counts the bytes it writes and times one frame in 16, the first included", async () => {
   const stats = newStats();
