@@ -57,7 +57,7 @@ an environment variable MIST_<KEY>: see below):
   --metrics-token TOKEN     a token that may read GET /metrics and nothing else
   --metrics-token-file FILE read the metrics token from FILE
   --node-name NAME          this node's name in the cluster and metrics (default:
-                            the host name)
+                            HOST:PORT of the first listener)
   --log-level LEVEL         TRACE, DEBUG, INFO, WARN, ERROR or FATAL (default INFO)
   --log-format FORMAT       text (default) or json: one JSON object per line
   --max-message-size SIZE   longest message in bytes (default 1MiB)

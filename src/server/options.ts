@@ -69,7 +69,7 @@ export interface ServeOptions {
   metricsToken?: string;
   /**
    * This node's name in the cluster and in metrics labels, stable across
-   * restarts (default: the host name).
+   * restarts (default: `HOST:PORT` of the first listener).
    */
   nodeName?: string;
 }
