@@ -44,11 +44,9 @@ export async function listenTlsClientAuth(
     socket.once("close", () => handshaking.delete(socket));
   });
   node.on("secureConnection", (socket: tls.TLSSocket) => {
-    for (const raw of handshaking) {
-      if (raw === socket || raw === (socket as { _parent?: unknown })._parent) {
-        handshaking.delete(raw);
-      }
-    }
+    // The socket that was handshaking is the one this TLS socket wraps.
+    const raw = (socket as { _parent?: Socket })._parent ?? socket;
+    handshaking.delete(raw);
     const done = serveConnection(socketStream(socket), bound, server, stats)
       .finally(() => connections.delete(done));
     connections.add(done);
@@ -165,7 +163,7 @@ function socketStream(socket: tls.TLSSocket): LineStream {
       // close_notify, but never a long wait on a peer.
       const timer = setTimeout(() => socket.destroy(), 1000);
       socket.once("close", () => clearTimeout(timer));
-      socket.end();
+      socket.end(() => socket.destroy());
     },
   };
 }
