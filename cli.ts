@@ -48,6 +48,9 @@ an environment variable MIST_<KEY>: see below):
                             a scheme this build does not support is logged and skipped)
   --tls-cert FILE           PEM certificate of the tls://, https:// and wss:// listeners
   --tls-key FILE            PEM private key that goes with --tls-cert
+  --tls-client-ca FILE      PEM CA certificates: tls:// listeners then require client
+                            certificates signed by them (mutual TLS; not available
+                            with https:// or wss:// listeners)
   --authenticator URI       turn authentication on, tokens kept in memory://,
                             scribble://?db=DIR or postgres://USER:PASS@HOST:PORT?db=NAME
   --token TOKEN             the admin token (required with --authenticator); a flag
@@ -201,6 +204,9 @@ async function startServer(config: Config): Promise<MistServer | undefined> {
       : {
         cert: await readPem(config.tlsCert, "tls-cert"),
         key: await readPem(config.tlsKey, "tls-key"),
+        ...(config.tlsClientCa === undefined ? {} : {
+          clientCa: await readPem(config.tlsClientCa, "tls-client-ca"),
+        }),
       };
     if (config.authenticator !== undefined) {
       authenticator = await openAuthenticator(config.authenticator);

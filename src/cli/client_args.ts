@@ -37,7 +37,7 @@ export interface ClientArgs {
 }
 
 /**
- * Parses a subcommand's flags and reads the `--ca` files.
+ * Parses a subcommand's flags and reads the `--ca`, `--cert` and `--key` files.
  *
  * @param command the subcommand
  * @param args its arguments
@@ -60,6 +60,8 @@ export async function parseClientArgs(
     host: { type: "string" },
     token: { type: "string" },
     ca: { type: "string", multiple: true },
+    cert: { type: "string" },
+    key: { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
     ...(command === "subscribe" || command === "publish" ||
@@ -136,8 +138,19 @@ export async function parseClientArgs(
     }
   }
   const caCerts = await Promise.all(
-    ((values.ca ?? []) as string[]).map(readCa),
+    ((values.ca ?? []) as string[]).map((path) =>
+      readPem("--ca", path, "CERTIFICATE")
+    ),
   );
+  const certFile = values.cert as string | undefined;
+  const keyFile = values.key as string | undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError("--cert and --key go together: give both");
+  }
+  const clientCert = certFile === undefined || keyFile === undefined ? {} : {
+    cert: await readPem("--cert", certFile, "CERTIFICATE"),
+    key: await readPem("--key", keyFile, "PRIVATE KEY"),
+  };
   return {
     command,
     positionals,
@@ -147,6 +160,7 @@ export async function parseClientArgs(
     options: {
       ...(token !== undefined ? { token } : {}),
       ...(caCerts.length > 0 ? { caCerts } : {}),
+      ...clientCert,
       // One-shot commands fail rather than wait; subscribe overrides this.
       reconnect: false,
       whenDisconnected: "fail",
@@ -163,19 +177,27 @@ function tagList(text: string): string[] {
   return tags;
 }
 
-async function readCa(path: string): Promise<string> {
+/** Reads a PEM file of a flag; `label` is what its `-----BEGIN` line must name. */
+async function readPem(
+  flag: string,
+  path: string,
+  label: "CERTIFICATE" | "PRIVATE KEY",
+): Promise<string> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
     throw new UsageError(
-      `cannot read --ca ${path}: ${
+      `cannot read ${flag} ${path}: ${
         err instanceof Deno.errors.NotFound ? "no such file" : errorText(err)
       }`,
     );
   }
-  if (!text.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new UsageError(`--ca ${path} holds no PEM certificate`);
+  // "PRIVATE KEY" also matches "EC PRIVATE KEY" and "RSA PRIVATE KEY".
+  if (!new RegExp(`-----BEGIN (?:[A-Z]+ )?${label}-----`).test(text)) {
+    throw new UsageError(
+      `${flag} ${path} holds no PEM ${label.toLowerCase()}`,
+    );
   }
   return text;
 }

@@ -14,6 +14,9 @@ const COMMON_HELP = `Common flags:
                  --token, does not show in the process list)
   --ca FILE      trust the PEM certificate authorities in FILE for tls:// and
                  wss:// besides the system's; repeat for more
+  --cert FILE    present the PEM client certificate in FILE on tls:// (to a
+                 server with tls-client-ca); goes with --key
+  --key FILE     the PEM private key of --cert
   --json         print whole messages as JSON lines
   -h, --help     print this help
 

@@ -49,6 +49,8 @@ export interface Config {
   tlsCert?: string;
   /** Path of the PEM private key of the TLS listeners. */
   tlsKey?: string;
+  /** Path of the PEM certificate authorities client certificates must be signed by (`tls://` only). */
+  tlsClientCa?: string;
   /** Longest frame in bytes. */
   maxMessageSize: number;
   /** Most tags per request. */
@@ -91,6 +93,7 @@ export const CONFIG_KEYS = {
   "authenticator": { kind: "secret", field: "authenticator" },
   "tls-cert": { kind: "string", field: "tlsCert" },
   "tls-key": { kind: "string", field: "tlsKey" },
+  "tls-client-ca": { kind: "string", field: "tlsClientCa" },
   "max-message-size": { kind: "size", field: "maxMessageSize" },
   "max-tags": { kind: "count", field: "maxTags" },
   "max-tag-length": { kind: "size", field: "maxTagLength" },
@@ -241,6 +244,11 @@ export async function loadConfig(
   }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError("tls-cert and tls-key go together: set both");
+  }
+  if (config.tlsClientCa !== undefined && config.tlsCert === undefined) {
+    throw new ConfigError(
+      "tls-client-ca needs the server's certificate: set tls-cert and tls-key",
+    );
   }
   if (config.queueSize < config.maxMessageSize) {
     throw new ConfigError(

@@ -6,14 +6,15 @@
 
 import type { Authenticator } from "../auth/authenticator.ts";
 import type { ServeOptions } from "../server/options.ts";
+import type { TlsCertificate } from "../server/port.ts";
 import type { Config } from "./config.ts";
 
 /** What the program opened or read before serving. */
 export interface Opened {
   /** The authenticator opened from `config.authenticator`. */
   authenticator?: Authenticator | undefined;
-  /** The PEM texts read from `tls-cert` and `tls-key`. */
-  tls?: { cert: string; key: string } | undefined;
+  /** The PEM texts read from `tls-cert`, `tls-key` and `tls-client-ca`. */
+  tls?: TlsCertificate | undefined;
 }
 
 /**

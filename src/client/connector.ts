@@ -79,12 +79,14 @@ export class Connector {
     this.#subscriptions = options.subscriptions;
     this.#events = options.events;
     this.#signal = options.options.signal;
-    const { token, caCerts, maxFrameBytes, mode, timeoutMs } = options.options;
+    const { token, caCerts, clientCert, maxFrameBytes, mode, timeoutMs } =
+      options.options;
     this.#handshake = {
       url: options.url,
       server: options.server,
       token,
       caCerts,
+      clientCert,
       maxFrameBytes,
       mode,
       timeoutMs,

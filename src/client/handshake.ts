@@ -25,6 +25,8 @@ export interface HandshakeOptions {
   readonly server: string;
   readonly token: string | undefined;
   readonly caCerts: readonly string[] | undefined;
+  /** A client certificate and its key, for `tls://`. */
+  readonly clientCert: { cert: string; key: string } | undefined;
   readonly maxFrameBytes: number;
   readonly mode: ConnectionMode;
   /** The most time the attempt may take, handshake included, in milliseconds. */
@@ -75,6 +77,9 @@ export async function openConnection(
       transport = await openTransport(options.url, {
         ...(options.token !== undefined ? { token: options.token } : {}),
         ...(options.caCerts !== undefined ? { caCerts: options.caCerts } : {}),
+        ...(options.clientCert !== undefined
+          ? { clientCert: options.clientCert }
+          : {}),
         maxFrameBytes: options.maxFrameBytes,
         signal,
       }, {

@@ -40,6 +40,9 @@ export async function openLineTransport(
       hostname,
       port,
       ...(options.caCerts ? { caCerts: [...options.caCerts] } : {}),
+      ...(options.clientCert
+        ? { cert: options.clientCert.cert, key: options.clientCert.key }
+        : {}),
     });
     conn = await connectStep(connecting, options.signal);
     try {

@@ -104,6 +104,13 @@ export interface ConnectOptions {
    * and `wss://` servers with certificates of their own.
    */
   caCerts?: readonly string[];
+  /**
+   * A client certificate chain, PEM, to present on `tls://` to a server that
+   * asks for one (mutual TLS, `tls-client-ca`); goes with `key`.
+   */
+  cert?: string;
+  /** The private key, PEM, of `cert`. */
+  key?: string;
   /** Closes the client when aborted; connecting fails with its reason. */
   signal?: AbortSignal;
 }
@@ -127,6 +134,8 @@ export interface ResolvedOptions {
   readonly maxPendingBytes: number;
   readonly maxFrameBytes: number;
   readonly caCerts: readonly string[] | undefined;
+  /** The client certificate and its key (`cert` and `key`), when given. */
+  readonly clientCert: { cert: string; key: string } | undefined;
   readonly signal: AbortSignal | undefined;
 }
 
@@ -135,7 +144,8 @@ export interface ResolvedOptions {
  *
  * @param options what the caller gave
  * @returns the options to use
- * @throws {TypeError} for a token that is not a non-empty string, or an unknown mode
+ * @throws {TypeError} for a token that is not a non-empty string, an unknown
+ *   mode, or a `cert` without a `key` (or the other way round)
  * @throws {RangeError} for a time or size that is not a positive number, or a
  *   bad reconnect policy
  */
@@ -145,6 +155,9 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     (typeof options.token !== "string" || options.token === "")
   ) {
     throw new TypeError("token must be a non-empty string");
+  }
+  if ((options.cert === undefined) !== (options.key === undefined)) {
+    throw new TypeError("cert and key go together: give both");
   }
   return {
     token: options.token,
@@ -169,6 +182,9 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     ),
     reconnect: reconnectPolicy(options.reconnect),
     caCerts: options.caCerts,
+    clientCert: options.cert === undefined || options.key === undefined
+      ? undefined
+      : { cert: options.cert, key: options.key },
     signal: options.signal,
   };
 }

@@ -28,6 +28,8 @@ export interface TransportOptions {
   readonly token?: string;
   /** Extra PEM certificate authorities to trust (`tls://`, `wss://`). */
   readonly caCerts?: readonly string[];
+  /** A client certificate and its key, PEM, to present (`tls://`). */
+  readonly clientCert?: { readonly cert: string; readonly key: string };
   /** The longest frame accepted from the server, in bytes. */
   readonly maxFrameBytes: number;
   /** Aborts connecting (the client's connect timeout). */

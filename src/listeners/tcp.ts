@@ -17,6 +17,7 @@ import {
 } from "../server/transport.ts";
 import type { ServerPort } from "../server/port.ts";
 import { bindAddress, boundUrl, type Listener } from "./listener.ts";
+import { listenTlsClientAuth } from "./tls_node.ts";
 
 const log = getLogger(["mist", "tcp"]);
 
@@ -69,6 +70,12 @@ export function listenTls(
   if (tls === undefined) {
     throw new Error("tls:// needs a certificate: set tls-cert and tls-key");
   }
+  if (tls.clientCa !== undefined) {
+    return listenTlsClientAuth(bindAddress(url, TLS_DEFAULT_PORT), server, {
+      ...tls,
+      clientCa: tls.clientCa,
+    });
+  }
   const listener = Deno.listenTls({
     ...bindAddress(url, TLS_DEFAULT_PORT),
     cert: tls.cert,
@@ -103,7 +110,9 @@ export function serveConnections(
       for await (const conn of listener) {
         const done = handshake(conn, handshaking)
           .then(async (ok) => {
-            if (ok) await serveConnection(conn, url, server, stats);
+            if (ok) {
+              await serveConnection(connStream(conn), url, server, stats);
+            }
           })
           .finally(() => connections.delete(done));
         connections.add(done);
@@ -157,28 +166,73 @@ async function handshake(
   }
 }
 
-async function serveConnection(
-  conn: Deno.Conn,
-  url: string,
-  server: ServerPort,
-  stats: ListenerStats,
-): Promise<void> {
+/**
+ * What serving the line protocol needs of one connection: a `Deno.Conn`
+ * ({@linkcode connStream}) or a `node:tls` socket (`tls_node.ts`).
+ */
+export interface LineStream {
+  /** Reads into `buffer`: how many bytes, or `null` once the peer finished sending. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes all of `bytes`. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Closes; over TLS after a close_notify that waits at most a second. */
+  close(): void;
+  /** The peer, `HOST:PORT`. */
+  readonly remote: string;
+}
+
+/** A `Deno.Conn` as a {@linkcode LineStream}. */
+function connStream(conn: Deno.Conn): LineStream {
   try {
     (conn as Deno.TcpConn).setNoDelay?.(true);
   } catch {
     // Not every conn has the option (TLS before its handshake); harmless.
   }
   const remote = conn.remoteAddr as Deno.NetAddr;
-  const connection = server.open(tcpOutlet(conn), {
-    listener: url,
+  return {
     remote: `${remote.hostname}:${remote.port}`,
+    read: (buffer) => conn.read(buffer),
+    write: (bytes) => writeAll(conn, bytes),
+    close() {
+      if (!("handshake" in conn)) {
+        conn.close();
+        return;
+      }
+      // TLS says goodbye with close_notify, but never waits long on a peer.
+      const timer = setTimeout(() => closeQuietly(conn), 1000);
+      conn.closeWrite().catch(() => {}).finally(() => {
+        clearTimeout(timer);
+        closeQuietly(conn);
+      });
+    },
+  };
+}
+
+/**
+ * Serves the line protocol on one connection until either side closes it:
+ * the one loop of `tcp://` and `tls://`, whatever accepted the connection.
+ *
+ * @param stream the connection
+ * @param url the listener's bound address
+ * @param server the server's side
+ * @param stats the listener's counters
+ */
+export async function serveConnection(
+  stream: LineStream,
+  url: string,
+  server: ServerPort,
+  stats: ListenerStats,
+): Promise<void> {
+  const connection = server.open(lineOutlet(stream), {
+    listener: url,
+    remote: stream.remote,
     stats,
   });
   const splitter = new LineSplitter(server.settings.limits.maxMessageBytes);
   const buffer = new Uint8Array(READ_BUFFER_BYTES);
   try {
     while (!connection.isClosed) {
-      const n = await conn.read(buffer);
+      const n = await stream.read(buffer);
       if (n === null) {
         // The client finished sending: write what it is owed, then close.
         await connection.drain(server.settings.drainTimeoutMs);
@@ -206,10 +260,10 @@ async function serveConnection(
   }
 }
 
-function tcpOutlet(conn: Deno.Conn): Outlet {
+function lineOutlet(stream: LineStream): Outlet {
   return {
     write(frames: readonly Frame[]): Promise<void> {
-      if (frames.length === 1) return writeAll(conn, frames[0]!.line);
+      if (frames.length === 1) return stream.write(frames[0]!.line);
       let size = 0;
       for (const frame of frames) size += frame.size;
       const bytes = new Uint8Array(size);
@@ -218,19 +272,10 @@ function tcpOutlet(conn: Deno.Conn): Outlet {
         bytes.set(frame.line, offset);
         offset += frame.line.byteLength;
       }
-      return writeAll(conn, bytes);
+      return stream.write(bytes);
     },
     close() {
-      if (!("handshake" in conn)) {
-        conn.close();
-        return;
-      }
-      // TLS says goodbye with close_notify, but never waits long on a peer.
-      const timer = setTimeout(() => closeQuietly(conn), 1000);
-      conn.closeWrite().catch(() => {}).finally(() => {
-        clearTimeout(timer);
-        closeQuietly(conn);
-      });
+      stream.close();
     },
   };
 }

@@ -45,7 +45,10 @@ export interface ServeOptions {
   authenticator?: Authenticator;
   /** The admin token (required with an authenticator). */
   token?: string;
-  /** The certificate of `tls://`, `https://` and `wss://` listeners. */
+  /**
+   * The certificate of `tls://`, `https://` and `wss://` listeners; with
+   * `clientCa`, `tls://` listeners require client certificates.
+   */
   tls?: TlsCertificate;
   /** How long shutdown waits for each connection to write what it is owed (default 5000 ms). */
   drainTimeoutMs?: number;
@@ -80,8 +83,20 @@ export interface ServeOptions {
  * @param options the server's options
  * @returns the settings, frozen
  * @throws {RangeError} for a limit that is not a positive integer
+ * @throws {TypeError} for a client CA (`tls.clientCa`) with an `https://` or
+ *   `wss://` listener, which cannot verify client certificates
  */
 export function listenerSettings(options: ServeOptions): ListenerSettings {
+  if (options.tls?.clientCa !== undefined) {
+    const http = (options.listeners ?? []).find((url) =>
+      /^(https|wss):/i.test(url)
+    );
+    if (http !== undefined) {
+      throw new TypeError(
+        `tls-client-ca (client certificates) is supported only by tls:// listeners, not by ${http}: remove it or listen on tls:// only`,
+      );
+    }
+  }
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   for (const [name, value] of Object.entries(limits)) {
     positiveInteger(name, value);

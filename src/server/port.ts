@@ -16,6 +16,13 @@ export interface TlsCertificate {
   readonly cert: string;
   /** The private key, PEM. */
   readonly key: string;
+  /**
+   * The certificate authorities, PEM, that client certificates must be signed
+   * by (mutual TLS): set, the `tls://` listeners refuse clients without one.
+   * Only `tls://` can verify them; a server with `https://` or `wss://`
+   * listeners refuses to start with it.
+   */
+  readonly clientCa?: string | undefined;
 }
 
 /**
