@@ -118,6 +118,7 @@ function options(
     server: url,
     token: undefined,
     caCerts: undefined,
+    clientCert: undefined,
     maxFrameBytes: 1 << 20,
     mode: "auto",
     timeoutMs: 10_000,

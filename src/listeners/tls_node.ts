@@ -13,7 +13,7 @@ import { errorText } from "../_util/text.ts";
 import { newStats } from "../server/transport.ts";
 import type { ServerPort, TlsCertificate } from "../server/port.ts";
 import { boundUrl, type Listener } from "./listener.ts";
-import { type LineStream, serveConnection } from "./tcp.ts";
+import { type LineStream, serveConnection } from "./line_stream.ts";
 
 const log = getLogger(["mist", "tcp"]);
 
