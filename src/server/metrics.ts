@@ -148,7 +148,7 @@ export function renderMetrics(stats: ServerStats): string {
       name: "mist_flush_seconds",
       type: "histogram",
       help:
-        "Seconds from a frame being queued to the completion of the write that carries it, for one frame in 16.",
+        "Seconds one write of queued frames to a client's transport takes, for one write in 16 per connection.",
       samples: stats.listeners.flatMap((l) => {
         const listener = `listener="${escapeLabel(l.url)}"`;
         const h = l.flushSeconds;

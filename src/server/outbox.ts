@@ -6,18 +6,13 @@
  */
 
 import { settlesWithin } from "../_util/deadline.ts";
-import { now } from "./_clock.ts";
 import { OutboundQueue } from "../core/outbound_queue.ts";
 import { encode, type Frame } from "../protocol/codec.ts";
 import type { ListenerStats, Outlet } from "./transport.ts";
 
-/**
- * One frame in this many has the time from its queuing to the completion of
- * the write that carries it measured (`mist_flush_seconds`); a power of two.
- * A connection's first frame is always timed.
- */
-export const TIMED_FRAME_EVERY = 16;
-const TIMED_FRAME_MASK = TIMED_FRAME_EVERY - 1;
+/** One flush in this many, per connection, is timed for `mist_flush_seconds`. */
+export const TIMED_FLUSH_EVERY = 16;
+const TIMED_FLUSH_MASK = TIMED_FLUSH_EVERY - 1;
 
 /** How an {@linkcode Outbox} is set up. */
 export interface OutboxOptions {
@@ -41,16 +36,8 @@ export class Outbox {
   readonly #queue: OutboundQueue<Frame>;
   readonly #failed: (error: unknown) => void;
   readonly #stats: ListenerStats;
-  /** Whether a timed frame waits to be taken by a write. */
-  #timing = false;
-  /**
-   * When it was queued (`now()`): in an array of its own, since a double in
-   * a field of this object would be boxed and read from memory elsewhere on
-   * every frame.
-   */
-  readonly #queuedAt = new Float64Array(1);
-  /** Frames queued, to time one in {@linkcode TIMED_FRAME_EVERY}. */
-  #frames = 0;
+  /** Flushes written, to time one in {@linkcode TIMED_FLUSH_EVERY}. */
+  #flushes = 0;
   #flushing = false;
   #closed = false;
   #writable: PromiseWithResolvers<void> | undefined;
@@ -112,12 +99,6 @@ export class Outbox {
   }
 
   #schedule(): void {
-    // One frame in 16 is timed, on a clock shared by every connection a
-    // publish reaches: timing each cost a fan-out of 100 a sixth of its time.
-    if (!this.#timing && (this.#frames++ & TIMED_FRAME_MASK) === 0) {
-      this.#timing = true;
-      this.#queuedAt[0] = now();
-    }
     if (this.#flushing || this.#closed) return;
     this.#flushing = true;
     queueMicrotask(() => this.#flush());
@@ -130,13 +111,12 @@ export class Outbox {
         if (dropped > 0) {
           this.#queue.force(encode({ command: "dropped", data: `${dropped}` }));
         }
-        if (!this.#queue.pending) {
-          this.#timing = false;
-          break;
-        }
-        const timed = this.#timing;
-        const queuedAt = this.#queuedAt[0]!;
-        this.#timing = false;
+        if (!this.#queue.pending) break;
+        // Reading the clock for every write would cost a fan-out of 100 a
+        // sixth of its time: one write in 16 is timed.
+        const started = (this.#flushes++ & TIMED_FLUSH_MASK) === 0
+          ? performance.now()
+          : -1;
         const frames = this.#queue.take();
         let bytes = 0;
         for (const frame of frames) bytes += frame.size;
@@ -144,7 +124,11 @@ export class Outbox {
         if (written !== undefined) await written;
         this.#queue.release(bytes);
         this.#stats.bytesSent += bytes;
-        if (timed) this.#stats.flushSeconds.observe((now() - queuedAt) / 1000);
+        if (started >= 0) {
+          this.#stats.flushSeconds.observe(
+            (performance.now() - started) / 1000,
+          );
+        }
         if (this.#writable !== undefined && !this.#queue.full) {
           this.#writable.resolve();
           this.#writable = undefined;

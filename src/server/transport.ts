@@ -37,8 +37,8 @@ export interface ListenerStats {
   /** Bytes written to this listener's clients. */
   bytesSent: number;
   /**
-   * Seconds from a frame being queued to the completion of the write that
-   * carries it, for one frame in 16 of each connection (its first included).
+   * Seconds one write to a client's transport takes, for one write in 16 of
+   * each connection (its first included).
    */
   flushSeconds: Histogram;
 }

@@ -252,7 +252,7 @@ Deno.test("GET /metrics: bytes, the flush histogram, errors by code and auth fai
   assert.ok(grew("mist_bytes_received_total", wsLabel) > 0);
   assert.ok(grew("mist_bytes_sent_total", wsLabel) > 50);
   assert.ok(grew("mist_bytes_sent_total", tcpLabel) > 0);
-  // One frame in 16 is timed, each connection's first included.
+  // One write in 16 is timed, each connection's first included.
   assert.ok(grew("mist_flush_seconds", wsLabel) >= 1, "flushes were timed");
   assert.ok(grew("mist_flush_seconds", tcpLabel) >= 1);
   assert.equal(grew("mist_errors_total", { code: "invalid_json" }), 1);
