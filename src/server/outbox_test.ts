@@ -52,17 +52,18 @@ function noFailure(err: unknown): void {
   throw new Error(`unexpected failure: ${err}`);
 }
 
+/** An outbox of a capacity, whose writes must not fail. */
+function outboxOf(outlet: Outlet, capacity: number): Outbox {
+  return new Outbox(outlet, { capacity, failed: noFailure, stats: newStats() });
+}
+
 async function settled(outbox: Outbox): Promise<void> {
   assert.equal(await outbox.drain(10_000), true, "the outbox drains");
 }
 
 Deno.test("`Outbox` writes everything queued in one turn as one write", async () => {
   const outlet = new FakeOutlet();
-  const outbox = new Outbox(outlet, {
-    capacity: 10 * size,
-    failed: noFailure,
-    stats: newStats(),
-  });
+  const outbox = outboxOf(outlet, 10 * size);
   assert.equal(outbox.offer(frame(1)), true);
   outbox.force(frame(2));
   assert.equal(outbox.offer(frame(3)), true);
@@ -81,11 +82,7 @@ Deno.test("`Outbox` writes everything queued in one turn as one write", async ()
 Deno.test("`Outbox.offer()` drops a delivery that does not fit, `force()` never does", async () => {
   const outlet = new FakeOutlet();
   outlet.hold();
-  const outbox = new Outbox(outlet, {
-    capacity: 2 * size,
-    failed: noFailure,
-    stats: newStats(),
-  });
+  const outbox = outboxOf(outlet, 2 * size);
   assert.equal(outbox.offer(frame(1)), true);
   assert.equal(outbox.offer(frame(2)), true);
   assert.equal(outbox.offer(frame(3)), false);
@@ -103,11 +100,7 @@ Deno.test("`Outbox.offer()` drops a delivery that does not fit, `force()` never 
 
 Deno.test("`Outbox.offer()` takes a frame larger than the capacity into an empty queue", async () => {
   const outlet = new FakeOutlet();
-  const outbox = new Outbox(outlet, {
-    capacity: 1,
-    failed: noFailure,
-    stats: newStats(),
-  });
+  const outbox = outboxOf(outlet, 1);
   assert.equal(outbox.offer(frame(1)), true);
   await settled(outbox);
   assert.deepEqual(outlet.writes, [[frame(1).text]]);
@@ -117,11 +110,7 @@ Deno.test("`Outbox.offer()` takes a frame larger than the capacity into an empty
 Deno.test("`Outbox` sends exactly one `dropped` notice, once drained below half", async () => {
   const outlet = new FakeOutlet();
   outlet.hold();
-  const outbox = new Outbox(outlet, {
-    capacity: 4 * size,
-    failed: noFailure,
-    stats: newStats(),
-  });
+  const outbox = outboxOf(outlet, 4 * size);
   outbox.offer(frame(1));
   await outlet.nextWrite(); // frame 1 is being written, still counted
   for (const n of [2, 3, 4]) assert.equal(outbox.offer(frame(n)), true);
@@ -147,11 +136,7 @@ Deno.test("`Outbox` sends exactly one `dropped` notice, once drained below half"
 Deno.test("`Outbox` reports a single dropped delivery too", async () => {
   const outlet = new FakeOutlet();
   outlet.hold();
-  const outbox = new Outbox(outlet, {
-    capacity: size,
-    failed: noFailure,
-    stats: newStats(),
-  });
+  const outbox = outboxOf(outlet, size);
   outbox.offer(frame(1));
   assert.equal(outbox.offer(frame(2)), false);
   outlet.release();
@@ -166,11 +151,7 @@ Deno.test("`Outbox` reports a single dropped delivery too", async () => {
 Deno.test("`Outbox.writable()` pauses while the queue is full and resumes once it has room", async () => {
   const outlet = new FakeOutlet();
   outlet.hold();
-  const outbox = new Outbox(outlet, {
-    capacity: 2 * size,
-    failed: noFailure,
-    stats: newStats(),
-  });
+  const outbox = outboxOf(outlet, 2 * size);
   assert.equal(outbox.writable(), undefined, "room now");
   outbox.offer(frame(1));
   outbox.offer(frame(2));
@@ -187,11 +168,7 @@ Deno.test("`Outbox.writable()` pauses while the queue is full and resumes once i
 Deno.test("`Outbox.writable()` resumes as soon as there is room, before the queue is empty", async () => {
   const outlet = new FakeOutlet();
   outlet.hold();
-  const outbox = new Outbox(outlet, {
-    capacity: 2 * size,
-    failed: noFailure,
-    stats: newStats(),
-  });
+  const outbox = outboxOf(outlet, 2 * size);
   outbox.offer(frame(1));
   await outlet.nextWrite(); // frame 1 is being written
   outbox.offer(frame(2));
@@ -211,11 +188,7 @@ Deno.test("`Outbox.writable()` resumes as soon as there is room, before the queu
 Deno.test("`Outbox.writable()` resolves when the outbox closes, and is nothing after", async () => {
   const outlet = new FakeOutlet();
   outlet.hold();
-  const outbox = new Outbox(outlet, {
-    capacity: size,
-    failed: noFailure,
-    stats: newStats(),
-  });
+  const outbox = outboxOf(outlet, size);
   outbox.offer(frame(1));
   const paused = outbox.writable();
   assert.ok(paused instanceof Promise);
@@ -228,11 +201,7 @@ Deno.test("`Outbox.writable()` resolves when the outbox closes, and is nothing a
 Deno.test("`Outbox.drain()` returns false in time when the outlet stalls", async () => {
   const outlet = new FakeOutlet();
   outlet.hold();
-  const outbox = new Outbox(outlet, {
-    capacity: 10 * size,
-    failed: noFailure,
-    stats: newStats(),
-  });
+  const outbox = outboxOf(outlet, 10 * size);
   outbox.offer(frame(1));
   const drained = outbox.drain(20);
   assert.equal(await settlesWithin(drained, 10_000), true, "drain() returns");
@@ -243,11 +212,7 @@ Deno.test("`Outbox.drain()` returns false in time when the outlet stalls", async
 });
 
 Deno.test("`Outbox.drain()` is true at once with nothing queued", async () => {
-  const outbox = new Outbox(new FakeOutlet(), {
-    capacity: size,
-    failed: noFailure,
-    stats: newStats(),
-  });
+  const outbox = outboxOf(new FakeOutlet(), size);
   assert.equal(await outbox.drain(0), true);
   outbox.close();
 });
@@ -255,11 +220,7 @@ Deno.test("`Outbox.drain()` is true at once with nothing queued", async () => {
 Deno.test("`Outbox.drain()` after close says whether anything was left", async () => {
   const outlet = new FakeOutlet();
   outlet.hold();
-  const outbox = new Outbox(outlet, {
-    capacity: 10 * size,
-    failed: noFailure,
-    stats: newStats(),
-  });
+  const outbox = outboxOf(outlet, 10 * size);
   outbox.offer(frame(1));
   await outlet.nextWrite();
   outbox.offer(frame(2));
@@ -300,11 +261,7 @@ Deno.test("`Outbox` calls `failed` once when a write fails, with its error", asy
 
 Deno.test("`Outbox.close()` is idempotent and closes the outlet once", () => {
   const outlet = new FakeOutlet();
-  const outbox = new Outbox(outlet, {
-    capacity: size,
-    failed: noFailure,
-    stats: newStats(),
-  });
+  const outbox = outboxOf(outlet, size);
   outbox.close();
   outbox.close();
   assert.equal(outlet.closes, 1);
@@ -321,11 +278,7 @@ Deno.test("`Outbox.close()` ignores an outlet that throws on close", () => {
 
 Deno.test("`Outbox` writes nothing once closed", async () => {
   const outlet = new FakeOutlet();
-  const outbox = new Outbox(outlet, {
-    capacity: 10 * size,
-    failed: noFailure,
-    stats: newStats(),
-  });
+  const outbox = outboxOf(outlet, 10 * size);
   outbox.offer(frame(1));
   outbox.close();
   outbox.offer(frame(2));
@@ -335,12 +288,7 @@ Deno.test("`Outbox` writes nothing once closed", async () => {
 });
 
 Deno.test("`Outbox` refuses a capacity that is not a positive integer", () => {
-  assert.throws(() =>
-    new Outbox(new FakeOutlet(), {
-      capacity: 0,
-      failed: noFailure,
-      stats: newStats(),
-    }), RangeError);
+  assert.throws(() => outboxOf(new FakeOutlet(), 0), RangeError);
 });
 
 Deno.test("Outbox counts the bytes it writes and times one flush in 16, the first included", async () => {
