@@ -10,7 +10,7 @@ import { MistError } from "../protocol/errors.ts";
 import { deliveryFrame, type Frame } from "../protocol/codec.ts";
 import { SetTrie, tagSet, type TrieNode } from "./set_trie.ts";
 
-/** Whatever receives deliveries: a session, in the server. */
+/** Whatever receives deliveries: a connection, in the server. */
 export interface Subscriber {
   /**
    * Takes one delivery. Called synchronously during a publish, so it must only

@@ -2,7 +2,7 @@
  * The one error type of mist's domain, and the wire text of every error.
  *
  * A {@linkcode MistError} travels from wherever it is thrown (the codec, a
- * command, an authenticator) to the session, which turns it into the protocol's
+ * command, an authenticator) to the connection, which turns it into the protocol's
  * error reply in one place. The client maps an error reply back into a
  * `MistError` with the same code ({@linkcode MistError.fromText}), and uses the
  * last codes of {@linkcode ERROR_TEXT} for what goes wrong on its side.
