@@ -117,9 +117,9 @@ export {
   type TransportHandler,
   type TransportOptions,
 } from "./src/client/transport.ts";
+export type { Cluster } from "./src/cluster/cluster.ts";
 export type {
-  Cluster,
   ClusterGrantsHandler,
   ClusterMessageHandler,
   ClusterStats,
-} from "./src/cluster/cluster.ts";
+} from "./src/cluster/cluster_options.ts";

@@ -22,16 +22,6 @@ import { decodeEnvelope, encodeEnvelope, type Envelope } from "./envelope.ts";
 
 const log = getLogger(["mist", "cluster"]);
 
-export {
-  type ClusterGrantsHandler,
-  type ClusterMessageHandler,
-  type ClusterOptions,
-  type ClusterStats,
-  DEFAULT_HEARTBEAT_MS,
-  DEFAULT_MAX_PENDING_GRANTS,
-  PEER_TIMEOUT_INTERVALS,
-} from "./cluster_options.ts";
-
 /**
  * One node of a cluster: sends this node's envelopes through a backplane and
  * hands other nodes' envelopes to handlers; its own come back through the

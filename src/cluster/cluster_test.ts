@@ -3,7 +3,8 @@ import { Recorder } from "../testing/backplane_suite.ts";
 import { eventually } from "../testing/eventually.ts";
 import { tokenDigest } from "../auth/authenticator.ts";
 import type { LinkState } from "./backplane.ts";
-import { Cluster, type ClusterOptions } from "./cluster.ts";
+import { Cluster } from "./cluster.ts";
+import type { ClusterOptions } from "./cluster_options.ts";
 import { MemoryBus, type MemoryLink } from "./backplane_memory.ts";
 
 interface Node {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { tokenDigest } from "../auth/authenticator.ts";
 import { MemoryBus } from "../cluster/backplane_memory.ts";
-import { DEFAULT_HEARTBEAT_MS } from "../cluster/cluster.ts";
+import { DEFAULT_HEARTBEAT_MS } from "../cluster/cluster_options.ts";
 import { eventually } from "../testing/eventually.ts";
 import type { Access } from "./access.ts";
 import { joinCluster } from "./join.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ClusterStats } from "../cluster/cluster.ts";
+import type { ClusterStats } from "../cluster/cluster_options.ts";
 import { ERROR_TEXT, type ErrorCode } from "../protocol/errors.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 import type { LagMonitor } from "./lag.ts";
