@@ -33,6 +33,7 @@ import {
   readBody,
 } from "./http_io.ts";
 import { acceptWebSocket } from "./websocket.ts";
+import { serveConsole } from "../console/routes.ts";
 
 const log = getLogger(["mist", "http"]);
 
@@ -205,6 +206,12 @@ async function api(
 ): Promise<Response | undefined> {
   const get = request.method === "GET" || request.method === "HEAD";
   switch (url.pathname) {
+    case "/": // without an upgrade (those are answered above): to the console
+    case "/console":
+    case "/console/app.js":
+    case "/console/app.css":
+    case "/console/events":
+      return await serveConsole(request, url, r.server, r.info);
     case "/publish":
       if (request.method !== "POST") return methodNotAllowed("POST");
       return await publish(request, url, r);
