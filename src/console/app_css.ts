@@ -10,14 +10,14 @@ export const APP_CSS: string = `
 :root {
   --bg: #f6f7f9; --card: #ffffff; --fg: #1c2330; --muted: #5d6778;
   --line: #d9dde4; --accent: #2563eb; --ok: #15803d; --bad: #b91c1c;
-  --warn: #b45309; --input: #ffffff;
+  --warn: #b45309; --input: #ffffff; --on-accent: #ffffff;
   color-scheme: light dark;
 }
 @media (prefers-color-scheme: dark) {
   :root {
     --bg: #0f141b; --card: #18202b; --fg: #e4e8ee; --muted: #95a0b2;
     --line: #2b3543; --accent: #60a5fa; --ok: #4ade80; --bad: #f87171;
-    --warn: #fbbf24; --input: #111821;
+    --warn: #fbbf24; --input: #111821; --on-accent: #0b1220;
   }
 }
 * { box-sizing: border-box; }
@@ -42,6 +42,7 @@ main { max-width: 1200px; margin: 0 auto; padding: 12px 16px 32px; display: grid
   padding: 10px 12px; margin: 0; min-width: 0;
 }
 h2 { margin: 0 0 6px; font-size: 13px; font-weight: 600; color: var(--muted); text-transform: uppercase; letter-spacing: .4px; }
+h2 .muted { text-transform: none; letter-spacing: 0; font-weight: 400; }
 h3 { margin: 10px 0 4px; font-size: 12px; color: var(--muted); }
 .big { font-size: 26px; font-weight: 600; }
 .muted { color: var(--muted); font-size: 12px; }
@@ -56,7 +57,9 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .plot figcaption b { color: var(--fg); font-size: 16px; font-variant-numeric: tabular-nums; }
 .plot svg { width: 100%; height: 80px; display: block; margin-top: 4px; }
 .plot polyline { fill: none; stroke: var(--accent); stroke-width: 1.5; vector-effect: non-scaling-stroke; }
+.plot .area { fill: var(--accent); opacity: .15; stroke: none; }
 #plot-dropped polyline { stroke: var(--bad); }
+#plot-dropped .area { fill: var(--bad); }
 .plot .axis { stroke: var(--line); stroke-width: 1; vector-effect: non-scaling-stroke; }
 .row { display: flex; flex-wrap: wrap; gap: 6px; margin: 6px 0; }
 .row input { flex: 1 1 8em; min-width: 0; }
@@ -64,7 +67,7 @@ input, button {
   font: inherit; color: var(--fg); background: var(--input);
   border: 1px solid var(--line); border-radius: 6px; padding: 5px 8px;
 }
-button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
+button { background: var(--accent); color: var(--on-accent); border-color: var(--accent); cursor: pointer; }
 button[type="button"]#sign-out, .chips button { background: transparent; color: var(--muted); border-color: var(--line); }
 .buttons { display: flex; flex-wrap: wrap; gap: 6px; }
 .chips { list-style: none; padding: 0; margin: 4px 0; display: flex; flex-wrap: wrap; gap: 6px; }

@@ -48,7 +48,11 @@ export const APP_JS: string = String.raw`"use strict";
     if (n < 1048576) return (n / 1024).toFixed(1) + " KiB";
     return (n / 1048576).toFixed(1) + " MiB";
   }
-  function rate(n) { return n >= 100 ? n.toFixed(0) : n.toFixed(1); }
+  function rate(n) {
+    if (n >= 1e6) return (n / 1e6).toFixed(1) + "M";
+    if (n >= 1e4) return (n / 1e3).toFixed(0) + "k";
+    return n >= 100 ? n.toFixed(0) : n.toFixed(1);
+  }
   function clock() { return new Date().toTimeString().slice(0, 8); }
 
   // ---- the live feed ------------------------------------------------------
@@ -181,15 +185,22 @@ export const APP_JS: string = String.raw`"use strict";
     RATES.forEach(function (key) {
       var series = state.series[key];
       var figure = $("plot-" + key);
-      var max = Math.max(1, Math.max.apply(null, series));
-      var step = 300 / (HISTORY - 1);
+      var peak = Math.max.apply(null, series);
+      var max = Math.max(1, peak);
+      // The first half minute fills the plot; after that it scrolls out to
+      // the whole history.
+      var span = Math.min(HISTORY, Math.max(30, series.length));
+      var step = 300 / (span - 1);
       var offset = 300 - (series.length - 1) * step;
       var points = series.map(function (v, i) {
         return (offset + i * step).toFixed(1) + "," + (78 - (v / max) * 72).toFixed(1);
       });
-      figure.querySelector("polyline").setAttribute("points", points.join(" "));
+      var line = points.join(" ");
+      figure.querySelector("polyline").setAttribute("points", line);
+      figure.querySelector(".area").setAttribute("points", series.length < 2 ? ""
+        : offset.toFixed(1) + ",78 " + line + " 300,78");
       figure.querySelector(".rate").textContent = rate(series[series.length - 1] || 0);
-      figure.querySelector(".max").textContent = "· peak " + rate(max) + "/s";
+      figure.querySelector(".max").textContent = "· peak " + rate(peak) + "/s · last " + series.length + " s";
     });
   }
 

@@ -19,6 +19,7 @@ const plot = ([counter, label]: [string, string]) => `
       <figcaption>${label} <b class="rate">–</b>/s <span class="muted max"></span></figcaption>
       <svg viewBox="0 0 300 80" preserveAspectRatio="none" role="img" aria-label="${label} per second, last three minutes">
         <line x1="0" y1="78" x2="300" y2="78" class="axis"/>
+        <polygon points="" class="area"/>
         <polyline points=""/>
       </svg>
     </figure>`;
