@@ -3,7 +3,8 @@
  *
  * - `http://` and `https://`: the HTTP API of docs/protocol.md §8 (`/ping`, the
  *   WebSocket upgrade, `POST /publish`, Server-Sent Events at `/subscribe`,
- *   `/health/live`, `/health/ready`, `/metrics`);
+ *   `/health/live`, `/health/ready`, `/metrics`), and the web console
+ *   (`/console`, `src/console/`);
  * - `ws://` and `wss://`: the WebSocket upgrade paths, `/ping` and the two
  *   health routes only.
  *
