@@ -9,6 +9,7 @@
 import { checkMetrics, type Principal } from "../core/principal.ts";
 import {
   failure,
+  json,
   methodNotAllowed,
   metricsToken,
 } from "../listeners/http_io.ts";
@@ -71,9 +72,7 @@ export async function serveConsole(
     return await events(request, url, server, info);
   }
   const file = FILES[path];
-  if (file === undefined) {
-    return new Response("not found\n", { status: 404 });
-  }
+  if (file === undefined) return json(404, { error: "not found" });
   return new Response(file[1], {
     headers: { "content-type": file[0], ...CONSOLE_HEADERS },
   });
