@@ -8,6 +8,7 @@
 import type { Principal } from "../core/principal.ts";
 import type { Limits } from "../protocol/codec.ts";
 import type { Connection } from "./connection.ts";
+import type { ServerStats } from "./metrics.ts";
 import type { ConnectionInfo, OpenOptions, Outlet } from "./transport.ts";
 
 /** A certificate and its private key, both PEM. */
@@ -98,6 +99,8 @@ export interface ServerPort {
   health(check?: "live" | "ready"): Promise<HealthReport>;
   /** The server's metrics in Prometheus text format. */
   metrics(): string;
+  /** The numbers `metrics()` renders, structured (the web console's feed). */
+  stats(): ServerStats;
   /** The settings listeners serve by. */
   readonly settings: ListenerSettings;
 }
