@@ -240,7 +240,30 @@ export class MistServer implements AsyncDisposable, ServerPort {
         // Held to this node's limits, delivered to local subscribers only.
         ingress: (tags, data) => this.#ingress(tags, data),
       });
+      this.#cluster.onState((state) => {
+        if (state === "up") this.#relinked();
+      });
     }
+  }
+
+  /**
+   * The link is up (again): grant changes other nodes made meanwhile never
+   * arrived, so every token in use here is read again from the authenticator
+   * and its connections follow what it grants now (`revoked` notices).
+   */
+  #relinked(): void {
+    if (!this.#access.enabled) return;
+    this.#access.reread().then(
+      (failed) => {
+        if (failed === 0) return;
+        log.warn(
+          "Cluster link up, but the grants of {failed} token(s) could not be read again: their connections keep the grants they had",
+          { failed },
+        );
+      },
+      (err) =>
+        log.error("Reading grants again failed: {error}", { error: err }),
+    );
   }
 
   /**
