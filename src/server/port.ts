@@ -98,6 +98,10 @@ export interface ServerPort {
   health(check?: "live" | "ready"): Promise<HealthReport>;
   /** The server's metrics in Prometheus text format. */
   metrics(): string;
-  /** The settings listeners serve by. */
+  /**
+   * The settings listeners serve by. They may be replaced while the server
+   * runs (`MistServer.reconfigure`): read them as a connection opens, not
+   * once per listener, except the certificate, which is set at start.
+   */
   readonly settings: ListenerSettings;
 }

@@ -147,11 +147,12 @@ export class MistServer implements AsyncDisposable, ServerPort {
    * @throws {RangeError} for a limit or queue size that is not a positive integer
    */
   reconfigure(changes: Reconfiguration): void {
-    const { tls } = this.#settings;
+    // Each setting is named as its option: what is not given stays.
+    const { tls, ...now } = this.#settings;
     const settings = listenerSettings({
-      limits: { ...this.#settings.limits, ...changes.limits },
-      drainTimeoutMs: changes.drainTimeoutMs ?? this.#settings.drainTimeoutMs,
-      keepAliveMs: changes.keepAliveMs ?? this.#settings.keepAliveMs,
+      ...now,
+      ...changes,
+      limits: { ...now.limits, ...changes.limits },
       ...(tls === undefined ? {} : { tls }),
     });
     const queueBytes = positiveInteger(
