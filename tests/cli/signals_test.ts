@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { eventually, hostPort, LineClient, tempFile } from "../_helpers.ts";
+import { hostPort, LineClient, tempFile } from "../_helpers.ts";
 import { ServerProcess } from "../_program.ts";
 
 const encoder = new TextEncoder();
@@ -83,7 +83,13 @@ Deno.test("SIGHUP with a config file that no longer parses logs an ERROR and cha
   assert.doesNotMatch(stderr, /Configuration reloaded/);
 });
 
-Deno.test("a second SIGINT during a drain held open by a stalled subscriber exits at once with 130", async () => {
+for (const [signal, exit] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  Deno.test(`a second ${signal} during a drain held open by a stalled subscriber exits at once with ${exit}`, async () => {
+    await forcedExit(signal, exit);
+  });
+}
+
+async function forcedExit(signal: "SIGINT" | "SIGTERM", exit: number) {
   const file = await tempFile(yaml({ "shutdown-timeout": 600 }));
   await using server = new ServerProcess(["--config", file]);
   const url = await server.address("tcp");
@@ -107,33 +113,37 @@ Deno.test("a second SIGINT during a drain held open by a stalled subscriber exit
     }
     assert.deepEqual(await publisher.sync(), []);
 
-    server.child.kill("SIGINT");
-    await server.waitFor(/SIGINT received, shutting down/);
-    const { code, stderr } = await server.stop("SIGINT");
-    assert.equal(code, 130, stderr);
+    server.child.kill(signal);
+    await server.waitFor(new RegExp(`${signal} received, shutting down`));
+    const { code, stderr } = await server.stop(signal);
+    assert.equal(code, exit, stderr);
     assert.match(
       stderr,
-      /\[WARN \] mist: SIGINT received again, exiting now with code 130/,
+      new RegExp(
+        `\\[WARN \\] mist: ${signal} received again, exiting now with code ${exit}`,
+      ),
     );
     assert.doesNotMatch(stderr, /Server closed/);
   } finally {
     stalled.close();
   }
-});
+}
 
-Deno.test("SIGHUP while nothing changed says so, and the server keeps serving", async () => {
+Deno.test("SIGHUP with nothing changed says so; a new log format applies to the lines after the reload", async () => {
   const file = await tempFile(yaml({ "max-tags": 4 }));
   await using server = new ServerProcess(["--config", file]);
-  const url = await server.address("tcp");
+  await server.address("tcp");
   Deno.kill(server.child.pid, "SIGHUP");
-  await server.waitFor(/Configuration reloaded: nothing changed/);
-  await using client = await LineClient.connect(url);
-  await eventually(
-    async () => (await client.request({ command: "ping" })).data === "pong",
-    "the server to answer",
+  await server.waitFor(
+    /\[INFO \] mist: Configuration reloaded: nothing changed$/,
   );
-  assert.equal(
-    server.lines.filter((line) => /restart/.test(line)).length,
-    0,
-  );
+
+  await Deno.writeTextFile(file, yaml({ "max-tags": 4, "log-format": "json" }));
+  Deno.kill(server.child.pid, "SIGHUP");
+  await server.waitFor(/Configuration reloaded: log-format$/);
+  const { code, stderr } = await server.stop("SIGTERM");
+  assert.equal(code, 0, stderr);
+  const closed = stderr.split("\n").find((line) => /Server closed/.test(line));
+  assert.equal(JSON.parse(closed!).message, "Server closed");
+  assert.doesNotMatch(stderr, /restart/);
 });
