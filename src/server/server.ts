@@ -6,7 +6,6 @@
  */
 
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
-import { backoffDelay } from "../_util/backoff.ts";
 import { settlesWithin } from "../_util/deadline.ts";
 import { positiveInteger } from "../_util/text.ts";
 import type { Backplane } from "../cluster/backplane.ts";
@@ -28,6 +27,7 @@ import {
   type ServeOptions,
 } from "./options.ts";
 import { joinCluster } from "./join.ts";
+import { GrantRefresher } from "./relink.ts";
 import { checkHealth } from "./health.ts";
 import { defaultNodeName } from "./node_name.ts";
 import { LagMonitor } from "./lag.ts";
@@ -51,9 +51,6 @@ const log = getLogger(["mist", "server"]);
 
 export { DEFAULT_LISTENERS, DEFAULT_QUEUE_BYTES };
 export type { ServeOptions, ServerStats };
-
-/** How soon grants are read again when the authenticator failed at a relink. */
-const REREAD_BACKOFF = { initialMs: 500, maxMs: 30_000, jitter: 0.2 };
 
 /** How long closed connections get to end before shutdown goes on without them. */
 const CLOSE_GRACE_MS = 2000;
@@ -83,8 +80,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
   #closing: Promise<void> | undefined;
   #neverStarted = false;
   readonly #finished = Promise.withResolvers<void>();
-  #rereading: Promise<void> = Promise.resolve();
-  #rereadTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #refresher: GrantRefresher;
 
   /**
    * Builds a server without starting it; {@linkcode serve} does both.
@@ -101,6 +97,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
       admin: options.token,
       metrics: options.metricsToken,
     });
+    this.#refresher = new GrantRefresher(this.#access);
     if (options.nodeName === "") {
       throw new TypeError("The node name must not be empty");
     }
@@ -248,33 +245,9 @@ export class MistServer implements AsyncDisposable, ServerPort {
         ingress: (tags, data) => this.#ingress(tags, data),
       });
       this.#cluster.onState((state) => {
-        if (state === "up") this.#relinked();
+        if (state === "up") this.#refresher.relinked();
       });
     }
-  }
-
-  /**
-   * The link is up (again): grant changes other nodes made meanwhile never
-   * arrived, so every token in use here is read again from the authenticator
-   * and its connections follow what it grants now (`revoked` notices).
-   */
-  #relinked(retry = 0): void {
-    clearTimeout(this.#rereadTimer);
-    if (!this.#access.enabled || this.#closing !== undefined) return;
-    // One reading at a time; a relink during one reads again after it.
-    this.#rereading = this.#rereading.then(async () => {
-      const failed = await this.#access.reread().catch((err) => {
-        log.error("Reading grants again failed: {error}", { error: err });
-        return 1;
-      });
-      if (failed === 0 || this.#closing !== undefined) return;
-      const ms = Math.round(backoffDelay(retry, REREAD_BACKOFF));
-      log.warn(
-        "The grants of {failed} token(s) could not be read again after the cluster link came up: their connections keep the grants they had; retrying in {ms} ms",
-        { failed, ms },
-      );
-      this.#rereadTimer = setTimeout(() => this.#relinked(retry + 1), ms);
-    });
   }
 
   /**
@@ -426,7 +399,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
       // listeners stop only after the drain: shutting down Deno.serve ends
       // its WebSockets at once, before they are written what they are owed.
       this.#lag.stop();
-      clearTimeout(this.#rereadTimer);
+      this.#refresher.close();
       const connections = [...this.#connections];
       const drainMs = this.settings.drainTimeoutMs;
       await Promise.all([
