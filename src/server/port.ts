@@ -101,6 +101,10 @@ export interface ServerPort {
   metrics(): string;
   /** The numbers `metrics()` renders, structured (the web console's feed). */
   stats(): ServerStats;
-  /** The settings listeners serve by. */
+  /**
+   * The settings listeners serve by. They may be replaced while the server
+   * runs (`MistServer.reconfigure`): read them as a connection opens, not
+   * once per listener, except the certificate, which is set at start.
+   */
   readonly settings: ListenerSettings;
 }
