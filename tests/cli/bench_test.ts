@@ -10,6 +10,7 @@ import type { BenchResult } from "../../src/cli/bench_report.ts";
 import { serve } from "../../src/server/server.ts";
 import { args, runProgram } from "../_program.ts";
 import { addressOf } from "../_helpers.ts";
+import { testCertificate } from "../_certificates.ts";
 
 function tcpAndWs() {
   return serve({ listeners: ["tcp://127.0.0.1:0", "ws://127.0.0.1:0"] });
@@ -128,6 +129,34 @@ Deno.test("mist bench runs over WebSocket, offering line mode or not", async (t)
   });
 });
 
+const certificate = await testCertificate();
+
+Deno.test({
+  name: "mist bench runs over tls:// and wss:// trusting --ca",
+  // Without openssl: ignored, except in CI, where testCertificate() fails.
+  ignore: certificate === undefined,
+  async fn(t) {
+    const { cert, key, caFile } = certificate!;
+    await using server = await serve({
+      listeners: ["tls://127.0.0.1:0", "wss://127.0.0.1:0"],
+      tls: { cert, key },
+    });
+    for (const scheme of ["tls", "wss"]) {
+      await t.step(scheme, async () => {
+        const r = await runBench(["fanout"], {
+          host: addressOf(server, scheme),
+          ca: caFile,
+          rate: "300",
+          subscribers: "2",
+        });
+        assert.ok(r.received > 0);
+        assert.equal(r.received, r.sent * 2);
+        assert.equal(r.lost, 0);
+      });
+    }
+  },
+});
+
 Deno.test("mist bench refuses a bad command line with exit 2, and an unreachable server with exit 3", async () => {
   const usage = await runProgram(["bench", "nope"]);
   assert.equal(usage.code, 2);
@@ -139,6 +168,21 @@ Deno.test("mist bench refuses a bad command line with exit 2, and an unreachable
   const help = await runProgram(["bench", "--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: mist bench/);
+
+  // --ws-lines against a WebSocket server that does not accept mist.lines.
+  await using plain = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) => Deno.upgradeWebSocket(request).response,
+  );
+  const refused = await runProgram(
+    args("bench", {
+      host: `ws://127.0.0.1:${plain.addr.port}`,
+      "ws-lines": true,
+      duration: "1",
+    }),
+  );
+  assert.equal(refused.code, 3, refused.stderr);
+  assert.match(refused.stderr, /did not accept mist\.lines/);
 
   // A port nothing listens on: a server started and stopped.
   const server = await tcpAndWs();
