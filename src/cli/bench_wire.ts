@@ -136,6 +136,38 @@ function stampOf(bytes: Uint8Array, at: number, end: number): number {
   return Number(text);
 }
 
+/**
+ * Counts the mist messages of one WebSocket text frame without copying it:
+ * one message, or in line mode several, each ended by `\n`.
+ */
+export function mistText(counts: Counts): (frame: string) => void {
+  const line = (t: string, s: number, e: number) => {
+    const c = t.charCodeAt(s + 12);
+    if (c === 0x70 && t.charCodeAt(s + 13) === 0x75) { // publish
+      counts.received++;
+      if (counts.sample()) {
+        const at = t.indexOf("@", s);
+        if (at !== -1 && at + STAMP < e) {
+          counts.stamp(Number(t.slice(at + 1, at + 1 + STAMP)));
+        }
+      }
+    } else if (c === 0x70) { // ping
+      counts.pong();
+    } else if (c === 0x64) { // dropped
+      counts.dropped += Number(
+        /"data":"(\d+)"/.exec(t.slice(s, e))?.[1] ?? 0,
+      );
+    }
+  };
+  return (frame) => {
+    let start = 0;
+    for (let end; (end = frame.indexOf("\n", start)) !== -1; start = end + 1) {
+      if (end > start) line(frame, start, end);
+    }
+    if (start < frame.length) line(frame, start, frame.length);
+  };
+}
+
 /** Reads one line's head; one classifier per protocol. */
 export type LineHandler = (
   bytes: Uint8Array,
@@ -297,10 +329,13 @@ function openWebSocket(
     ...(client ? { client } : {}),
   });
   const opened = Promise.withResolvers<Wire>();
+  const text = job.protocol === "mist" ? mistText(counts) : undefined;
   socket.onmessage = (event) => {
-    const text = String(event.data);
-    const bytes = encoder.encode(text.endsWith("\n") ? text : text + "\n");
-    scanner.push(bytes);
+    const frame = String(event.data);
+    if (text) text(frame);
+    else {scanner.push(
+        encoder.encode(frame.endsWith("\n") ? frame : frame + "\n"),
+      );}
     counts.share();
   };
   socket.onerror = (event) =>

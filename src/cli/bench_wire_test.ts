@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { Counts, LineScanner, mistLine, now, respLine } from "./bench_wire.ts";
+import {
+  Counts,
+  LineScanner,
+  mistLine,
+  mistText,
+  now,
+  respLine,
+} from "./bench_wire.ts";
 
 const encoder = new TextEncoder();
 
@@ -77,4 +84,19 @@ Deno.test("Counts.until() resolves on a pong and times out with the reason", asy
     counts.until(() => false, 5000, "x"),
     /the server closed a connection/,
   );
+});
+
+Deno.test("the WebSocket counter reads one message a frame, or several in line mode", () => {
+  const counts = new Counts(1);
+  const text = mistText(counts);
+  text(publish().trimEnd());
+  text(
+    publish() + publish("") + '{"command":"ping","tags":[],"data":"pong"}\n',
+  );
+  text('{"command":"dropped","data":"7"}');
+  assert.equal(counts.received, 3);
+  assert.equal(counts.pongs, 1);
+  assert.equal(counts.dropped, 7);
+  assert.equal(counts.histogram.total, 3);
+  assert.ok(counts.histogram.percentile(0.5) >= 4000);
 });
