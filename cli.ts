@@ -34,7 +34,7 @@ const HELP = `mist ${VERSION}: a tag-based publish/subscribe server
 
 Usage:
   mist --server [flags]     run a server
-  mist ping|subscribe|publish|list|admin [flags]
+  mist ping|subscribe|publish|list|admin|bench [flags]
                             talk to a server ("mist help COMMAND" for each)
   mist version, -v, --version
                             print the version
