@@ -3,7 +3,8 @@
  *
  * - `http://` and `https://`: the HTTP API of docs/protocol.md §8 (`/ping`, the
  *   WebSocket upgrade, `POST /publish`, Server-Sent Events at `/subscribe`,
- *   `/health/live`, `/health/ready`, `/metrics`);
+ *   `/health/live`, `/health/ready`, `/metrics`), and the web console
+ *   (`/console`, `src/console/`);
  * - `ws://` and `wss://`: the WebSocket upgrade paths, `/ping` and the two
  *   health routes only.
  *
@@ -38,6 +39,7 @@ import {
 } from "./http_io.ts";
 import { type OriginVerdict, originVerdict, WarnOnce } from "./origins.ts";
 import { acceptWebSocket } from "./websocket.ts";
+import { serveConsole } from "../console/routes.ts";
 
 const log = getLogger(["mist", "http"]);
 
@@ -213,6 +215,12 @@ async function api(
 ): Promise<Response | undefined> {
   const get = request.method === "GET" || request.method === "HEAD";
   switch (url.pathname) {
+    case "/": // without an upgrade (those are answered above): to the console
+    case "/console":
+    case "/console/app.js":
+    case "/console/app.css":
+    case "/console/events":
+      return await serveConsole(request, url, r.server, r.info);
     case "/publish":
     case "/subscribe": {
       // What browsers reach: the origin policy first (§9), before any token

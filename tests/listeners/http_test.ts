@@ -175,7 +175,7 @@ Deno.test("the HTTP listener answers 404, 405 and 426 with a short JSON error", 
   const ws = addressOf(server, "ws").replace(/^ws:/, "http:");
   const cases: [string, RequestInit, number, string | null][] = [
     [`${http}/nowhere`, {}, 404, null],
-    [`${http}/`, {}, 404, null],
+    [`${ws}/`, {}, 404, null], // on http://, / leads to the console
     [`${ws}/publish`, post("{}"), 404, null],
     [`${ws}/metrics`, {}, 404, null],
     [`${http}/publish`, {}, 405, "POST, OPTIONS"],
