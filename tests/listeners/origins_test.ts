@@ -362,3 +362,21 @@ Deno.test("serve() refuses an allowed origin that is not one, naming it", async 
     '"app.example.com"',
   );
 });
+
+Deno.test("reconfigure() changes the allowed origins of a running server (SIGHUP)", async () => {
+  await using server = await allServer();
+  const http = addressOf(server, "http");
+  const status = async () =>
+    (await fetchOnce(`${http}/subscribe`, { headers: { origin: APP } }))
+      .status;
+  assert.equal(await status(), 403);
+  server.reconfigure({ allowedOrigins: [APP] });
+  assert.equal(await status(), 400); // served: no tags asked for
+  server.reconfigure({ allowedOrigins: [] });
+  assert.equal(await status(), 403);
+  assert.throws(
+    () => server.reconfigure({ allowedOrigins: ["nope"] }),
+    TypeError,
+  );
+  assert.equal(await status(), 403, "a bad reconfiguration changes nothing");
+});
