@@ -75,6 +75,8 @@ an environment variable MIST_<KEY>: see below):
   --cluster URL             join a cluster through Redis (or Valkey, KeyDB, Dragonfly):
                             redis://[USER:PASS@]HOST:PORT[/DB] or rediss://...
   --cluster-name NAME       lets several clusters share one Redis (default mist)
+  --allowed-origins ORIGIN  browser pages that may connect besides the server's own,
+                            e.g. https://app.example.com, or * for any (repeatable)
 
 Sizes are bytes, or a number with KiB, MiB, GiB, KB, MB or GB.
 The server stops cleanly on SIGINT or SIGTERM; a second one exits at once.

@@ -67,6 +67,8 @@ export interface Config {
   cluster?: string;
   /** The cluster's name (its Redis channel is `mist:<name>`). */
   clusterName?: string;
+  /** The origins browsers may connect from besides the server's own, or `*`. */
+  allowedOrigins?: string[];
 }
 
 /** What the command line asked for. */
@@ -102,6 +104,7 @@ export const CONFIG_KEYS = {
   "shutdown-timeout": { kind: "seconds", field: "shutdownTimeout" },
   "cluster": { kind: "secret", field: "cluster" },
   "cluster-name": { kind: "string", field: "clusterName" },
+  "allowed-origins": { kind: "origins", field: "allowedOrigins" },
 } as const satisfies Record<string, { kind: Kind; field: keyof Config }>;
 
 type Key = keyof typeof CONFIG_KEYS;
@@ -172,9 +175,10 @@ export async function loadConfig(
     version: { type: "boolean", short: "v" },
   };
   for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
-    specs[key] = spec.kind === "boolean"
-      ? { type: "boolean" }
-      : { type: "string", multiple: spec.kind === "list" };
+    specs[key] = spec.kind === "boolean" ? { type: "boolean" } : {
+      type: "string",
+      multiple: spec.kind === "list" || spec.kind === "origins",
+    };
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {

@@ -31,6 +31,7 @@ export const LIVE_KEYS: ReadonlySet<string> = new Set<Key>([
   "max-subscriptions",
   "queue-size",
   "shutdown-timeout",
+  "allowed-origins",
 ]);
 
 /** Keys the program reads only at start, whatever their value: never compared. */
@@ -76,6 +77,8 @@ export function reconfiguration(config: Config): Reconfiguration {
     ...(limits === undefined ? {} : { limits }),
     ...(queueBytes === undefined ? {} : { queueBytes }),
     ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
+    // Unset means none: a key removed from the file is a change too.
+    allowedOrigins: config.allowedOrigins ?? [],
   };
 }
 

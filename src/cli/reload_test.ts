@@ -34,6 +34,12 @@ Deno.test("reconfiguration() carries the limits, the queue size and the drain ti
   assert.equal(changes.limits?.maxTags, 3);
   assert.equal(changes.queueBytes, 2048);
   assert.equal(changes.drainTimeoutMs, 2000);
+  assert.deepEqual(changes.allowedOrigins, []);
+  assert.deepEqual(
+    reconfiguration({ ...config, allowedOrigins: ["http://a.example"] })
+      .allowedOrigins,
+    ["http://a.example"],
+  );
 });
 
 Deno.test("Reloader applies a changed file to the server's new connections only, and keeps restart-only keys as they were", async () => {

@@ -50,5 +50,8 @@ export function serveOptions(
     ...(config.clusterName === undefined
       ? {}
       : { clusterName: config.clusterName }),
+    ...(config.allowedOrigins === undefined
+      ? {}
+      : { allowedOrigins: config.allowedOrigins }),
   };
 }

@@ -13,6 +13,11 @@ Deno.test("serveOptions() passes the metrics token and the node name to serve()"
   assert.equal(options.nodeName, "node-a");
 });
 
+Deno.test("serveOptions() passes the allowed origins to serve()", () => {
+  const config = { ...defaultConfig(), allowedOrigins: ["http://a.example"] };
+  assert.deepEqual(serveOptions(config).allowedOrigins, ["http://a.example"]);
+});
+
 Deno.test("serveOptions() sets no key for what is not configured", () => {
   const options = serveOptions(defaultConfig());
   for (
@@ -24,6 +29,7 @@ Deno.test("serveOptions() sets no key for what is not configured", () => {
       "tls",
       "cluster",
       "clusterName",
+      "allowedOrigins",
     ]
   ) {
     assert.ok(!(key in options), key);

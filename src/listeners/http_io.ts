@@ -1,6 +1,6 @@
 /**
- * What an HTTP request presents (its body, its token) and the responses the
- * HTTP listeners build from mist's errors.
+ * What an HTTP request presents (its body, its token), the responses the
+ * HTTP listeners build from mist's errors, and their CORS headers (§9).
  *
  * @module
  */
@@ -8,6 +8,7 @@
 import type { Principal } from "../core/principal.ts";
 import { errorReply } from "../protocol/codec.ts";
 import { type ErrorContext, MistError } from "../protocol/errors.ts";
+import { ORIGIN_REFUSED, type OriginVerdict } from "./origins.ts";
 
 /** Reads a body up to a size; `undefined` when it is longer. */
 export async function readBody(
@@ -116,4 +117,71 @@ export function json(
     status,
     headers: { "content-type": "application/json", ...headers },
   });
+}
+
+/** The request headers a cross-origin page may send (docs/protocol.md §9). */
+export const CORS_ALLOWED_HEADERS = "Content-Type, Authorization, X-AUTH-TOKEN";
+
+/** How long a browser may cache a preflight's answer, in seconds. */
+export const CORS_MAX_AGE_SECONDS = 600;
+
+/**
+ * The answer to a request whose origin is refused (docs/protocol.md §9):
+ * `403` and the §6 error reply `forbidden: origin not allowed`.
+ *
+ * @param command the command the route runs (`""` for a WebSocket upgrade)
+ * @returns the response
+ */
+export function originRefused(command: string): Response {
+  const err = new MistError("forbidden", ORIGIN_REFUSED);
+  return json(403, errorReply(err, { command }), { vary: "Origin" });
+}
+
+/**
+ * Adds what the origin policy owes a response of a browser-facing route:
+ * `Vary: Origin` always (the answer depends on it) and, for a listed
+ * cross-origin request, `Access-Control-Allow-Origin` naming its origin.
+ *
+ * @param response a response built by mist (its headers can change)
+ * @param origin the request's `Origin` header
+ * @param verdict what the policy said of it
+ * @returns the same response
+ */
+export function withCors(
+  response: Response,
+  origin: string | null,
+  verdict: OriginVerdict,
+): Response {
+  response.headers.append("vary", "Origin");
+  if (verdict === "listed" && origin !== null) {
+    response.headers.set("access-control-allow-origin", origin);
+  }
+  return response;
+}
+
+/**
+ * The answer to an `OPTIONS` request (a CORS preflight, from a browser):
+ * `204`, with the CORS headers for a listed origin.
+ *
+ * @param methods the route's methods, e.g. `POST`
+ * @param origin the request's `Origin` header
+ * @param verdict what the policy said of it (a refused one never gets here)
+ * @returns the response
+ */
+export function preflight(
+  methods: string,
+  origin: string | null,
+  verdict: OriginVerdict,
+): Response {
+  const headers: Record<string, string> = { allow: `${methods}, OPTIONS` };
+  if (verdict === "listed") {
+    headers["access-control-allow-methods"] = methods;
+    headers["access-control-allow-headers"] = CORS_ALLOWED_HEADERS;
+    headers["access-control-max-age"] = String(CORS_MAX_AGE_SECONDS);
+  }
+  return withCors(
+    new Response(null, { status: 204, headers }),
+    origin,
+    verdict,
+  );
 }

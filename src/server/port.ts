@@ -66,6 +66,11 @@ export interface ListenerSettings {
   readonly tls: TlsCertificate | undefined;
   /** How often an idle event stream gets a keep-alive comment, in milliseconds. */
   readonly keepAliveMs: number;
+  /**
+   * The origins browsers may connect from besides the server's own
+   * (docs/protocol.md §9), normalised (`scheme://host[:port]`), or `*`.
+   */
+  readonly allowedOrigins: readonly string[];
 }
 
 /** What the server offers its listeners. */

@@ -462,7 +462,7 @@ export async function serve(options: ServeOptions = {}): Promise<MistServer> {
  */
 export type Reconfiguration = Pick<
   ServeOptions,
-  "limits" | "queueBytes" | "drainTimeoutMs" | "keepAliveMs"
+  "limits" | "queueBytes" | "drainTimeoutMs" | "keepAliveMs" | "allowedOrigins"
 >;
 
 /** Where the server's own connections write: nowhere. */
