@@ -29,6 +29,7 @@ import {
   MistError,
 } from "../protocol/errors.ts";
 import type { Access } from "./access.ts";
+import { type SubscriptionBudget, subscriptionBytes } from "./budget.ts";
 import { Outbox } from "./outbox.ts";
 import type { ConnectionInfo, OpenOptions, Outlet } from "./transport.ts";
 
@@ -49,6 +50,8 @@ export interface ConnectionHost {
   readonly broker: Broker<Connection>;
   /** Access control: principals, grants. */
   readonly access: Access;
+  /** What the subscriptions of every connection cost. */
+  readonly budget: SubscriptionBudget<Connection>;
   /** The size limits of frames and subscriptions. */
   readonly limits: Limits;
   /** The capacity of each connection's outbound queue, in bytes. */
@@ -307,7 +310,10 @@ export class Connection {
     });
     // One notice per subscription lost (docs/protocol.md §4), so that a client
     // can tell a revoked subscription from a quiet one.
-    for (const tags of revoked) this.send({ command: "revoked", tags });
+    for (const tags of revoked) {
+      this.#host.budget.refund(this, subscriptionBytes(tags));
+      this.send({ command: "revoked", tags });
+    }
     if (removed > 0) {
       log.debug("{listener} connection {id} lost {removed} subscription(s)", {
         listener: this.info.listener,
@@ -374,6 +380,7 @@ export class Connection {
     if (this.#isClosed) return;
     this.#isClosed = true;
     this.#host.broker.remove(this);
+    this.#host.budget.release(this);
     this.#unfollow();
     this.#host.release(this);
     if (this.#counted) this.info.stats.connections--;

@@ -18,6 +18,7 @@ import { type Listener, startListeners } from "../listeners/listener.ts";
 import { type Limits, validate } from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
 import { Access } from "./access.ts";
+import { SubscriptionBudget } from "./budget.ts";
 import { commandTable } from "./commands.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import {
@@ -66,6 +67,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
   readonly settings: ListenerSettings;
   readonly #broker = new Broker<Connection>();
   readonly #access: Access;
+  readonly #budget: SubscriptionBudget<Connection>;
   readonly #host: ConnectionHost;
   readonly #listeners: Listener[] = [];
   readonly #connections = new Set<Connection>();
@@ -107,15 +109,22 @@ export class MistServer implements AsyncDisposable, ServerPort {
       throw new TypeError("The node name must not be empty");
     }
     this.#nodeName = options.nodeName;
+    this.#budget = new SubscriptionBudget({
+      maxTotalSubscriptions: options.maxTotalSubscriptions,
+      maxTotalSubscriptionBytes: options.maxTotalSubscriptionBytes,
+      maxSubscriptionBytes: options.maxSubscriptionBytes,
+    });
     this.#host = {
       broker: this.#broker,
       access: this.#access,
+      budget: this.#budget,
       limits: this.limits,
       queueBytes: this.queueBytes,
       errors: this.#errors,
       commands: commandTable({
         access: this.#access,
         broker: this.#broker,
+        budget: this.#budget,
         limits: this.limits,
         route: (from, tags, data) => this.#route(from, tags, data),
         connections: () => connectionCounts(this.#listeners),
