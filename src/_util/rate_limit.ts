@@ -72,6 +72,16 @@ export class RateLimiter {
     return suppressed;
   }
 
+  /**
+   * How many events of a kind were suppressed since the last one allowed.
+   *
+   * @param kind what happened
+   * @returns the count, 0 for a kind never seen
+   */
+  suppressed(kind: string): number {
+    return this.#kinds.get(kind)?.suppressed ?? 0;
+  }
+
   /** Forgets every kind (tests). */
   reset(): void {
     this.#kinds.clear();

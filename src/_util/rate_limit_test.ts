@@ -11,6 +11,8 @@ Deno.test("RateLimiter allows one event per kind per interval and counts the res
   for (let i = 0; i < 49; i++) assert.equal(limiter.allow("a"), undefined);
   now = 9_999;
   assert.equal(limiter.allow("a"), undefined);
+  assert.equal(limiter.suppressed("a"), 50);
+  assert.equal(limiter.suppressed("never"), 0);
   now = 10_000;
   assert.equal(limiter.allow("a"), 50);
   assert.equal(limiter.allow("a"), undefined);

@@ -11,6 +11,7 @@
  */
 
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
+import { limitedLog } from "../_util/rate_limit.ts";
 import { errorText } from "../_util/text.ts";
 import type { Broker } from "../core/broker.ts";
 import { maySubscribe, type Principal } from "../core/principal.ts";
@@ -30,6 +31,7 @@ import {
 } from "../protocol/errors.ts";
 import type { Access } from "./access.ts";
 import { type SubscriptionBudget, subscriptionBytes } from "./budget.ts";
+import { replyLevel } from "./log_policy.ts";
 import { Outbox } from "./outbox.ts";
 import type { ConnectionInfo, OpenOptions, Outlet } from "./transport.ts";
 
@@ -256,12 +258,18 @@ export class Connection {
     const error = err as MistError;
     this.#host.errors[error.code]++;
     const context = error.context ?? request;
-    log.debug("{listener} connection {id}: error reply to {command}: {error}", {
-      listener: this.info.listener,
-      id: this.id,
-      command: context.command === "" ? "(unreadable)" : context.command,
-      error: error.message,
-    });
+    limitedLog(
+      log,
+      replyLevel(error.code),
+      `reply:${error.code}`,
+      "{listener} connection {id}: error reply to {command}: {error}",
+      {
+        listener: this.info.listener,
+        id: this.id,
+        command: context.command === "" ? "(unreadable)" : context.command,
+        error: error.message,
+      },
+    );
     this.send(errorReply(error, context));
   }
 
