@@ -56,8 +56,9 @@ function basicCommands(
   return [
     ["ping", () => ({ command: "ping", tags: [], data: "pong" })],
     ["subscribe", (connection, request) => {
-      const tags = tagSet(requireTags(request));
-      checkSubscribe(connection.principal, tags);
+      const requested = requireTags(request);
+      checkSubscribe(connection.principal, requested);
+      const tags = tagSet(requested);
       const { broker, budget } = server;
       if (!broker.subscribe(connection, tags, server.limits.maxSubscriptions)) {
         return; // held already: it costs nothing more
