@@ -68,6 +68,13 @@ an environment variable MIST_<KEY>: see below):
   --max-tags N              most tags in one message (default 64)
   --max-tag-length SIZE     longest tag in bytes (default 1KiB)
   --max-subscriptions N     most subscriptions per connection (default 10000)
+  --max-subscription-bytes SIZE
+                            most bytes of subscription tags per connection (default 4MiB)
+  --max-total-subscriptions N
+                            most subscriptions over every connection (default 1000000)
+  --max-total-subscription-bytes SIZE
+                            most bytes of subscription tags over every connection
+                            (default 256MiB)
   --queue-size SIZE         outbound buffer per connection; when a client reads too
                             slowly, newer messages to it are dropped (default 8MiB)
   --shutdown-timeout SECS   on SIGINT/SIGTERM, how long each connection gets to

@@ -363,12 +363,10 @@ async function publish(
   }
   const limits = r.server.settings.limits;
   const body = await readBody(request, limits.maxMessageBytes);
-  r.info.stats.bytesReceived += body?.byteLength ?? 0;
-  if (body === undefined) {
-    return failure(new MistError("too_large"), principal, {
-      command: "publish",
-    });
+  if (body instanceof MistError) {
+    return failure(body, principal, { command: "publish" });
   }
+  r.info.stats.bytesReceived += body.byteLength;
   let decoded: CommandRequest = { command: "publish" };
   // A connection for this one request: the publish command runs as it would
   // on any other transport.

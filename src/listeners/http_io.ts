@@ -5,28 +5,52 @@
  * @module
  */
 
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
+import { limitedLog } from "../_util/rate_limit.ts";
+import { errorText } from "../_util/text.ts";
 import type { Principal } from "../core/principal.ts";
 import { errorReply } from "../protocol/codec.ts";
 import { type ErrorContext, MistError } from "../protocol/errors.ts";
 import { ORIGIN_REFUSED, type OriginVerdict } from "./origins.ts";
 
-/** Reads a body up to a size; `undefined` when it is longer. */
+const log = getLogger(["mist", "http"]);
+
+/**
+ * Reads a body up to a size. A body that cannot be read (the client hung up
+ * before it ended) is the client's fault: logged at DEBUG, rate-limited.
+ *
+ * @param request the request
+ * @param max the most bytes
+ * @returns the body, or the error to answer: `message too large` past
+ *   `max` bytes, `invalid message` when it could not be read
+ */
 export async function readBody(
   request: Request,
   max: number,
-): Promise<Uint8Array | undefined> {
+): Promise<Uint8Array | MistError> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > max) {
-    await request.body?.cancel();
-    return undefined;
+    await request.body?.cancel().catch(() => {});
+    return tooLarge(max);
   }
   if (request.body === null) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of request.body) {
-    size += chunk.byteLength;
-    if (size > max) return undefined; // leaving the loop cancels the body
-    chunks.push(chunk);
+  try {
+    for await (const chunk of request.body) {
+      size += chunk.byteLength;
+      if (size > max) return tooLarge(max); // leaving the loop cancels the body
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    limitedLog(
+      log,
+      "debug",
+      "http-body-unread",
+      "A request body could not be read after {size} bytes: {error}",
+      { size, error: errorText(err) },
+    );
+    return new MistError("invalid_message", "the body could not be read");
   }
   const body = new Uint8Array(size);
   let offset = 0;
@@ -35,6 +59,17 @@ export async function readBody(
     offset += chunk.byteLength;
   }
   return body;
+}
+
+function tooLarge(max: number): MistError {
+  limitedLog(
+    log,
+    "info",
+    "http-body-too-large",
+    "Refused a request body longer than {max} bytes",
+    { max },
+  );
+  return new MistError("too_large");
 }
 
 /**

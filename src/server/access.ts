@@ -7,6 +7,7 @@
  */
 
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
+import { limitedLog } from "../_util/rate_limit.ts";
 import { MistError } from "../protocol/errors.ts";
 import {
   type Authenticator,
@@ -164,6 +165,16 @@ export class Access {
 
   #refuse(): MistError {
     this.#refused++;
+    // Never the token: only that one was refused, on whichever transport.
+    limitedLog(
+      log,
+      "info",
+      "refused-token",
+      "Refused an invalid token ({refused} since start)",
+      {
+        refused: this.#refused,
+      },
+    );
     return new MistError("invalid_token");
   }
 

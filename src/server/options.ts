@@ -37,6 +37,12 @@ export interface ServeOptions {
   limits?: Partial<Limits>;
   /** Capacity of each connection's outbound queue in bytes (default 8 MiB). */
   queueBytes?: number;
+  /** The most subscriptions held over every connection (default 1,000,000). */
+  maxTotalSubscriptions?: number;
+  /** The most bytes of subscription tags held over every connection (default 256 MiB). */
+  maxTotalSubscriptionBytes?: number;
+  /** The most bytes of subscription tags one connection may hold (default 4 MiB). */
+  maxSubscriptionBytes?: number;
   /** Custom commands by name. */
   commands?: Readonly<Record<string, CommandHandler>>;
   /**

@@ -18,6 +18,7 @@ import { type Listener, startListeners } from "../listeners/listener.ts";
 import { type Limits, validate } from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
 import { Access } from "./access.ts";
+import { SubscriptionBudget } from "./budget.ts";
 import { commandTable } from "./commands.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import {
@@ -63,6 +64,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
   readonly #broker = new Broker<Connection>();
   readonly #access: Access;
   readonly #commands: ServeOptions["commands"];
+  readonly #budget: SubscriptionBudget<Connection>;
   /** What each new connection is opened with; one keeps the host it got. */
   #host: ConnectionHost;
   readonly #listeners: Listener[] = [];
@@ -103,6 +105,11 @@ export class MistServer implements AsyncDisposable, ServerPort {
     }
     this.#nodeName = options.nodeName;
     this.#commands = options.commands;
+    this.#budget = new SubscriptionBudget({
+      maxTotalSubscriptions: options.maxTotalSubscriptions,
+      maxTotalSubscriptionBytes: options.maxTotalSubscriptionBytes,
+      maxSubscriptionBytes: options.maxSubscriptionBytes,
+    });
     this.#host = this.#newHost(
       positiveInteger("queueBytes", options.queueBytes ?? DEFAULT_QUEUE_BYTES),
     );
@@ -172,12 +179,14 @@ export class MistServer implements AsyncDisposable, ServerPort {
     return {
       broker: this.#broker,
       access: this.#access,
+      budget: this.#budget,
       limits,
       queueBytes,
       errors: this.#errors,
       commands: commandTable({
         access: this.#access,
         broker: this.#broker,
+        budget: this.#budget,
         limits,
         route: (from, tags, data) => this.#route(from, tags, data),
         connections: () => connectionCounts(this.#listeners),
