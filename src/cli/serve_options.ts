@@ -39,6 +39,7 @@ export function serveOptions(
     },
     queueBytes: config.queueSize,
     drainTimeoutMs: config.shutdownTimeout * 1000,
+    requestTimeoutMs: config.requestTimeout * 1000,
     ...(authenticator === undefined ? {} : { authenticator }),
     ...(config.token === undefined ? {} : { token: config.token }),
     ...(config.metricsToken === undefined

@@ -1,11 +1,8 @@
 /**
- * The HTTP listeners on `Deno.serve`:
- *
- * - `http://` and `https://`: the HTTP API of docs/protocol.md §8 (`/ping`, the
- *   WebSocket upgrade, `POST /publish`, Server-Sent Events at `/subscribe`,
- *   `/health/live`, `/health/ready`, `/metrics`);
- * - `ws://` and `wss://`: the WebSocket upgrade paths, `/ping` and the two
- *   health routes only.
+ * The HTTP listeners on `Deno.serve`, `http://` and `https://`: the HTTP API
+ * of docs/protocol.md §8 (`/ping`, the WebSocket upgrade, `POST /publish`,
+ * Server-Sent Events at `/subscribe`, `/health/live`, `/health/ready`,
+ * `/metrics`). The `ws://` listener is ws_listener.ts.
  *
  * Every `GET` route answers `HEAD` too.
  *
@@ -39,8 +36,6 @@ const log = getLogger(["mist", "http"]);
 const DEFAULT_PORTS: Record<string, number> = {
   http: 8080,
   https: 8443,
-  ws: 8888,
-  wss: 8889,
 };
 
 /**
@@ -56,22 +51,6 @@ export function listenHttp(
   server: ServerPort,
 ): Promise<Listener> {
   return Promise.resolve(startHttp(url, server, true));
-}
-
-/**
- * Starts a `ws://` or `wss://` listener: WebSocket upgrades, `/ping` and
- * the health routes.
- *
- * @param url e.g. `ws://127.0.0.1:8888`
- * @param server the server's side
- * @returns the started listener
- * @throws {Error} for `wss://` without a certificate; the errors of `Deno.serve`
- */
-export function listenWebSocket(
-  url: URL,
-  server: ServerPort,
-): Promise<Listener> {
-  return Promise.resolve(startHttp(url, server, false));
 }
 
 function startHttp(

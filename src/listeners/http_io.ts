@@ -44,7 +44,10 @@ export async function readBody(
  * @param url its parsed URL
  * @returns the token, or `undefined` when none is presented
  */
-export function presentedToken(request: Request, url: URL): string | undefined {
+export function presentedToken(
+  request: Pick<Request, "headers">,
+  url: URL,
+): string | undefined {
   const header = request.headers.get("x-auth-token");
   if (header !== null) return header;
   for (const [name, value] of url.searchParams) {

@@ -65,6 +65,11 @@ export interface ListenerSettings {
   readonly tls: TlsCertificate | undefined;
   /** How often an idle event stream gets a keep-alive comment, in milliseconds. */
   readonly keepAliveMs: number;
+  /**
+   * How long a client gets for its TLS handshake, request head and upgrade
+   * on the `ws://` listener, in milliseconds (0: no limit).
+   */
+  readonly requestTimeoutMs: number;
 }
 
 /** What the server offers its listeners. */
