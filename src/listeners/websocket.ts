@@ -28,7 +28,6 @@ import {
   CLOSE_POLICY_VIOLATION,
   lineGroups,
   LINES_PROTOCOL,
-  offersLines,
   splitLines,
 } from "./ws_frames.ts";
 
@@ -65,7 +64,9 @@ export function acceptWebSocket(
   info: ConnectionInfo,
   options: OpenOptions,
 ): Response {
-  const lines = offersLines(request.headers.get("sec-websocket-protocol"));
+  // Deno accepts a protocol only from a list split on ", " exactly.
+  const lines = request.headers.get("sec-websocket-protocol")?.split(", ")
+    .includes(LINES_PROTOCOL) ?? false;
   const { socket, response } = Deno.upgradeWebSocket(request, {
     idleTimeout: 60,
     ...(lines ? { protocol: LINES_PROTOCOL } : {}),

@@ -343,7 +343,7 @@ class Socket {
 }
 
 /** Bytes gathered into one write, at most (a frame larger is written alone). */
-const WRITE_BYTES = 256 * 1024;
+const WRITE_BYTES = 64 * 1024;
 
 /**
  * The outlet: a flush that fits one write and finds the socket idle is taken

@@ -44,18 +44,23 @@ function page(wsUrl: string): string {
 }
 
 chromiumTest(
-  "headless Chromium runs the README's WebSocket example against mist",
+  "headless Chromium runs the README's WebSocket example against the http:// and ws:// listeners",
   async () => {
     await using server = await allServer();
-    const wsUrl = addressOf(server, "http").replace(/^http:/, "ws:") +
-      "/subscribe/websocket";
+    // The page at /http talks to the http:// listener, at /ws to ws://.
+    const wsUrls: Record<string, string> = {
+      "/http": addressOf(server, "http").replace(/^http:/, "ws:") +
+        "/subscribe/websocket",
+      "/ws": addressOf(server, "ws") + "/subscribe/websocket",
+    };
     await using publisher = await LineClient.connect(addressOf(server, "tcp"));
     await using pages = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
-      () =>
-        new Response(page(wsUrl), { headers: { "content-type": "text/html" } }),
+      (request) =>
+        new Response(page(wsUrls[new URL(request.url).pathname]!), {
+          headers: { "content-type": "text/html" },
+        }),
     );
-    const pageUrl = `http://127.0.0.1:${pages.addr.port}/`;
 
     let browser: Browser | undefined;
     try {
@@ -75,39 +80,42 @@ chromiumTest(
         ],
         timeout: 30_000,
       });
-      const tab = await browser.newPage();
-      await tab.goto(pageUrl);
+      for (const path of Object.keys(wsUrls)) {
+        const tab = await browser.newPage();
+        await tab.goto(`http://127.0.0.1:${pages.addr.port}${path}`);
 
-      const received = async (count: number) => {
-        let list: unknown[] = [];
-        await eventually(
-          async () => {
-            const messages = await tab.evaluate(
-              "JSON.stringify(window.received || [])",
-            );
-            list = JSON.parse(String(messages ?? "[]"));
-            return list.length >= count;
-          },
-          `the page to receive ${count} messages`,
-          20_000,
-        );
-        return list;
-      };
-      // Ping answered and subscription listed: the page is subscribed.
-      assert.deepEqual(await received(2), [
-        { command: "ping", tags: [], data: "pong" },
-        { command: "list", tags: [], data: '[["hello","world"]]' },
-      ]);
-      await publisher.send({
-        command: "publish",
-        tags: ["hello", "world", "extra"],
-        data: "from tcp",
-      });
-      assert.deepEqual((await received(3))[2], {
-        command: "publish",
-        tags: ["extra", "hello", "world"], // sorted, as the original delivered them
-        data: "from tcp",
-      });
+        const received = async (count: number) => {
+          let list: unknown[] = [];
+          await eventually(
+            async () => {
+              const messages = await tab.evaluate(
+                "JSON.stringify(window.received || [])",
+              );
+              list = JSON.parse(String(messages ?? "[]"));
+              return list.length >= count;
+            },
+            `the page to receive ${count} messages`,
+            20_000,
+          );
+          return list;
+        };
+        // Ping answered and subscription listed: the page is subscribed.
+        assert.deepEqual(await received(2), [
+          { command: "ping", tags: [], data: "pong" },
+          { command: "list", tags: [], data: '[["hello","world"]]' },
+        ]);
+        await publisher.send({
+          command: "publish",
+          tags: ["hello", "world", "extra"],
+          data: "from tcp",
+        });
+        assert.deepEqual((await received(3))[2], {
+          command: "publish",
+          tags: ["extra", "hello", "world"], // sorted, as the original delivered them
+          data: "from tcp",
+        }, path);
+        await tab.close();
+      }
     } finally {
       await browser?.close();
     }
