@@ -346,11 +346,15 @@ export function textFrame(text: string): Uint8Array {
  * A close frame.
  *
  * @param code the close code, or nothing for an empty close frame
+ * @param reason why, in ASCII (at most 123 bytes are kept)
  * @returns the frame's bytes
  */
-export function closeFrame(code?: number): Uint8Array {
+export function closeFrame(code?: number, reason = ""): Uint8Array {
   if (code === undefined) return encodeFrame(OP_CLOSE, new Uint8Array(0));
-  return encodeFrame(OP_CLOSE, new Uint8Array([code >> 8, code & 0xff]));
+  const payload = Buffer.from(`  ${reason}`.slice(0, 125), "latin1");
+  payload[0] = code >> 8;
+  payload[1] = code & 0xff;
+  return encodeFrame(OP_CLOSE, payload);
 }
 
 /**

@@ -227,6 +227,14 @@ Deno.test("server frames are unmasked, with the shortest length encoding", () =>
   ]);
   assert.equal(large.length, 10 + 80_000);
   assert.deepEqual([...closeFrame(1001)], [0x88, 2, 0x03, 0xe9]);
+  assert.deepEqual([...closeFrame(1002, "no")], [
+    0x88,
+    4,
+    0x03,
+    0xea,
+    0x6e,
+    0x6f,
+  ]);
   assert.deepEqual([...closeFrame()], [0x88, 0]);
   assert.deepEqual([...encodeFrame(0xa, encoder.encode("p"))], [0x8a, 1, 0x70]);
 });

@@ -62,12 +62,18 @@ const CRLFCRLF = Buffer.from("\r\n\r\n");
  * @returns the head, or `undefined` when the connection is done
  */
 export async function readHead(conn: Deno.Conn): Promise<Head | undefined> {
-  const buffer = Buffer.alloc(MAX_HEAD_BYTES);
+  // Most heads fit in 1 KiB; the buffer grows to the cap only for others.
+  let buffer = Buffer.alloc(1024);
   let filled = 0;
   while (true) {
     if (filled === buffer.length) {
-      await respond(conn, json(431, { error: "request head too large" }));
-      return undefined;
+      if (filled === MAX_HEAD_BYTES) {
+        await respond(conn, json(431, { error: "request head too large" }));
+        return undefined;
+      }
+      const larger = Buffer.alloc(Math.min(2 * filled, MAX_HEAD_BYTES));
+      larger.set(buffer);
+      buffer = larger;
     }
     const n = await conn.read(buffer.subarray(filled));
     if (n === null) return undefined;
@@ -82,7 +88,8 @@ export async function readHead(conn: Deno.Conn): Promise<Head | undefined> {
     }
     return {
       ...head,
-      rest: buffer.subarray(end + 4, filled),
+      // A copy: a view would keep the head's buffer for the connection's life.
+      rest: new Uint8Array(buffer.subarray(end + 4, filled)),
       bytes: filled,
     };
   }

@@ -262,7 +262,7 @@ async function feed(
         socket.end(event.code);
         return false;
       case "fail":
-        socket.end(event.code);
+        socket.end(event.code, event.reason);
         return false;
     }
     if (wait !== undefined) await wait;

@@ -78,11 +78,11 @@ export class Socket {
   };
 
   /** Sends a close frame (once), then closes the socket. */
-  end(code: number | undefined): void {
+  end(code: number | undefined, reason?: string): void {
     if (this.#ending) return;
     this.#ending = true;
     const timer = setTimeout(() => closeQuietly(this.#conn), CLOSE_GRACE_MS);
-    this.send(closeFrame(code)).catch(() => {}).finally(() => {
+    this.send(closeFrame(code, reason)).catch(() => {}).finally(() => {
       clearTimeout(timer);
       closeQuietly(this.#conn);
     });
@@ -119,7 +119,7 @@ export function webSocketOutlet(
       written.catch(() => socket.abort());
     },
     close() {
-      socket.end(CLOSE_GOING_AWAY);
+      socket.end(CLOSE_GOING_AWAY, "closing");
     },
   };
 }

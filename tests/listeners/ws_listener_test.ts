@@ -21,6 +21,7 @@ import {
 import { PONG, protocolSuite } from "../_protocol_suite.ts";
 import { serve } from "../../src/server/server.ts";
 import { MemoryAuthenticator } from "../../src/auth/memory.ts";
+import { testCertificate } from "../_certificates.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -338,7 +339,7 @@ async function closeCodeAfter(url: string, bytes: Uint8Array) {
     if (n === null) break;
     received = new Uint8Array([...received, ...buffer.subarray(0, n)]);
   }
-  // The last frame is the close frame: 0x88, length 2, the code.
+  // The last frame is the close frame: 0x88, its length, the code, a reason.
   const at = received.lastIndexOf(0x88);
   assert.ok(at >= 0, "a close frame");
   return (received[at + 2]! << 8) | received[at + 3]!;
@@ -411,4 +412,32 @@ Deno.test("Deno's WebSocket client and a message of 70,000 bytes, both ways", as
   await b.send({ command: "publish", tags: ["big"], data });
   const message: Message = await a.next();
   assert.equal(message.data, data);
+});
+
+const certificate = await testCertificate();
+
+Deno.test({
+  name:
+    "wss://: a client that sends no request head after its handshake is closed at request-timeout; one that never starts its handshake blocks nobody",
+  ignore: certificate === undefined,
+  async fn() {
+    const { ca, cert, key } = certificate!;
+    await using server = await serve({
+      listeners: ["wss://127.0.0.1:0"],
+      tls: { cert, key },
+      requestTimeoutMs: 100,
+    });
+    const url = addressOf(server, "wss");
+    // Deno cannot close a TLS connection whose handshake has not begun (see
+    // docs/operations.md): this one is only shown to harm nobody else.
+    using _silent = await Deno.connect(hostPort(url));
+    using quiet = await Deno.connectTls({ ...hostPort(url), caCerts: [ca] });
+    await quiet.handshake();
+    using tls = await Deno.connectTls({ ...hostPort(url), caCerts: [ca] });
+    const raw = await RawWebSocket.handshake(tls);
+    await raw.sendText('{"command":"ping"}');
+    assert.deepEqual(JSON.parse((await raw.readText())!), PONG);
+    const n = await quiet.read(new Uint8Array(16)).catch(() => null);
+    assert.equal(n, null);
+  },
 });
