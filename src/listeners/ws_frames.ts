@@ -205,12 +205,11 @@ export class FrameParser {
     this.#remaining -= n;
     const payload = this.#payload;
     if (payload !== undefined) {
-      const mask = this.#mask, start = this.#maskOffset, filled = this.#filled;
-      for (let i = 0; i < n; i++) {
-        payload[filled + i] = chunk[offset + i]! ^ mask[(start + i) & 3]!;
-      }
+      const filled = this.#filled;
+      payload.set(chunk.subarray(offset, offset + n), filled);
+      unmask(payload, filled, filled + n, this.#mask, this.#maskOffset);
       this.#filled += n;
-      this.#maskOffset = (start + n) & 3;
+      this.#maskOffset = (this.#maskOffset + n) & 3;
     }
     return offset + n;
   }
@@ -267,6 +266,36 @@ export class FrameParser {
     this.#payload = undefined;
     return { kind: "fail", code, reason };
   }
+}
+
+const maskWord = new Uint8Array(4);
+const maskWord32 = new Uint32Array(maskWord.buffer);
+
+/**
+ * Unmasks `bytes[from..to)` in place, whose first byte takes the mask's byte
+ * `start`: four bytes at a time where the buffer is aligned.
+ */
+function unmask(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  mask: Uint8Array,
+  start: number,
+): void {
+  let i = from;
+  const offset = start - from;
+  for (; i < to && ((bytes.byteOffset + i) & 3) !== 0; i++) {
+    bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
+  }
+  const words = (to - i) >> 2;
+  if (words > 0) {
+    for (let k = 0; k < 4; k++) maskWord[k] = mask[(offset + i + k) & 3]!;
+    const m = maskWord32[0]!;
+    const view = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
+    for (let w = 0; w < words; w++) view[w] = view[w]! ^ m;
+    i += words << 2;
+  }
+  for (; i < to; i++) bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
 }
 
 function validCloseCode(code: number): boolean {
