@@ -79,6 +79,8 @@ an environment variable MIST_<KEY>: see below):
                             slowly, newer messages to it are dropped (default 8MiB)
   --shutdown-timeout SECS   on SIGINT/SIGTERM, how long each connection gets to
                             receive what it is owed before it is closed (default 5)
+  --request-timeout SECS    how long a ws:// client gets for its TLS handshake and
+                            request head before it is disconnected (default 10)
   --cluster URL             join a cluster through Redis (or Valkey, KeyDB, Dragonfly):
                             redis://[USER:PASS@]HOST:PORT[/DB] or rediss://...
   --cluster-name NAME       lets several clusters share one Redis (default mist)

@@ -70,6 +70,8 @@ export interface Config {
   queueSize: number;
   /** Seconds each connection gets at shutdown to receive what it is owed. */
   shutdownTimeout: number;
+  /** Seconds a `ws://` client gets for its TLS handshake and request head (0: no limit). */
+  requestTimeout: number;
   /** The Redis URL of the cluster this server joins. */
   cluster?: string;
   /** The cluster's name (its Redis channel is `mist:<name>`). */
@@ -115,6 +117,7 @@ export const CONFIG_KEYS = {
   },
   "queue-size": { kind: "size", field: "queueSize" },
   "shutdown-timeout": { kind: "seconds", field: "shutdownTimeout" },
+  "request-timeout": { kind: "seconds", field: "requestTimeout" },
   "cluster": { kind: "secret", field: "cluster" },
   "cluster-name": { kind: "string", field: "clusterName" },
   "allowed-origins": { kind: "origins", field: "allowedOrigins" },
@@ -138,6 +141,7 @@ export function defaultConfig(): Config {
     maxTotalSubscriptionBytes: DEFAULT_BUDGET.maxTotalSubscriptionBytes,
     queueSize: DEFAULT_QUEUE_BYTES,
     shutdownTimeout: 5,
+    requestTimeout: 10,
   };
 }
 

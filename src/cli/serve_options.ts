@@ -42,6 +42,7 @@ export function serveOptions(
     maxTotalSubscriptions: config.maxTotalSubscriptions,
     maxTotalSubscriptionBytes: config.maxTotalSubscriptionBytes,
     drainTimeoutMs: config.shutdownTimeout * 1000,
+    requestTimeoutMs: config.requestTimeout * 1000,
     ...(authenticator === undefined ? {} : { authenticator }),
     ...(config.token === undefined ? {} : { token: config.token }),
     ...(config.metricsToken === undefined

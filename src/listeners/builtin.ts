@@ -5,13 +5,14 @@
  * @module
  */
 
-import { listenHttp, listenWebSocket } from "./http.ts";
+import { listenHttp } from "./http.ts";
 import { registerListener } from "./listener.ts";
 import { listenTcp, listenTls } from "./tcp.ts";
+import { listenWs } from "./ws_listener.ts";
 
 registerListener("tcp", listenTcp);
 registerListener("tls", listenTls);
 registerListener("http", listenHttp);
 registerListener("https", listenHttp);
-registerListener("ws", listenWebSocket);
-registerListener("wss", listenWebSocket);
+registerListener("ws", listenWs);
+registerListener("wss", listenWs);

@@ -1,12 +1,9 @@
 /**
- * The HTTP listeners on `Deno.serve`:
- *
- * - `http://` and `https://`: the HTTP API of docs/protocol.md §8 (`/ping`, the
- *   WebSocket upgrade, `POST /publish`, Server-Sent Events at `/subscribe`,
- *   `/health/live`, `/health/ready`, `/metrics`), and the web console
- *   (`/console`, `src/console/`);
- * - `ws://` and `wss://`: the WebSocket upgrade paths, `/ping` and the two
- *   health routes only.
+ * The HTTP listeners on `Deno.serve`, `http://` and `https://`: the HTTP API
+ * of docs/protocol.md §8 (`/ping`, the WebSocket upgrade, `POST /publish`,
+ * Server-Sent Events at `/subscribe`, `/health/live`, `/health/ready`,
+ * `/metrics`), and the web console (`/console`, `src/console/`). The `ws://`
+ * listener is ws_listener.ts.
  *
  * Every `GET` route answers `HEAD` too. The WebSocket upgrades, `POST /publish`
  * and `GET /subscribe` follow the origin policy of §9 (`origins.ts`).
@@ -27,6 +24,7 @@ import type { ServerPort } from "../server/port.ts";
 import { bindAddress, boundUrl, type Listener } from "./listener.ts";
 import { requestedSubscriptions, serveEvents } from "./sse.ts";
 import {
+  checkOrigin,
   failure,
   json,
   methodNotAllowed,
@@ -37,7 +35,6 @@ import {
   readBody,
   withCors,
 } from "./http_io.ts";
-import { type OriginVerdict, originVerdict, WarnOnce } from "./origins.ts";
 import { acceptWebSocket } from "./websocket.ts";
 import { serveConsole } from "../console/routes.ts";
 
@@ -46,8 +43,6 @@ const log = getLogger(["mist", "http"]);
 const DEFAULT_PORTS: Record<string, number> = {
   http: 8080,
   https: 8443,
-  ws: 8888,
-  wss: 8889,
 };
 
 /**
@@ -63,22 +58,6 @@ export function listenHttp(
   server: ServerPort,
 ): Promise<Listener> {
   return Promise.resolve(startHttp(url, server, true));
-}
-
-/**
- * Starts a `ws://` or `wss://` listener: WebSocket upgrades, `/ping` and
- * the health routes.
- *
- * @param url e.g. `ws://127.0.0.1:8888`
- * @param server the server's side
- * @returns the started listener
- * @throws {Error} for `wss://` without a certificate; the errors of `Deno.serve`
- */
-export function listenWebSocket(
-  url: URL,
-  server: ServerPort,
-): Promise<Listener> {
-  return Promise.resolve(startHttp(url, server, false));
 }
 
 function startHttp(
@@ -148,7 +127,15 @@ async function respond(request: Request, r: Scope): Promise<Response> {
   const get = head || request.method === "GET";
   if (path === "/subscribe/websocket" || (path === "/" && upgrade)) {
     if (!get) return methodNotAllowed("GET, HEAD");
-    if (checkOrigin(request, url, r, "WebSocket upgrade") === "refused") {
+    if (
+      checkOrigin(
+        request.headers,
+        url.protocol === "https:",
+        r.server.settings,
+        r.info.listener,
+        "WebSocket upgrade",
+      ) === "refused"
+    ) {
       return originRefused("");
     }
     if (!upgrade || head) {
@@ -228,9 +215,10 @@ async function api(
       const publishing = url.pathname === "/publish";
       const methods = publishing ? "POST" : "GET, HEAD";
       const verdict = checkOrigin(
-        request,
-        url,
-        r,
+        request.headers,
+        url.protocol === "https:",
+        r.server.settings,
+        r.info.listener,
         `${request.method} ${url.pathname}`,
       );
       if (verdict === "refused") {
@@ -266,38 +254,6 @@ async function api(
     }
   }
   return undefined;
-}
-
-/** Who refused origins were logged for lately: once a minute each at most. */
-const refusedOrigins = new WarnOnce();
-
-/**
- * What the origin policy (§9) says of a request to a route browsers reach;
- * a refusal is logged, naming the origin and the key that would allow it.
- */
-function checkOrigin(
-  request: Request,
-  url: URL,
-  r: Scope,
-  route: string,
-): OriginVerdict {
-  const origin = request.headers.get("origin");
-  const verdict = originVerdict(
-    origin,
-    request.headers.get("host"),
-    url.protocol === "https:" ? "https" : "http",
-    r.server.settings.allowedOrigins,
-  );
-  if (verdict === "refused") {
-    const shown = origin!.slice(0, 200);
-    if (refusedOrigins.allow(shown, Date.now())) {
-      log.warn(
-        "{listener}: refused a {route} from origin {origin}: to allow pages from it, add it to allowed-origins",
-        { listener: r.info.listener, route, origin: shown },
-      );
-    }
-  }
-  return verdict;
 }
 
 /** `GET` and `HEAD /subscribe`: an event stream, or what it would answer. */

@@ -11,7 +11,13 @@ import { errorText } from "../_util/text.ts";
 import type { Principal } from "../core/principal.ts";
 import { errorReply } from "../protocol/codec.ts";
 import { type ErrorContext, MistError } from "../protocol/errors.ts";
-import { ORIGIN_REFUSED, type OriginVerdict } from "./origins.ts";
+import type { ListenerSettings } from "../server/port.ts";
+import {
+  ORIGIN_REFUSED,
+  type OriginVerdict,
+  originVerdict,
+  WarnOnce,
+} from "./origins.ts";
 
 const log = getLogger(["mist", "http"]);
 
@@ -80,7 +86,10 @@ function tooLarge(max: number): MistError {
  * @param url its parsed URL
  * @returns the token, or `undefined` when none is presented
  */
-export function presentedToken(request: Request, url: URL): string | undefined {
+export function presentedToken(
+  request: Pick<Request, "headers">,
+  url: URL,
+): string | undefined {
   const header = request.headers.get("x-auth-token");
   if (header !== null) return header;
   for (const [name, value] of url.searchParams) {
@@ -219,4 +228,45 @@ export function preflight(
     origin,
     verdict,
   );
+}
+
+/** Who refused origins were logged for lately: once a minute each at most. */
+const refusedOrigins = new WarnOnce();
+
+/**
+ * What the origin policy (docs/protocol.md §9) says of a request to a route
+ * browsers reach; a refusal is logged, naming the origin and the key that
+ * would allow it.
+ *
+ * @param headers the request's headers (`Origin`, `Host`)
+ * @param secure whether it came over TLS
+ * @param settings the listener settings, for `allowedOrigins`
+ * @param listener the listener's URL, for the log line
+ * @param route what was asked, for the log line
+ * @returns the verdict
+ */
+export function checkOrigin(
+  headers: Headers,
+  secure: boolean,
+  settings: Pick<ListenerSettings, "allowedOrigins">,
+  listener: string,
+  route: string,
+): OriginVerdict {
+  const origin = headers.get("origin");
+  const verdict = originVerdict(
+    origin,
+    headers.get("host"),
+    secure ? "https" : "http",
+    settings.allowedOrigins,
+  );
+  if (verdict === "refused") {
+    const shown = origin!.slice(0, 200);
+    if (refusedOrigins.allow(shown, Date.now())) {
+      log.warn(
+        "{listener}: refused a {route} from origin {origin}: to allow pages from it, add it to allowed-origins",
+        { listener, route, origin: shown },
+      );
+    }
+  }
+  return verdict;
 }

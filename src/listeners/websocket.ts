@@ -1,6 +1,14 @@
 /**
- * The WebSocket adapter: one JSON message per text frame, the same sessions
- * and commands as TCP. Shared by the `ws://` and `http://` listeners.
+ * The WebSocket upgrade of the `http://` listener, on `Deno.upgradeWebSocket`:
+ * one JSON message per text frame, or line mode (docs/protocol.md §1) when
+ * the client offers `mist.lines`; the same connections and commands as TCP.
+ * The `ws://` listener has its own sockets (ws_listener.ts).
+ *
+ * Deno gives no way to cap an incoming message below its own 64 MiB, to stop
+ * reading a socket, or to learn when a socket has drained: a client may make
+ * Deno buffer a message up to that size before `max-message-size` applies,
+ * requests are buffered (bounded) while the connection is paused, and a
+ * stalled socket is polled.
  *
  * @module
  */
@@ -15,6 +23,13 @@ import type {
   Outlet,
 } from "../server/transport.ts";
 import type { ServerPort } from "../server/port.ts";
+import {
+  CLOSE_GOING_AWAY,
+  CLOSE_POLICY_VIOLATION,
+  lineGroups,
+  LINES_PROTOCOL,
+  splitLines,
+} from "./ws_frames.ts";
 
 /**
  * Past this many bytes waiting in the socket, the connection stops writing
@@ -33,10 +48,6 @@ const DRAIN_POLL_MS = 10;
 const MAX_PENDING_REQUESTS = 4096;
 const MAX_PENDING_CHARS = 1024 * 1024;
 
-/** WebSocket close codes this adapter uses. */
-const GOING_AWAY = 1001;
-const POLICY_VIOLATION = 1008;
-
 /**
  * Upgrades a request to a WebSocket whose connection speaks the mist protocol.
  *
@@ -53,18 +64,28 @@ export function acceptWebSocket(
   info: ConnectionInfo,
   options: OpenOptions,
 ): Response {
+  // Deno accepts a protocol only from a list split on ", " exactly.
+  const lines = request.headers.get("sec-websocket-protocol")?.split(", ")
+    .includes(LINES_PROTOCOL) ?? false;
   const { socket, response } = Deno.upgradeWebSocket(request, {
     idleTimeout: 60,
+    ...(lines ? { protocol: LINES_PROTOCOL } : {}),
   });
+  const max = server.settings.limits.maxMessageBytes;
   socket.binaryType = "arraybuffer";
   let inbox: Inbox | undefined;
   socket.onopen = () => {
-    const connection = server.open(webSocketOutlet(socket), info, options);
+    const outlet = webSocketOutlet(socket, lines ? max : 0);
+    const connection = server.open(outlet, info, options);
     inbox = new Inbox(connection, socket);
   };
   socket.onmessage = (event: MessageEvent) => {
     info.stats.bytesReceived += byteLength(event.data);
-    inbox?.push(event.data);
+    if (lines && typeof event.data === "string") {
+      for (const line of splitLines(event.data)) inbox?.push(line);
+    } else {
+      inbox?.push(event.data);
+    }
   };
   socket.onclose = () => inbox?.connection.close();
   // An error is followed by a close event; nothing else to do.
@@ -123,7 +144,7 @@ class Inbox {
     this.#pending.length = 0;
     this.#pendingChars = 0;
     try {
-      this.#socket.close(POLICY_VIOLATION, reason);
+      this.#socket.close(CLOSE_POLICY_VIOLATION, reason);
     } catch {
       // Already closing.
     }
@@ -142,15 +163,26 @@ function sizeOf(data: unknown): number {
   return data instanceof ArrayBuffer ? data.byteLength : 0;
 }
 
-function webSocketOutlet(socket: WebSocket): Outlet {
+/** The outlet; `linesMax` is the largest line-mode frame, 0 in plain mode. */
+function webSocketOutlet(socket: WebSocket, linesMax: number): Outlet {
   return {
     write(frames: readonly Frame[]): void | Promise<void> {
-      for (const frame of frames) socket.send(frame.text);
+      if (linesMax === 0) {
+        for (const frame of frames) socket.send(frame.text);
+      } else {
+        let start = 0;
+        for (const [end] of lineGroups(frames, linesMax)) {
+          let text = "";
+          for (let i = start; i < end; i++) text += frames[i]!.text + "\n";
+          socket.send(text);
+          start = end;
+        }
+      }
       if (socket.bufferedAmount > HIGH_WATER_BYTES) return drained(socket);
     },
     close() {
       if (socket.readyState === WebSocket.OPEN) {
-        socket.close(GOING_AWAY, "closing");
+        socket.close(CLOSE_GOING_AWAY, "closing");
       }
     },
   };

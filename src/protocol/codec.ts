@@ -291,13 +291,15 @@ export function errorReply(err: MistError, context: ErrorContext): Message {
 /**
  * A message serialised once, shared by every connection it is written to.
  *
- * `text` is what WebSocket and SSE send; `line` is the UTF-8 line TCP sends,
- * encoded on first use and then reused.
+ * `text` is what SSE and Deno's WebSocket send; `line` is the UTF-8 line TCP
+ * (and WebSocket line mode) sends, encoded on first use and then reused;
+ * `webSocket` caches the same way the text frame of the `ws://` listener.
  */
 export class Frame {
   /** The JSON text of the message. */
   readonly text: string;
   #line: Uint8Array | undefined;
+  #webSocket: Uint8Array | undefined;
 
   /**
    * Wraps the JSON text of one message.
@@ -313,6 +315,17 @@ export class Frame {
     // Buffer.from encodes small strings into a pooled slab: several times
     // faster than TextEncoder.encode, which allocates a buffer per call.
     return this.#line ??= Buffer.from(this.text + "\n");
+  }
+
+  /**
+   * The message as one WebSocket text frame, built once by `encode` (the
+   * listener's framing) and shared by every receiver.
+   *
+   * @param encode builds the frame's bytes from the JSON text
+   * @returns the cached bytes
+   */
+  webSocket(encode: (text: string) => Uint8Array): Uint8Array {
+    return this.#webSocket ??= encode(this.text);
   }
 
   /** The size the frame counts for in an outbound queue, in bytes. */

@@ -28,6 +28,8 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 5000;
 
 /** How often an idle event stream gets a keep-alive comment, by default. */
 export const DEFAULT_KEEP_ALIVE_MS = 15_000;
+/** How long a `ws://` client gets for its TLS handshake and request head, by default. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /** How a server is set up. Every field is optional. */
 export interface ServeOptions {
@@ -61,6 +63,12 @@ export interface ServeOptions {
   drainTimeoutMs?: number;
   /** How often an idle event stream gets a keep-alive comment (default 15000 ms). */
   keepAliveMs?: number;
+  /**
+   * How long a `ws://` or `wss://` client gets for its TLS handshake, its
+   * request head and the upgrade before its connection is closed (default
+   * 10000 ms; 0: no limit).
+   */
+  requestTimeoutMs?: number;
   /**
    * Join a cluster through this Redis: `redis://[USER:PASS@]HOST:PORT[/DB]`
    * or `rediss://...`. Without it (and without `backplane`) the server is alone.
@@ -121,5 +129,6 @@ export function listenerSettings(options: ServeOptions): ListenerSettings {
     tls: options.tls,
     keepAliveMs: options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
     allowedOrigins: normaliseOrigins(options.allowedOrigins ?? []),
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
   });
 }

@@ -71,6 +71,11 @@ export interface ListenerSettings {
    * (docs/protocol.md §9), normalised (`scheme://host[:port]`), or `*`.
    */
   readonly allowedOrigins: readonly string[];
+  /**
+   * How long a client gets for its TLS handshake, request head and upgrade
+   * on the `ws://` listener, in milliseconds (0: no limit).
+   */
+  readonly requestTimeoutMs: number;
 }
 
 /** What the server offers its listeners. */

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import "../../src/listeners/builtin.ts";
-import { listenHttp, listenWebSocket } from "../../src/listeners/http.ts";
+import { listenHttp } from "../../src/listeners/http.ts";
 import { listeners } from "../../src/listeners/listener.ts";
 import { listenTcp, listenTls } from "../../src/listeners/tcp.ts";
+import { listenWs } from "../../src/listeners/ws_listener.ts";
 
 Deno.test("`builtin.ts` registers the six schemes mist ships with", async (t) => {
   const table = [
@@ -10,8 +11,8 @@ Deno.test("`builtin.ts` registers the six schemes mist ships with", async (t) =>
     ["tls", listenTls],
     ["http", listenHttp],
     ["https", listenHttp],
-    ["ws", listenWebSocket],
-    ["wss", listenWebSocket],
+    ["ws", listenWs],
+    ["wss", listenWs],
   ] as const;
   for (const [scheme, factory] of table) {
     await t.step(`${scheme}://`, () => {

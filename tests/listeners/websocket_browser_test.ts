@@ -145,41 +145,47 @@ async function pageValue<T>(
 }
 
 chromiumTest(
-  "headless Chromium runs the README's WebSocket example against mist, its page's origin allowed",
+  "headless Chromium runs the README's WebSocket example against the http:// and ws:// listeners, its page's origin allowed",
   async () => {
     const routes: Record<string, string> = {};
     await using pages = servePages(routes);
     await using server = await allServer({ allowedOrigins: [pages.origin] });
-    const wsUrl = addressOf(server, "http").replace(/^http:/, "ws:") +
-      "/subscribe/websocket";
-    routes["/"] = readmePage(wsUrl);
+    // The page at /http talks to the http:// listener, at /ws to ws://.
+    routes["/http"] = readmePage(
+      addressOf(server, "http").replace(/^http:/, "ws:") +
+        "/subscribe/websocket",
+    );
+    routes["/ws"] = readmePage(addressOf(server, "ws") + "/subscribe/websocket");
     await using publisher = await LineClient.connect(addressOf(server, "tcp"));
 
     await withBrowser(async (browser) => {
-      const tab = await browser.newPage();
-      await tab.goto(`${pages.origin}/`);
-      const received = (count: number) =>
-        pageValue<unknown[]>(
-          tab,
-          "received",
-          (list) => list.length >= count,
-          `the page to receive ${count} messages`,
-        );
-      // Ping answered and subscription listed: the page is subscribed.
-      assert.deepEqual(await received(2), [
-        { command: "ping", tags: [], data: "pong" },
-        { command: "list", tags: [], data: '[["hello","world"]]' },
-      ]);
-      await publisher.send({
-        command: "publish",
-        tags: ["hello", "world", "extra"],
-        data: "from tcp",
-      });
-      assert.deepEqual((await received(3))[2], {
-        command: "publish",
-        tags: ["extra", "hello", "world"], // sorted, as the original delivered them
-        data: "from tcp",
-      });
+      for (const path of ["/http", "/ws"]) {
+        const tab = await browser.newPage();
+        await tab.goto(`${pages.origin}${path}`);
+        const received = (count: number) =>
+          pageValue<unknown[]>(
+            tab,
+            "received",
+            (list) => list.length >= count,
+            `the page at ${path} to receive ${count} messages`,
+          );
+        // Ping answered and subscription listed: the page is subscribed.
+        assert.deepEqual(await received(2), [
+          { command: "ping", tags: [], data: "pong" },
+          { command: "list", tags: [], data: '[["hello","world"]]' },
+        ]);
+        await publisher.send({
+          command: "publish",
+          tags: ["hello", "world", "extra"],
+          data: "from tcp",
+        });
+        assert.deepEqual((await received(3))[2], {
+          command: "publish",
+          tags: ["extra", "hello", "world"], // sorted, as the original delivered them
+          data: "from tcp",
+        }, path);
+        await tab.close();
+      }
     });
   },
 );

@@ -100,23 +100,46 @@ Deno.test("a client that never finishes its WebSocket handshake harms nobody", a
   assert.deepEqual(await ws.request({ command: "ping" }), PONG);
 });
 
-Deno.test("a WebSocket client that sends requests but never reads is dropped, bounded", async () => {
+Deno.test("a ws:// client that sends requests but never reads is read no further, bounded", async () => {
   const queueBytes = 64 * 1024;
   await using server = await allServer({ queueBytes });
-  using conn = await Deno.connect(hostPort(addressOf(server, "ws")));
+  const wsUrl = addressOf(server, "ws");
+  const conn = await Deno.connect(hostPort(wsUrl));
   const rude = await RawWebSocket.handshake(conn);
   // Each request's error reply echoes its 60 KB of tags: far more replies
-  // than the socket and the queue hold, and the server gives up on it.
+  // than the socket and the queue hold.
   const tags = Array.from({ length: 60 }, (_, i) => `${i}`.padEnd(1000, "x"));
   const request = JSON.stringify({ command: "nope", tags });
-  try {
-    for (let i = 0; i < 2000; i++) await rude.sendText(request);
-  } catch {
-    // The server closed the connection under us: that is the point.
-  }
+  const count = 2000;
+  let sent = 0;
+  const sending = (async () => {
+    try {
+      for (; sent < count; sent++) await rude.sendText(request);
+    } catch {
+      // Closed under us at the end of the test.
+    }
+  })();
+  const listener = () =>
+    server.stats().listeners.find((l) => l.url.startsWith("ws:"))!;
   await eventually(
-    () => server.stats().listeners.every((l) => l.connections === 0),
-    "the rude client to be dropped",
+    () => server.stats().peakQueuedBytes >= queueBytes,
+    "the rude client's queue to fill",
+  );
+  // The server stops reading it rather than dropping it: the client's
+  // writes block, and what the server read stays far below what it sent.
+  await using other = await WsClient.connect(wsUrl);
+  assert.deepEqual(await other.request({ command: "ping" }), PONG);
+  assert.equal(listener().connections, 2);
+  assert.ok(sent < count, `the rude client's writes block (sent ${sent})`);
+  assert.ok(
+    listener().bytesReceived < (count * request.length) / 4,
+    `read ${listener().bytesReceived} bytes`,
   );
   assert.ok(server.stats().peakQueuedBytes <= 2 * queueBytes + 64 * 1024);
+  conn.close();
+  await sending;
+  await eventually(
+    () => listener().connections === 1,
+    "the rude client to be gone",
+  );
 });

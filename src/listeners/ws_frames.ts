@@ -1,0 +1,455 @@
+/**
+ * WebSocket framing for the server side (RFC 6455 §5), pure: masked client
+ * frames parsed incrementally from read chunks, capped before a payload is
+ * buffered, and unmasked server frames encoded. Also the line mode of
+ * docs/protocol.md §1 (`mist.lines`): how a flush is packed into frames and
+ * how a frame is split into messages, shared by both WebSocket listeners.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import type { Frame } from "../protocol/codec.ts";
+
+/** The subprotocol of line mode (docs/protocol.md §1). */
+export const LINES_PROTOCOL = "mist.lines";
+
+/** Opcodes (RFC 6455 §5.2). */
+export const OP_CONTINUATION = 0x0;
+export const OP_TEXT = 0x1;
+export const OP_BINARY = 0x2;
+export const OP_CLOSE = 0x8;
+export const OP_PING = 0x9;
+export const OP_PONG = 0xa;
+
+/** Close codes (RFC 6455 §7.4.1) this module and the listener use. */
+export const CLOSE_NORMAL = 1000;
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_PROTOCOL_ERROR = 1002;
+export const CLOSE_INVALID_DATA = 1007;
+export const CLOSE_POLICY_VIOLATION = 1008;
+
+/** What the parser found in the bytes read. */
+export type Incoming =
+  /** A whole text message, decoded. */
+  | { kind: "text"; text: string }
+  /** The start of a binary message: its payload is discarded, never buffered. */
+  | { kind: "binary" }
+  /** The start of a message over the maximum: the rest is discarded as it arrives. */
+  | { kind: "too_large" }
+  /** A ping: answer with a pong carrying the same payload. */
+  | { kind: "ping"; payload: Uint8Array }
+  /** The client closes: echo its code, then end the connection. */
+  | { kind: "close"; code: number | undefined }
+  /** The client broke the protocol: close with this code, then end. */
+  | { kind: "fail"; code: number; reason: string };
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Parses the masked frames a client sends, from chunks of any size.
+ *
+ * A data message whose frames would exceed the maximum yields `too_large` as
+ * soon as the frame header that passes it arrives, and the rest of the
+ * message is skipped without being buffered; so is a binary message. After a
+ * `close` or a `fail` the parser yields nothing more.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FrameParser } from "./ws_frames.ts";
+ * const parser = new FrameParser(1024);
+ * // "Hi" in a masked text frame, mask 1 2 3 4, in two chunks.
+ * const frame = [0x81, 0x82, 1, 2, 3, 4, 0x48 ^ 1, 0x69 ^ 2];
+ * assert.deepEqual([...parser.parse(new Uint8Array(frame.slice(0, 3)))], []);
+ * assert.deepEqual([...parser.parse(new Uint8Array(frame.slice(3)))], [
+ *   { kind: "text", text: "Hi" },
+ * ]);
+ * ```
+ */
+export class FrameParser {
+  readonly #max: number;
+  readonly #header = new Uint8Array(14);
+  #headerBytes = 0;
+  // The frame being read.
+  #inPayload = false;
+  #fin = false;
+  #opcode = 0;
+  #remaining = 0;
+  readonly #mask = new Uint8Array(4);
+  #maskOffset = 0;
+  #payload: Uint8Array | undefined;
+  #filled = 0;
+  // The data message being read: its opcode (0 when none), its parts.
+  #message = 0;
+  #discarding = false;
+  #parts: Uint8Array[] = [];
+  #messageBytes = 0;
+  #ended = false;
+
+  /**
+   * @param maxMessageBytes the largest message kept, in bytes
+   * @throws {RangeError} when it is not a positive integer
+   */
+  constructor(maxMessageBytes: number) {
+    if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < 1) {
+      throw new RangeError(
+        `maxMessageBytes must be a positive integer, got ${maxMessageBytes}`,
+      );
+    }
+    this.#max = maxMessageBytes;
+  }
+
+  /**
+   * Feeds one chunk read from the client. The chunk's bytes may be unmasked
+   * in place.
+   *
+   * @param chunk the next bytes received
+   * @returns what the chunk completes, in order
+   */
+  *parse(chunk: Uint8Array): Generator<Incoming> {
+    let offset = 0;
+    while (!this.#ended && offset < chunk.length) {
+      if (!this.#inPayload) {
+        offset = this.#readHeader(chunk, offset);
+        if (!this.#inPayload) continue; // the header is not complete yet
+        const event = this.#startFrame();
+        if (event !== undefined) yield event;
+        if (this.#ended || this.#remaining > 0) continue;
+      } else {
+        const n = Math.min(this.#remaining, chunk.length - offset);
+        offset = this.#takePayload(chunk, offset, n);
+        if (this.#remaining > 0) continue;
+      }
+      const event = this.#endFrame();
+      if (event !== undefined) yield event;
+    }
+  }
+
+  /** Copies header bytes; sets `#inPayload` once the header is whole. */
+  #readHeader(chunk: Uint8Array, offset: number): number {
+    const h = this.#header;
+    while (offset < chunk.length) {
+      h[this.#headerBytes++] = chunk[offset++]!;
+      if (this.#headerBytes < 2) continue;
+      const length7 = h[1]! & 0x7f;
+      const need = 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) +
+        ((h[1]! & 0x80) !== 0 ? 4 : 0);
+      if (this.#headerBytes === need) {
+        this.#inPayload = true;
+        this.#headerBytes = 0;
+        return offset;
+      }
+    }
+    return offset;
+  }
+
+  /** Checks a whole header; an event when the frame is refused or starts a refused message. */
+  #startFrame(): Incoming | undefined {
+    const h = this.#header;
+    this.#fin = (h[0]! & 0x80) !== 0;
+    this.#opcode = h[0]! & 0x0f;
+    if ((h[0]! & 0x70) !== 0) return this.#fail("reserved bits set");
+    if ((h[1]! & 0x80) === 0) return this.#fail("client frames must be masked");
+    const length7 = h[1]! & 0x7f;
+    let length = length7, at = 2;
+    if (length7 === 126) {
+      length = (h[2]! << 8) | h[3]!;
+      at = 4;
+    } else if (length7 === 127) {
+      const view = new DataView(h.buffer, h.byteOffset);
+      length = view.getUint32(2) * 2 ** 32 + view.getUint32(6);
+      at = 10;
+    }
+    this.#mask.set(h.subarray(at, at + 4));
+    this.#maskOffset = 0;
+    this.#remaining = length;
+    this.#payload = undefined;
+    this.#filled = 0;
+    if (this.#opcode >= 0x8) {
+      if (this.#opcode > OP_PONG) return this.#fail("unknown opcode");
+      if (!this.#fin || length > 125) {
+        return this.#fail("control frames must be whole and short");
+      }
+      this.#payload = new Uint8Array(length);
+      return;
+    }
+    let event: Incoming | undefined;
+    if (this.#opcode === OP_CONTINUATION) {
+      if (this.#message === 0) return this.#fail("continuation of nothing");
+    } else if (this.#opcode === OP_TEXT || this.#opcode === OP_BINARY) {
+      if (this.#message !== 0) {
+        return this.#fail("a new message before the last one ended");
+      }
+      this.#message = this.#opcode;
+      this.#discarding = this.#opcode === OP_BINARY;
+      if (this.#discarding) event = { kind: "binary" };
+    } else {
+      return this.#fail("unknown opcode");
+    }
+    if (!this.#discarding) {
+      if (this.#messageBytes + length > this.#max) {
+        this.#discarding = true;
+        this.#parts = [];
+        event = { kind: "too_large" };
+      } else if (length > 0) {
+        this.#messageBytes += length;
+        this.#payload = new Uint8Array(length);
+      }
+    }
+    return event;
+  }
+
+  /** Takes `n` payload bytes: unmasked into the frame's buffer, or skipped. */
+  #takePayload(chunk: Uint8Array, offset: number, n: number): number {
+    this.#remaining -= n;
+    const payload = this.#payload;
+    if (payload !== undefined) {
+      const filled = this.#filled;
+      payload.set(chunk.subarray(offset, offset + n), filled);
+      unmask(payload, filled, filled + n, this.#mask, this.#maskOffset);
+      this.#filled += n;
+      this.#maskOffset = (this.#maskOffset + n) & 3;
+    }
+    return offset + n;
+  }
+
+  /** A whole frame has been read. */
+  #endFrame(): Incoming | undefined {
+    this.#inPayload = false;
+    const payload = this.#payload ?? new Uint8Array(0);
+    this.#payload = undefined;
+    switch (this.#opcode) {
+      case OP_PING:
+        return { kind: "ping", payload };
+      case OP_PONG:
+        return;
+      case OP_CLOSE:
+        return this.#close(payload);
+    }
+    if (!this.#discarding && payload.length > 0) this.#parts.push(payload);
+    if (!this.#fin) return;
+    const keep = !this.#discarding;
+    const parts = this.#parts;
+    this.#message = 0;
+    this.#discarding = false;
+    this.#parts = [];
+    this.#messageBytes = 0;
+    if (!keep) return;
+    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    try {
+      return { kind: "text", text: utf8.decode(bytes) };
+    } catch {
+      return this.#fail("a text message that is not UTF-8", CLOSE_INVALID_DATA);
+    }
+  }
+
+  #close(payload: Uint8Array): Incoming {
+    if (payload.length === 0) {
+      this.#ended = true;
+      return { kind: "close", code: undefined };
+    }
+    const code = payload.length >= 2 ? (payload[0]! << 8) | payload[1]! : 0;
+    if (!validCloseCode(code)) return this.#fail("invalid close code");
+    try {
+      utf8.decode(payload.subarray(2));
+    } catch {
+      return this.#fail("a close reason that is not UTF-8", CLOSE_INVALID_DATA);
+    }
+    this.#ended = true;
+    return { kind: "close", code };
+  }
+
+  #fail(reason: string, code = CLOSE_PROTOCOL_ERROR): Incoming {
+    this.#ended = true;
+    this.#parts = [];
+    this.#payload = undefined;
+    return { kind: "fail", code, reason };
+  }
+}
+
+const maskWord = new Uint8Array(4);
+const maskWord32 = new Uint32Array(maskWord.buffer);
+
+/**
+ * Unmasks `bytes[from..to)` in place, whose first byte takes the mask's byte
+ * `start`: four bytes at a time where the buffer is aligned.
+ */
+function unmask(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  mask: Uint8Array,
+  start: number,
+): void {
+  let i = from;
+  const offset = start - from;
+  for (; i < to && ((bytes.byteOffset + i) & 3) !== 0; i++) {
+    bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
+  }
+  const words = (to - i) >> 2;
+  if (words > 0) {
+    for (let k = 0; k < 4; k++) maskWord[k] = mask[(offset + i + k) & 3]!;
+    const m = maskWord32[0]!;
+    const view = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
+    for (let w = 0; w < words; w++) view[w] = view[w]! ^ m;
+    i += words << 2;
+  }
+  for (; i < to; i++) bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
+}
+
+function validCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+    (code >= 3000 && code <= 4999);
+}
+
+/**
+ * The size of a server frame's header (unmasked) for a payload length.
+ *
+ * @param length the payload's length in bytes
+ * @returns 2, 4 or 10
+ */
+export function headerLength(length: number): number {
+  return length < 126 ? 2 : length < 65536 ? 4 : 10;
+}
+
+/**
+ * Writes a server frame's header (FIN set, unmasked) into `target`.
+ *
+ * @param target where to write
+ * @param opcode the frame's opcode
+ * @param length its payload's length
+ * @returns the offset just past the header
+ */
+export function writeHeader(
+  target: Uint8Array,
+  opcode: number,
+  length: number,
+): number {
+  target[0] = 0x80 | opcode;
+  if (length < 126) {
+    target[1] = length;
+    return 2;
+  }
+  if (length < 65536) {
+    target[1] = 126;
+    target[2] = length >> 8;
+    target[3] = length & 0xff;
+    return 4;
+  }
+  target[1] = 127;
+  const view = new DataView(target.buffer, target.byteOffset);
+  view.setUint32(2, Math.floor(length / 2 ** 32));
+  view.setUint32(6, length >>> 0);
+  return 10;
+}
+
+/**
+ * Encodes one unmasked server frame.
+ *
+ * @param opcode the frame's opcode
+ * @param payload its payload
+ * @returns header and payload in one buffer
+ */
+export function encodeFrame(opcode: number, payload: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(headerLength(payload.length) + payload.length);
+  frame.set(payload, writeHeader(frame, opcode, payload.length));
+  return frame;
+}
+
+/**
+ * Encodes a text as one unmasked text frame: what a delivery's
+ * {@linkcode Frame.webSocket} caches.
+ *
+ * @param text the message's JSON text
+ * @returns the frame's bytes
+ */
+export function textFrame(text: string): Uint8Array {
+  const length = Buffer.byteLength(text);
+  const frame = Buffer.allocUnsafe(headerLength(length) + length);
+  frame.write(text, writeHeader(frame, OP_TEXT, length));
+  return frame;
+}
+
+/**
+ * A close frame.
+ *
+ * @param code the close code, or nothing for an empty close frame
+ * @param reason why, in ASCII (at most 123 bytes are kept)
+ * @returns the frame's bytes
+ */
+export function closeFrame(code?: number, reason = ""): Uint8Array {
+  if (code === undefined) return encodeFrame(OP_CLOSE, new Uint8Array(0));
+  const payload = Buffer.from(`  ${reason}`.slice(0, 125), "latin1");
+  payload[0] = code >> 8;
+  payload[1] = code & 0xff;
+  return encodeFrame(OP_CLOSE, payload);
+}
+
+/**
+ * Line mode: how a flush's frames are packed into text frames, each holding
+ * whole lines and at most `max` bytes (or one line alone, when it is larger).
+ *
+ * @param frames what the flush writes, in order
+ * @param max the largest frame payload wanted
+ * @returns for each text frame, the index just past its last line and its
+ *   payload's size in bytes
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encode } from "../protocol/codec.ts";
+ * import { lineGroups } from "./ws_frames.ts";
+ * const frames = ["a", "b", "c"].map((data) => encode({ command: "x", data }));
+ * const size = frames[0]!.size;
+ * assert.deepEqual([...lineGroups(frames, 2 * size)], [[2, 2 * size], [3, size]]);
+ * ```
+ */
+export function* lineGroups(
+  frames: readonly Frame[],
+  max: number,
+): Generator<[end: number, bytes: number]> {
+  let bytes = 0;
+  for (let i = 0; i < frames.length; i++) {
+    const size = frames[i]!.size;
+    if (bytes > 0 && bytes + size > max) {
+      yield [i, bytes];
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (bytes > 0) yield [frames.length, bytes];
+}
+
+/**
+ * Line mode: the messages of one text frame, split on `\n` (a `\r\n` ending
+ * is accepted; blank lines are skipped).
+ *
+ * @param text the frame's text
+ * @returns its messages
+ */
+export function splitLines(text: string): string[] {
+  const lines: string[] = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const stop = end > start && text.charCodeAt(end - 1) === 0x0d
+      ? end - 1
+      : end;
+    if (stop > start) lines.push(text.slice(start, stop));
+    start = end + 1;
+  }
+  return lines;
+}
+
+/**
+ * Whether a `Sec-WebSocket-Protocol` header offers line mode.
+ *
+ * @param header the header's value, or `null` when absent
+ * @returns whether `mist.lines` is among the offered subprotocols
+ */
+export function offersLines(header: string | null): boolean {
+  return header !== null &&
+    header.split(",").some((name) => name.trim() === LINES_PROTOCOL);
+}

@@ -1,0 +1,280 @@
+/**
+ * The WebSocket listener (`ws://`, `wss://`), owned end to end: an accept
+ * loop on `Deno.listen` / `Deno.listenTls`, the HTTP/1.1 request head read
+ * with a size cap and a deadline, the routes of docs/protocol.md §8 for this
+ * listener (the upgrade paths, `/ping`, the health routes), the RFC 6455
+ * upgrade, then the frames of `ws_frames.ts` on the socket itself: a publisher
+ * that outruns its connection is read no further until it catches up, and a
+ * subscriber's writes wait for the socket to drain, with no timer.
+ *
+ * @module
+ */
+
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
+import { errorText } from "../_util/text.ts";
+import { MistError } from "../protocol/errors.ts";
+import type { Connection } from "../server/connection.ts";
+import type { ServerPort } from "../server/port.ts";
+import {
+  type ConnectionInfo,
+  type ListenerStats,
+  newStats,
+} from "../server/transport.ts";
+import { bindAddress, boundUrl, type Listener } from "./listener.ts";
+import { encodeFrame, FrameParser, OP_PONG, splitLines } from "./ws_frames.ts";
+import { readHead, type Upgrade, upgradeOrRespond } from "./ws_http.ts";
+import { Socket, webSocketOutlet } from "./ws_outlet.ts";
+
+const log = getLogger(["mist", "ws"]);
+
+const DEFAULT_PORTS: Record<string, number> = { ws: 8888, wss: 8889 };
+/**
+ * The read buffer of an upgraded connection: it doubles after a read that
+ * filled it and halves after one that used less than an eighth, between these
+ * sizes, so that a busy publisher reads in large chunks and an idle
+ * subscriber holds little (the parser copies what it keeps out of it).
+ */
+const MIN_READ_BYTES = 1024;
+const MAX_READ_BYTES = 64 * 1024;
+/** A pause after a failed accept (descriptors exhausted), in milliseconds. */
+const ACCEPT_RETRY_MS = 100;
+
+/**
+ * Starts a `ws://` or `wss://` listener.
+ *
+ * @param url e.g. `ws://127.0.0.1:8888` (port 0 picks a free port)
+ * @param server the server's side; `wss://` needs its `tls` certificate
+ * @returns the started listener
+ * @throws {Error} for `wss://` without a certificate; the errors of
+ *   `Deno.listen` and `Deno.listenTls`
+ */
+export function listenWs(url: URL, server: ServerPort): Promise<Listener> {
+  const scheme = url.protocol.slice(0, -1);
+  const address = bindAddress(url, DEFAULT_PORTS[scheme] ?? 80);
+  let listener: Deno.Listener;
+  if (scheme === "wss") {
+    const tls = server.settings.tls;
+    if (tls === undefined) {
+      throw new Error("wss:// needs a certificate: set tls-cert and tls-key");
+    }
+    listener = Deno.listenTls({ ...address, cert: tls.cert, key: tls.key });
+  } else {
+    listener = Deno.listen({ ...address, transport: "tcp" });
+  }
+  const bound = boundUrl(scheme, listener.addr as Deno.NetAddr);
+  return Promise.resolve(accept(listener, bound, server));
+}
+
+function accept(
+  listener: Deno.Listener,
+  url: string,
+  server: ServerPort,
+): Listener {
+  const stats = newStats();
+  const serving = new Set<Promise<void>>();
+  /** Connections not upgraded yet: closed with the listener. */
+  const early = new Set<Deno.Conn>();
+  let closed = false;
+  const accepting = (async () => {
+    let failing = false;
+    while (!closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (closed || err instanceof Deno.errors.BadResource) break;
+        if (!failing) {
+          log.error("{listener}: accept failed, retrying: {error}", {
+            listener: url,
+            error: errorText(err),
+          });
+        }
+        failing = true;
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      failing = false;
+      const done = serveConn(conn, { url, server, stats, early })
+        .catch((err) =>
+          log.debug("{listener}: connection failed: {error}", {
+            listener: url,
+            error: errorText(err),
+          })
+        )
+        .finally(() => serving.delete(done));
+      serving.add(done);
+    }
+  })();
+  return {
+    url,
+    stats,
+    close() {
+      closed = true;
+      closeQuietly(listener);
+      for (const conn of early) closeQuietly(conn);
+    },
+    finished: accepting.then(async () => {
+      while (serving.size > 0) await Promise.all(serving);
+    }),
+  };
+}
+
+/** What serving one connection needs. */
+interface Scope {
+  url: string;
+  server: ServerPort;
+  stats: ListenerStats;
+  early: Set<Deno.Conn>;
+}
+
+async function serveConn(conn: Deno.Conn, scope: Scope): Promise<void> {
+  const remote = conn.remoteAddr as Deno.NetAddr;
+  const info: ConnectionInfo = {
+    listener: scope.url,
+    remote: `${remote.hostname}:${remote.port}`,
+    stats: scope.stats,
+  };
+  // One deadline for the TLS handshake, the request head and the upgrade.
+  scope.early.add(conn);
+  const timeoutMs = scope.server.settings.requestTimeoutMs;
+  const deadline = timeoutMs > 0
+    ? setTimeout(() => closeQuietly(conn), timeoutMs)
+    : undefined;
+  let upgrade: Upgrade | undefined;
+  try {
+    if ("handshake" in conn) await (conn as Deno.TlsConn).handshake();
+    const head = await readHead(conn);
+    if (head === undefined) return closeQuietly(conn);
+    scope.stats.bytesReceived += head.bytes;
+    upgrade = await upgradeOrRespond(conn, head, scope.server, scope.url);
+  } catch (err) {
+    closeQuietly(conn);
+    log.debug("{listener}: request from {remote} failed: {error}", {
+      listener: scope.url,
+      remote: info.remote,
+      error: errorText(err),
+    });
+  } finally {
+    clearTimeout(deadline);
+    scope.early.delete(conn);
+  }
+  if (upgrade !== undefined) await serveSocket(conn, upgrade, scope, info);
+}
+
+/** Serves the protocol on an upgraded connection until either side ends it. */
+async function serveSocket(
+  conn: Deno.Conn,
+  upgrade: Upgrade,
+  scope: Scope,
+  info: ConnectionInfo,
+): Promise<void> {
+  try {
+    (conn as Deno.TcpConn).setNoDelay?.(true);
+    // Finds peers that vanished (no FIN, no RST); TLS conns do not offer it.
+    (conn as Deno.TcpConn).setKeepAlive?.(true);
+  } catch {
+    // Harmless: the options are an optimisation.
+  }
+  const { limits } = scope.server.settings;
+  const socket = new Socket(conn);
+  const connection = scope.server.open(
+    webSocketOutlet(socket, upgrade.lines, limits.maxMessageBytes),
+    info,
+    upgrade.principal === undefined ? {} : { principal: upgrade.principal },
+  );
+  // In line mode a frame holds whole lines, up to the maximum plus a newline.
+  const parser = new FrameParser(
+    limits.maxMessageBytes + (upgrade.lines ? 1 : 0),
+  );
+  let buffer = new Uint8Array(2 * MIN_READ_BYTES);
+  let chunk = upgrade.rest;
+  try {
+    while (!connection.isClosed) {
+      if (
+        chunk.length > 0 &&
+        !await feed(parser, chunk, connection, socket, upgrade.lines)
+      ) {
+        break;
+      }
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      info.stats.bytesReceived += n;
+      chunk = buffer.subarray(0, n);
+      const size = buffer.length;
+      if (n === size && size < MAX_READ_BYTES) {
+        buffer = new Uint8Array(size * 2);
+      } else if (n < size >> 3 && size > MIN_READ_BYTES) {
+        buffer = new Uint8Array(size >> 1);
+      }
+    }
+  } catch (err) {
+    if (!connection.isClosed) {
+      log.debug("{listener} connection {id}: read failed: {error}", {
+        listener: scope.url,
+        id: connection.id,
+        error: errorText(err),
+      });
+    }
+  } finally {
+    connection.close();
+  }
+}
+
+/**
+ * Hands one chunk's messages to the connection, waiting whenever it asks to
+ * (the socket is not read meanwhile).
+ *
+ * @returns false once the connection must end
+ */
+async function feed(
+  parser: FrameParser,
+  chunk: Uint8Array,
+  connection: Connection,
+  socket: Socket,
+  lines: boolean,
+): Promise<boolean> {
+  for (const event of parser.parse(chunk)) {
+    let wait: void | Promise<void> = undefined;
+    switch (event.kind) {
+      case "text":
+        if (!lines) {
+          wait = connection.receive(event.text);
+          break;
+        }
+        for (const line of splitLines(event.text)) {
+          const next = connection.receive(line);
+          if (next !== undefined) await next;
+          if (connection.isClosed) return false;
+        }
+        break;
+      case "binary":
+        wait = connection.refuse(
+          new MistError("invalid_message", "binary frames are not supported"),
+        );
+        break;
+      case "too_large":
+        wait = connection.refuse(new MistError("too_large"));
+        break;
+      case "ping":
+        socket.send(encodeFrame(OP_PONG, event.payload)).catch(() => {});
+        break;
+      case "close":
+        socket.end(event.code);
+        return false;
+      case "fail":
+        socket.end(event.code, event.reason);
+        return false;
+    }
+    if (wait !== undefined) await wait;
+    if (connection.isClosed) return false;
+  }
+  return true;
+}
+
+function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch {
+    // Already closed.
+  }
+}
