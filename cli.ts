@@ -71,6 +71,12 @@ an environment variable MIST_<KEY>: see below):
                             slowly, newer messages to it are dropped (default 8MiB)
   --shutdown-timeout SECS   on SIGINT/SIGTERM, how long each connection gets to
                             receive what it is owed before it is closed (default 5)
+  --tls-handshake-timeout SECS  close a TLS connection that has not finished its
+                            handshake by then (default 10; 0: no limit)
+  --auth-timeout SECS       with --authenticator, close a connection that sent no
+                            command by then (default 30; 0: no limit)
+  --idle-timeout SECS       close a connection that sent and was sent nothing for
+                            that long (default 0: never)
   --cluster URL             join a cluster through Redis (or Valkey, KeyDB, Dragonfly):
                             redis://[USER:PASS@]HOST:PORT[/DB] or rediss://...
   --cluster-name NAME       lets several clusters share one Redis (default mist)

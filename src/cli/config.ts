@@ -18,7 +18,12 @@ import { readConfigFile, readTokenFile } from "./config_file.ts";
 import { convertValue, type Kind } from "./config_value.ts";
 import type { LogFormat, LogLevelName } from "./log.ts";
 import { DEFAULT_LIMITS } from "../protocol/codec.ts";
-import { DEFAULT_LISTENERS, DEFAULT_QUEUE_BYTES } from "../server/options.ts";
+import {
+  DEFAULT_AUTH_TIMEOUT_MS,
+  DEFAULT_LISTENERS,
+  DEFAULT_QUEUE_BYTES,
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+} from "../server/options.ts";
 
 export { ConfigError };
 export { parseSize } from "./config_value.ts";
@@ -63,6 +68,12 @@ export interface Config {
   queueSize: number;
   /** Seconds each connection gets at shutdown to receive what it is owed. */
   shutdownTimeout: number;
+  /** Seconds a TLS handshake may take (0: no limit). */
+  tlsHandshakeTimeout: number;
+  /** Seconds a connection may take to send its first command with authentication on (0: no limit). */
+  authTimeout: number;
+  /** Seconds after which a connection that sent and was sent nothing is closed (0: never). */
+  idleTimeout: number;
   /** The Redis URL of the cluster this server joins. */
   cluster?: string;
   /** The cluster's name (its Redis channel is `mist:<name>`). */
@@ -100,6 +111,9 @@ export const CONFIG_KEYS = {
   "max-subscriptions": { kind: "count", field: "maxSubscriptions" },
   "queue-size": { kind: "size", field: "queueSize" },
   "shutdown-timeout": { kind: "seconds", field: "shutdownTimeout" },
+  "tls-handshake-timeout": { kind: "seconds", field: "tlsHandshakeTimeout" },
+  "auth-timeout": { kind: "seconds", field: "authTimeout" },
+  "idle-timeout": { kind: "seconds", field: "idleTimeout" },
   "cluster": { kind: "secret", field: "cluster" },
   "cluster-name": { kind: "string", field: "clusterName" },
 } as const satisfies Record<string, { kind: Kind; field: keyof Config }>;
@@ -119,6 +133,9 @@ export function defaultConfig(): Config {
     maxSubscriptions: DEFAULT_LIMITS.maxSubscriptions,
     queueSize: DEFAULT_QUEUE_BYTES,
     shutdownTimeout: 5,
+    tlsHandshakeTimeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS / 1000,
+    authTimeout: DEFAULT_AUTH_TIMEOUT_MS / 1000,
+    idleTimeout: 0,
   };
 }
 

@@ -39,6 +39,9 @@ export function serveOptions(
     },
     queueBytes: config.queueSize,
     drainTimeoutMs: config.shutdownTimeout * 1000,
+    tlsHandshakeTimeoutMs: config.tlsHandshakeTimeout * 1000,
+    authTimeoutMs: config.authTimeout * 1000,
+    idleTimeoutMs: config.idleTimeout * 1000,
     ...(authenticator === undefined ? {} : { authenticator }),
     ...(config.token === undefined ? {} : { token: config.token }),
     ...(config.metricsToken === undefined

@@ -13,6 +13,7 @@ import { errorText } from "../_util/text.ts";
 import { newStats } from "../server/transport.ts";
 import type { ServerPort, TlsCertificate } from "../server/port.ts";
 import { boundUrl, type Listener } from "./listener.ts";
+import { AcceptFailures } from "./accept_failures.ts";
 import { type LineStream, serveConnection } from "./line_stream.ts";
 
 const log = getLogger(["mist", "tcp"]);
@@ -38,8 +39,12 @@ export async function listenTlsClientAuth(
   /** Sockets still in their handshake: closed with the listener. */
   const handshaking = new Set<Socket>();
   let bound = "";
-  const node = tlsServer(certificate);
+  const node = tlsServer(certificate, server.settings.tlsHandshakeTimeoutMs);
+  const failures = new AcceptFailures(() => bound, stats);
   node.on("connection", (socket: Socket) => {
+    failures.succeeded();
+    // Finds peers that vanished (no FIN, no RST) after the system's keepalive time.
+    socket.setKeepAlive(true);
     handshaking.add(socket);
     socket.once("close", () => handshaking.delete(socket));
   });
@@ -63,12 +68,9 @@ export async function listenTlsClientAuth(
       resolve();
     });
   });
-  node.on("error", (err: Error) => {
-    log.error("{listener} stopped accepting: {error}", {
-      listener: bound,
-      error: err,
-    });
-  });
+  // node:net reports a failed accept (EMFILE) as an error and goes on
+  // listening: logged once per episode, which the next connection ends.
+  node.on("error", (err: Error) => void failures.failed(err));
   const closed = new Promise<void>((resolve) => node.once("close", resolve));
   const addr = node.address() as AddressInfo;
   bound = boundUrl("tls", {
@@ -92,8 +94,13 @@ export async function listenTlsClientAuth(
 
 function tlsServer(
   certificate: TlsCertificate & { clientCa: string },
+  handshakeTimeoutMs: number,
 ): tls.Server {
   return new tls.Server({
+    // node:tls takes 0 for its default of 120 s: "no limit" is the longest timer.
+    handshakeTimeout: Number.isFinite(handshakeTimeoutMs)
+      ? handshakeTimeoutMs
+      : 2 ** 31 - 1,
     cert: certificate.cert,
     key: certificate.key,
     ca: certificate.clientCa,
