@@ -83,6 +83,8 @@ export class Connection {
   readonly #counted: boolean;
   #principal: Principal;
   #requests = 0;
+  /** Grows with every frame received and every message queued: what `idle-timeout` watches. */
+  activity = 0;
   #isClosed = false;
   readonly #closed = Promise.withResolvers<void>();
 
@@ -170,6 +172,7 @@ export class Connection {
    * @returns a promise to await before the next frame, or nothing
    */
   receive(input: string | Uint8Array): void | Promise<void> {
+    this.activity++;
     let request: CommandRequest;
     try {
       request = decode(input, this.#host.limits);
@@ -338,6 +341,7 @@ export class Connection {
    */
   deliver(frame: Frame): void {
     if (this.#isClosed) return;
+    this.activity++;
     if (this.#outbox.offer(frame)) {
       this.info.stats.delivered++;
     } else {
@@ -352,6 +356,7 @@ export class Connection {
    */
   send(message: Message): void {
     if (this.#isClosed) return;
+    this.activity++;
     this.#outbox.force(encode(message));
   }
 

@@ -21,11 +21,14 @@ import { Access } from "./access.ts";
 import { commandTable } from "./commands.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import {
+  DEFAULT_AUTH_TIMEOUT_MS,
   DEFAULT_LISTENERS,
   DEFAULT_QUEUE_BYTES,
   listenerSettings,
   type ServeOptions,
+  timeout,
 } from "./options.ts";
+import { Sweep } from "./sweep.ts";
 import { joinCluster } from "./join.ts";
 import { checkHealth } from "./health.ts";
 import { defaultNodeName } from "./node_name.ts";
@@ -71,6 +74,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
   readonly #connections = new Set<Connection>();
   readonly #errors = newErrorCounts();
   readonly #lag = new LagMonitor();
+  readonly #sweep: Sweep;
   readonly #nodeName: string | undefined;
   readonly #backplane: Backplane | undefined;
   readonly #heartbeatMs: number | undefined;
@@ -107,6 +111,13 @@ export class MistServer implements AsyncDisposable, ServerPort {
       throw new TypeError("The node name must not be empty");
     }
     this.#nodeName = options.nodeName;
+    this.#sweep = new Sweep({
+      authTimeoutMs: options.authenticator === undefined ? Infinity : timeout(
+        "authTimeoutMs",
+        options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS,
+      ),
+      idleTimeoutMs: timeout("idleTimeoutMs", options.idleTimeoutMs ?? 0),
+    });
     this.#host = {
       broker: this.#broker,
       access: this.#access,
@@ -120,7 +131,10 @@ export class MistServer implements AsyncDisposable, ServerPort {
         route: (from, tags, data) => this.#route(from, tags, data),
         connections: () => connectionCounts(this.#listeners),
       }, options.commands),
-      release: (connection) => this.#connections.delete(connection),
+      release: (connection) => {
+        this.#connections.delete(connection);
+        this.#sweep.forget(connection);
+      },
     };
 
     const own = { listener: "server", remote: "server", stats: newStats() };
@@ -190,6 +204,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
     }
     if (this.#closing !== undefined) return;
     this.#lag.start();
+    this.#sweep.start();
     // Named after its listeners, the node joins once they are bound; it
     // links in the background, serving local traffic meanwhile.
     if (this.#backplane !== undefined && this.#cluster === undefined) {
@@ -241,6 +256,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
   ): Connection {
     const connection = new Connection(this.#host, outlet, info, options);
     this.#connections.add(connection);
+    if (!options?.internal) this.#sweep.track(connection);
     if (this.#closing !== undefined) connection.close();
     return connection;
   }
@@ -352,6 +368,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
       // listeners stop only after the drain: shutting down Deno.serve ends
       // its WebSockets at once, before they are written what they are owed.
       this.#lag.stop();
+      this.#sweep.stop();
       const connections = [...this.#connections];
       const drainMs = this.settings.drainTimeoutMs;
       await Promise.all([
