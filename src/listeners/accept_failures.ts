@@ -8,6 +8,7 @@
  */
 
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
+import { sleep } from "../_util/deadline.ts";
 import { errorText } from "../_util/text.ts";
 import type { ListenerStats } from "../server/transport.ts";
 
@@ -78,4 +79,36 @@ export function isEmfile(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
   if (code === "EMFILE" || code === "ENFILE") return true;
   return /too many open files|os error 2[34]\b/i.test(errorText(err));
+}
+
+/**
+ * Accepts connections until the listener closes: an accept error pauses
+ * (see {@linkcode AcceptFailures}) instead of ending the loop.
+ *
+ * @param listener a bound `Deno.Listener`
+ * @param failures the listener's episode
+ * @param signal aborted when the listener is closed
+ * @param accepted called with each connection
+ * @returns resolves once the listener is closed
+ */
+export async function acceptLoop<C extends Deno.Conn>(
+  listener: Deno.Listener<C>,
+  failures: AcceptFailures,
+  signal: AbortSignal,
+  accepted: (conn: C) => void,
+): Promise<void> {
+  while (!signal.aborted) {
+    let conn: C;
+    try {
+      conn = await listener.accept();
+    } catch (err) {
+      if (signal.aborted || err instanceof Deno.errors.BadResource) return;
+      // Out of descriptors (EMFILE) or a passing fault: the listener stays,
+      // and tries again once some connections have closed.
+      await sleep(failures.failed(err), signal);
+      continue;
+    }
+    failures.succeeded();
+    accepted(conn);
+  }
 }

@@ -6,14 +6,13 @@
 
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { writeAll } from "../_util/io.ts";
-import { sleep } from "../_util/deadline.ts";
 import { errorText } from "../_util/text.ts";
 import { newStats } from "../server/transport.ts";
 import type { ServerPort } from "../server/port.ts";
 import { bindAddress, boundUrl, type Listener } from "./listener.ts";
 import { type LineStream, serveConnection } from "./line_stream.ts";
 import { listenTlsClientAuth } from "./tls_node.ts";
-import { AcceptFailures } from "./accept_failures.ts";
+import { AcceptFailures, acceptLoop } from "./accept_failures.ts";
 
 const log = getLogger(["mist", "tcp"]);
 
@@ -102,31 +101,14 @@ export function serveConnections(
   const failures = new AcceptFailures(() => url, stats);
   const stop = new AbortController();
   const timeoutMs = server.settings.tlsHandshakeTimeoutMs;
-  const accepting = (async () => {
-    while (!stop.signal.aborted) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (stop.signal.aborted || err instanceof Deno.errors.BadResource) {
-          return;
-        }
-        // Out of descriptors (EMFILE) or a passing fault: the listener stays,
-        // and tries again once some connections have closed.
-        await sleep(failures.failed(err), stop.signal);
-        continue;
-      }
-      failures.succeeded();
-      const done = handshake(conn, handshaking, timeoutMs)
-        .then(async (ok) => {
-          if (ok) {
-            await serveConnection(connStream(conn), url, server, stats);
-          }
-        })
-        .finally(() => connections.delete(done));
-      connections.add(done);
-    }
-  })();
+  const accepting = acceptLoop(listener, failures, stop.signal, (conn) => {
+    const done = handshake(conn, handshaking, timeoutMs)
+      .then(async (ok) => {
+        if (ok) await serveConnection(connStream(conn), url, server, stats);
+      })
+      .finally(() => connections.delete(done));
+    connections.add(done);
+  });
   return {
     url,
     stats,
