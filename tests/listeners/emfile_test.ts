@@ -10,6 +10,8 @@ import assert from "node:assert/strict";
 import { eventually, hostPort, LineClient, writeAll } from "../_helpers.ts";
 import { ServerProcess } from "../_program.ts";
 import { requiring } from "../_service.ts";
+import { testCertificate } from "../_certificates.ts";
+import { dirname } from "node:path";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -81,15 +83,59 @@ async function prlimit(pid: number, files: number): Promise<void> {
   assert.ok(success, decoder.decode(stderr));
 }
 
+/**
+ * Whether a `tls://` listener with a client CA runs a handshake with a new
+ * connection (and then refuses it: no client certificate), so accepted it.
+ */
+async function handshakes(url: string, ca: string): Promise<boolean> {
+  const conn = await Deno.connect({
+    ...hostPort(url),
+    signal: AbortSignal.timeout(2000),
+  });
+  const tls = await Deno.startTls(conn, {
+    hostname: "localhost",
+    caCerts: [ca],
+  });
+  // Not accepted, the handshake would wait for ever: give up after a while.
+  const timer = setTimeout(() => tls.close(), 2000);
+  let answered = true;
+  try {
+    await tls.handshake();
+    await tls.read(new Uint8Array(1)); // TLS 1.3: the refusal comes here
+  } catch (err) {
+    // Refused, as it should be: it was accepted. Closed by the timer: not.
+    answered = !(err instanceof Deno.errors.BadResource ||
+      err instanceof Deno.errors.Interrupted);
+  } finally {
+    clearTimeout(timer);
+    try {
+      tls.close();
+    } catch {
+      // Closed by the timer.
+    }
+  }
+  return answered;
+}
+
 prlimitTest(
   "EMFILE: every listener pauses, reports it in /health/live, and answers again once descriptors are free",
   async () => {
+    const certificate = await testCertificate();
+    assert.ok(certificate !== undefined, "openssl is needed");
     await using server = new ServerProcess([
       "--listeners",
-      "tcp://127.0.0.1:0,http://127.0.0.1:0",
+      "tcp://127.0.0.1:0,http://127.0.0.1:0,tls://127.0.0.1:0",
+      "--tls-cert",
+      certificate.certFile,
+      "--tls-key",
+      certificate.keyFile,
+      "--tls-client-ca",
+      certificate.caFile,
     ]);
     const tcp = await server.address("tcp");
     const http = await server.address("http");
+    const tls = await server.address("tls");
+    const all = [tcp, http, tls];
     const pid = server.child.pid;
     const probe = new HttpProbe(await Deno.connect(hostPort(http)));
     assert.equal((await probe.get("/health/live")).status, 200);
@@ -103,21 +149,28 @@ prlimitTest(
       );
     try {
       await eventually(async () => {
-        for (const url of [tcp, http]) {
+        for (const url of all) {
           try {
-            flood.push(await Deno.connect(hostPort(url)));
+            // A full accept queue holds a connect for minutes: bounded.
+            flood.push(
+              await Deno.connect({
+                ...hostPort(url),
+                signal: AbortSignal.timeout(1000),
+              }),
+            );
           } catch {
             // Deno.serve's own listener is closed until it is restarted.
           }
         }
-        return warned(tcp) && warned(http);
-      }, "both listeners to run out of descriptors");
+        return all.every(warned);
+      }, "every listener to run out of descriptors");
       const during = await probe.get("/health/live");
       assert.equal(during.status, 503, during.body);
       const report = JSON.parse(during.body);
       assert.deepEqual(report.down, ["listeners"]);
-      assert.equal(report.listeners[tcp], "accept-failing");
-      assert.equal(report.listeners[http], "accept-failing");
+      for (const url of all) {
+        assert.equal(report.listeners[url], "accept-failing", url);
+      }
     } finally {
       for (const conn of flood) conn.close();
     }
@@ -129,16 +182,19 @@ prlimitTest(
           await using client = await LineClient.connect(tcp);
           const pong = await client.request({ command: "ping" });
           const response = await fetch(`${http}/ping`);
-          return pong.data === "pong" && (await response.text()) === "pong\n";
+          return pong.data === "pong" &&
+            (await response.text()) === "pong\n" &&
+            await handshakes(tls, certificate.ca);
         } catch {
           return false;
         }
       },
-      "tcp and http to answer again",
+      "every listener to answer again",
       { timeoutMs: 20_000 },
     );
-    await server.waitFor(new RegExp(`INFO.*${tcp}: accepting again`));
-    await server.waitFor(new RegExp(`INFO.*${http}: accepting again`));
+    for (const url of all) {
+      await server.waitFor(new RegExp(`INFO.*${url}: accepting again`));
+    }
     const after = await fetch(`${http}/health/live`);
     assert.equal(after.status, 200, await after.text());
     probe.close();
@@ -147,6 +203,7 @@ prlimitTest(
     assert.equal(code, 0, stderr);
     assert.doesNotMatch(stderr, /Uncaught|stopped accepting/);
     // Logged once per episode, not once per failed accept.
-    assert.equal(stderr.match(/pausing accepts/g)?.length, 2, stderr);
+    assert.equal(stderr.match(/pausing accepts/g)?.length, 3, stderr);
+    await Deno.remove(dirname(certificate.certFile), { recursive: true });
   },
 );
