@@ -81,6 +81,12 @@ an environment variable MIST_<KEY>: see below):
                             receive what it is owed before it is closed (default 5)
   --request-timeout SECS    how long a ws:// client gets for its TLS handshake and
                             request head before it is disconnected (default 10)
+  --tls-handshake-timeout SECS  close a TLS connection that has not finished its
+                            handshake by then (default 10; 0: no limit)
+  --auth-timeout SECS       with --authenticator, close a connection that sent no
+                            command by then (default 30; 0: no limit)
+  --idle-timeout SECS       close a connection that sent and was sent nothing for
+                            that long (default 0: never)
   --cluster URL             join a cluster through Redis (or Valkey, KeyDB, Dragonfly):
                             redis://[USER:PASS@]HOST:PORT[/DB] or rediss://...
   --cluster-name NAME       lets several clusters share one Redis (default mist)

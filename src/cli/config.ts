@@ -18,7 +18,12 @@ import { readConfigFile, readTokenFile } from "./config_file.ts";
 import { convertValue, type Kind } from "./config_value.ts";
 import type { LogFormat, LogLevelName } from "./log.ts";
 import { DEFAULT_LIMITS } from "../protocol/codec.ts";
-import { DEFAULT_LISTENERS, DEFAULT_QUEUE_BYTES } from "../server/options.ts";
+import {
+  DEFAULT_AUTH_TIMEOUT_MS,
+  DEFAULT_LISTENERS,
+  DEFAULT_QUEUE_BYTES,
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+} from "../server/options.ts";
 import { DEFAULT_BUDGET } from "../server/budget.ts";
 
 export { ConfigError };
@@ -72,6 +77,12 @@ export interface Config {
   shutdownTimeout: number;
   /** Seconds a `ws://` client gets for its TLS handshake and request head (0: no limit). */
   requestTimeout: number;
+  /** Seconds a TLS handshake may take (0: no limit). */
+  tlsHandshakeTimeout: number;
+  /** Seconds a connection may take to send its first command with authentication on (0: no limit). */
+  authTimeout: number;
+  /** Seconds after which a connection that sent and was sent nothing is closed (0: never). */
+  idleTimeout: number;
   /** The Redis URL of the cluster this server joins. */
   cluster?: string;
   /** The cluster's name (its Redis channel is `mist:<name>`). */
@@ -118,6 +129,9 @@ export const CONFIG_KEYS = {
   "queue-size": { kind: "size", field: "queueSize" },
   "shutdown-timeout": { kind: "seconds", field: "shutdownTimeout" },
   "request-timeout": { kind: "seconds", field: "requestTimeout" },
+  "tls-handshake-timeout": { kind: "seconds", field: "tlsHandshakeTimeout" },
+  "auth-timeout": { kind: "seconds", field: "authTimeout" },
+  "idle-timeout": { kind: "seconds", field: "idleTimeout" },
   "cluster": { kind: "secret", field: "cluster" },
   "cluster-name": { kind: "string", field: "clusterName" },
   "allowed-origins": { kind: "origins", field: "allowedOrigins" },
@@ -142,6 +156,9 @@ export function defaultConfig(): Config {
     queueSize: DEFAULT_QUEUE_BYTES,
     shutdownTimeout: 5,
     requestTimeout: 10,
+    tlsHandshakeTimeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS / 1000,
+    authTimeout: DEFAULT_AUTH_TIMEOUT_MS / 1000,
+    idleTimeout: 0,
   };
 }
 

@@ -43,6 +43,9 @@ export function serveOptions(
     maxTotalSubscriptionBytes: config.maxTotalSubscriptionBytes,
     drainTimeoutMs: config.shutdownTimeout * 1000,
     requestTimeoutMs: config.requestTimeout * 1000,
+    tlsHandshakeTimeoutMs: config.tlsHandshakeTimeout * 1000,
+    authTimeoutMs: config.authTimeout * 1000,
+    idleTimeoutMs: config.idleTimeout * 1000,
     ...(authenticator === undefined ? {} : { authenticator }),
     ...(config.token === undefined ? {} : { token: config.token }),
     ...(config.metricsToken === undefined

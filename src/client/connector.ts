@@ -70,6 +70,10 @@ export class Connector {
   #closing: Promise<void> | undefined;
   readonly #closed = Promise.withResolvers<Error | undefined>();
   readonly #onAbort = () => void this.shutdown(undefined);
+  readonly #pingIntervalMs: number;
+  readonly #pingTimeoutMs: number;
+  /** The next heartbeat ping of the current connection. */
+  #beat: ReturnType<typeof setTimeout> | undefined;
 
   /** @param options what to connect to, and the client's parts it serves */
   constructor(options: ConnectorOptions) {
@@ -79,6 +83,8 @@ export class Connector {
     this.#subscriptions = options.subscriptions;
     this.#events = options.events;
     this.#signal = options.options.signal;
+    this.#pingIntervalMs = options.options.pingIntervalMs;
+    this.#pingTimeoutMs = options.options.pingTimeoutMs;
     const { token, caCerts, clientCert, maxFrameBytes, mode, timeoutMs } =
       options.options;
     this.#handshake = {
@@ -162,6 +168,7 @@ export class Connector {
     this.#state = "closed";
     this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#stop.abort(new MistError("client_closed"));
+    clearTimeout(this.#beat);
     const current = this.#current;
     this.#current = undefined;
     current?.transport?.close();
@@ -220,7 +227,41 @@ export class Connector {
     });
     const restored = this.#subscriptions.resubscribe();
     this.#requests.flushWaiting();
+    this.#heartbeat(connection);
     return restored;
+  }
+
+  /**
+   * Pings the current connection every `pingIntervalMs`; a pong that does not
+   * come back within `pingTimeoutMs` closes it, which reconnects (a server
+   * or a network that went silent without closing the connection).
+   */
+  #heartbeat(connection: ServerConnection): void {
+    if (this.#pingIntervalMs === 0) return;
+    const alive = () => connection === this.#current && !connection.lost;
+    const beat = async () => {
+      this.#beat = undefined;
+      if (!alive()) return;
+      const ping = this.#requests.create({ command: "ping" }, {
+        timeoutMs: this.#pingTimeoutMs,
+      });
+      connection.transport?.send(connection.correlator.encode(ping));
+      try {
+        await ping.promise;
+      } catch (err) {
+        if (!alive()) return;
+        log.debug("{server}: no pong within {ms} ms, reconnecting: {error}", {
+          server: this.#server,
+          ms: this.#pingTimeoutMs,
+          error: errorText(err),
+        });
+        connection.transport?.close();
+        return;
+      }
+      if (alive()) this.#beat = setTimeout(beat, this.#pingIntervalMs);
+    };
+    clearTimeout(this.#beat);
+    this.#beat = setTimeout(beat, this.#pingIntervalMs);
   }
 
   #onLost(connection: ServerConnection, error: Error | undefined): void {
@@ -238,6 +279,7 @@ export class Connector {
     this.#requests.abandon(abandoned, reason, wasCurrent);
     if (!wasCurrent) return;
     this.#current = undefined;
+    clearTimeout(this.#beat);
     log.debug("{error}", { error: reason.message });
     this.#emit({ type: "disconnect", error: reason });
     if (this.#reconnect === undefined) {

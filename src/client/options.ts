@@ -113,6 +113,17 @@ export interface ConnectOptions {
   key?: string;
   /** Closes the client when aborted; connecting fails with its reason. */
   signal?: AbortSignal;
+  /**
+   * How often the client pings the server to find a dead connection (a
+   * server or network that went silent without closing it), in milliseconds
+   * (default 30000; 0: never).
+   */
+  pingIntervalMs?: number;
+  /**
+   * How long the client waits for the pong of such a ping before it drops
+   * the connection and reconnects, in milliseconds (default 10000).
+   */
+  pingTimeoutMs?: number;
 }
 
 /** The wait for a connection and for each answer when none is given, in milliseconds. */
@@ -121,6 +132,10 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024;
 /** The longest frame accepted from a server when none is given, in bytes. */
 export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
+/** How often the client pings to find a dead connection when not told, in milliseconds. */
+export const DEFAULT_PING_INTERVAL_MS = 30_000;
+/** How long the client waits for such a pong when not told, in milliseconds. */
+export const DEFAULT_PING_TIMEOUT_MS = 10_000;
 
 /** {@linkcode ConnectOptions} checked, with every default filled in. */
 export interface ResolvedOptions {
@@ -137,6 +152,9 @@ export interface ResolvedOptions {
   /** The client certificate and its key (`cert` and `key`), when given. */
   readonly clientCert: { cert: string; key: string } | undefined;
   readonly signal: AbortSignal | undefined;
+  /** 0: no heartbeat. */
+  readonly pingIntervalMs: number;
+  readonly pingTimeoutMs: number;
 }
 
 /**
@@ -186,6 +204,16 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
       ? undefined
       : { cert: options.cert, key: options.key },
     signal: options.signal,
+    pingIntervalMs: options.pingIntervalMs === 0 ? 0 : positive(
+      "pingIntervalMs",
+      options.pingIntervalMs,
+      DEFAULT_PING_INTERVAL_MS,
+    ),
+    pingTimeoutMs: positive(
+      "pingTimeoutMs",
+      options.pingTimeoutMs,
+      DEFAULT_PING_TIMEOUT_MS,
+    ),
   };
 }
 

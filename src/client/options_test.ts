@@ -160,3 +160,14 @@ Deno.test("positive() returns the value, the default when none, and rejects a no
     });
   }
 });
+
+Deno.test("resolveOptions(): the heartbeat defaults to 30 s with a 10 s pong timeout; 0 turns it off", () => {
+  const defaults = resolveOptions({});
+  assert.deepEqual([defaults.pingIntervalMs, defaults.pingTimeoutMs], [
+    30_000,
+    10_000,
+  ]);
+  assert.equal(resolveOptions({ pingIntervalMs: 0 }).pingIntervalMs, 0);
+  assert.throws(() => resolveOptions({ pingIntervalMs: -1 }), RangeError);
+  assert.throws(() => resolveOptions({ pingTimeoutMs: 0 }), RangeError);
+});

@@ -12,6 +12,7 @@
  */
 
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
+import { sleep } from "../_util/deadline.ts";
 import { checkMetrics, type Principal } from "../core/principal.ts";
 import {
   type CommandRequest,
@@ -22,6 +23,7 @@ import { MistError } from "../protocol/errors.ts";
 import { type ConnectionInfo, newStats } from "../server/transport.ts";
 import type { ServerPort } from "../server/port.ts";
 import { bindAddress, boundUrl, type Listener } from "./listener.ts";
+import { AcceptFailures } from "./accept_failures.ts";
 import { requestedSubscriptions, serveEvents } from "./sse.ts";
 import {
   checkOrigin,
@@ -75,18 +77,11 @@ function startHttp(
   }
   const stats = newStats();
   let bound = "";
-  const http = Deno.serve({
-    ...bindAddress(url, DEFAULT_PORTS[scheme] ?? 80),
-    ...(secure ? { cert: tls!.cert, key: tls!.key } : {}),
-    onListen() {},
-    onError(err) {
-      log.error("{listener}: request failed: {error}", {
-        listener: bound,
-        error: err,
-      });
-      return json(500, { error: "internal error" });
-    },
-  }, (request, info) => {
+  const failures = new AcceptFailures(() => bound, stats);
+  const stop = new AbortController();
+  /** Every Deno.serve started: the one accepting, and those still serving. */
+  const instances = new Set<Deno.HttpServer>();
+  const handler = (request: Request, info: Deno.ServeHandlerInfo) => {
     const remote = info.remoteAddr as Deno.NetAddr;
     return respond(request, {
       server,
@@ -97,16 +92,63 @@ function startHttp(
         stats,
       },
     });
-  });
-  bound = boundUrl(scheme, http.addr as Deno.NetAddr);
+  };
+  const start = (address: { hostname: string; port: number }) => {
+    const http = Deno.serve({
+      ...address,
+      ...(secure ? { cert: tls!.cert, key: tls!.key } : {}),
+      onListen() {},
+      onError(err) {
+        log.error("{listener}: request failed: {error}", {
+          listener: bound,
+          error: err,
+        });
+        return json(500, { error: "internal error" });
+      },
+    }, handler);
+    instances.add(http);
+    // Deno.serve's accept loop ends for good on the first accept error
+    // (EMFILE) and rejects `finished`; its open connections go on. Another
+    // Deno.serve takes over the port once one can be opened.
+    http.finished.then(() => {}, (err) => {
+      const port = (http.addr as Deno.NetAddr).port;
+      if (!stop.signal.aborted) void restart({ ...address, port }, err);
+    });
+    return http;
+  };
+  const restart = async (
+    address: { hostname: string; port: number },
+    err: unknown,
+  ) => {
+    let pauseMs = failures.failed(err);
+    while (!stop.signal.aborted) {
+      await sleep(pauseMs, stop.signal);
+      if (stop.signal.aborted) return;
+      try {
+        start(address);
+        failures.succeeded();
+        return;
+      } catch (err) {
+        pauseMs = failures.failed(err);
+      }
+    }
+  };
+  const first = start(bindAddress(url, DEFAULT_PORTS[scheme] ?? 80));
+  const addr = first.addr as Deno.NetAddr;
+  bound = boundUrl(scheme, addr);
+  const finished = Promise.withResolvers<void>();
   return {
     url: bound,
     stats,
     close() {
+      if (stop.signal.aborted) return;
+      stop.abort();
       // Resolves once open streams end: the server closes their connections.
-      http.shutdown().catch(() => {});
+      Promise.all(
+        [...instances].map((http) => http.shutdown().catch(() => {})),
+      ).then(() => finished.resolve());
     },
-    finished: http.finished,
+    finished: finished.promise,
   };
 }
 

@@ -12,6 +12,7 @@ import type { ServerPort } from "../server/port.ts";
 import { bindAddress, boundUrl, type Listener } from "./listener.ts";
 import { type LineStream, serveConnection } from "./line_stream.ts";
 import { listenTlsClientAuth } from "./tls_node.ts";
+import { AcceptFailures, acceptLoop } from "./accept_failures.ts";
 
 const log = getLogger(["mist", "tcp"]);
 
@@ -97,31 +98,22 @@ export function serveConnections(
   const connections = new Set<Promise<void>>();
   /** Connections still in their TLS handshake: closed with the listener. */
   const handshaking = new Set<Deno.Conn>();
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) {
-        const done = handshake(conn, handshaking)
-          .then(async (ok) => {
-            if (ok) {
-              await serveConnection(connStream(conn), url, server, stats);
-            }
-          })
-          .finally(() => connections.delete(done));
-        connections.add(done);
-      }
-    } catch (err) {
-      if (!(err instanceof Deno.errors.BadResource)) {
-        log.error("{listener} stopped accepting: {error}", {
-          listener: url,
-          error: err,
-        });
-      }
-    }
-  })();
+  const failures = new AcceptFailures(() => url, stats);
+  const stop = new AbortController();
+  const timeoutMs = server.settings.tlsHandshakeTimeoutMs;
+  const accepting = acceptLoop(listener, failures, stop.signal, (conn) => {
+    const done = handshake(conn, handshaking, timeoutMs)
+      .then(async (ok) => {
+        if (ok) await serveConnection(connStream(conn), url, server, stats);
+      })
+      .finally(() => connections.delete(done));
+    connections.add(done);
+  });
   return {
     url,
     stats,
     close() {
+      stop.abort();
       try {
         listener.close();
       } catch {
@@ -135,25 +127,36 @@ export function serveConnections(
   };
 }
 
-/** Completes a TLS handshake (plain TCP has none); false when it failed. */
+/**
+ * Completes a TLS handshake (plain TCP has none) within `timeoutMs`; false
+ * when it failed or took longer, and the connection is then closed.
+ */
 async function handshake(
   conn: Deno.Conn,
   handshaking: Set<Deno.Conn>,
+  timeoutMs: number,
 ): Promise<boolean> {
   if (!("handshake" in conn)) return true;
   handshaking.add(conn);
+  let late = false;
+  // Cleared as soon as the handshake ends, within milliseconds for a client.
+  const timer = Number.isFinite(timeoutMs)
+    ? setTimeout(() => {
+      late = true;
+      closeQuietly(conn);
+    }, timeoutMs)
+    : undefined;
   try {
     await (conn as Deno.TlsConn).handshake();
     return true;
   } catch (err) {
-    log.debug("TLS handshake failed: {error}", { error: errorText(err) });
-    try {
-      conn.close();
-    } catch {
-      // Closed by the listener already.
-    }
+    log.debug("TLS handshake failed: {error}", {
+      error: late ? `no handshake within ${timeoutMs} ms` : errorText(err),
+    });
+    closeQuietly(conn);
     return false;
   } finally {
+    clearTimeout(timer);
     handshaking.delete(conn);
   }
 }
@@ -162,8 +165,11 @@ async function handshake(
 function connStream(conn: Deno.Conn): LineStream {
   try {
     (conn as Deno.TcpConn).setNoDelay?.(true);
+    // Finds peers that vanished (no FIN, no RST) after the system's keepalive
+    // time. Deno.TlsConn has no such option; idle-timeout covers it there.
+    (conn as Deno.TcpConn).setKeepAlive?.(true);
   } catch {
-    // Not every conn has the option (TLS before its handshake); harmless.
+    // Not every conn has the options (TLS before its handshake); harmless.
   }
   const remote = conn.remoteAddr as Deno.NetAddr;
   return {

@@ -6,13 +6,14 @@
  * @module
  */
 
-import type { AddressInfo, Socket } from "node:net";
+import { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { errorText } from "../_util/text.ts";
 import { newStats } from "../server/transport.ts";
 import type { ServerPort, TlsCertificate } from "../server/port.ts";
 import { boundUrl, type Listener } from "./listener.ts";
+import { AcceptFailures, acceptLoop } from "./accept_failures.ts";
 import { type LineStream, serveConnection } from "./line_stream.ts";
 
 const log = getLogger(["mist", "tcp"]);
@@ -27,85 +28,108 @@ const log = getLogger(["mist", "tcp"]);
  * @returns the started listener
  * @throws {Error} the errors of listening (address in use)
  */
-export async function listenTlsClientAuth(
+export function listenTlsClientAuth(
   address: { hostname: string; port: number },
   server: ServerPort,
   certificate: TlsCertificate & { clientCa: string },
 ): Promise<Listener> {
-  const { hostname, port } = address;
+  // Accepted by Deno.listen, not node:net, whose accept loop stops for good,
+  // without an error, once it runs out of descriptors (EMFILE).
+  const listener = Deno.listen({ ...address, transport: "tcp" });
+  const bound = boundUrl("tls", listener.addr);
   const stats = newStats();
   const connections = new Set<Promise<void>>();
-  /** Sockets still in their handshake: closed with the listener. */
-  const handshaking = new Set<Socket>();
-  let bound = "";
-  const node = tlsServer(certificate);
-  node.on("connection", (socket: Socket) => {
-    handshaking.add(socket);
-    socket.once("close", () => handshaking.delete(socket));
-  });
-  node.on("secureConnection", (socket: tls.TLSSocket) => {
-    // The socket that was handshaking is the one this TLS socket wraps.
-    const raw = (socket as { _parent?: Socket })._parent ?? socket;
-    handshaking.delete(raw);
-    const done = serveConnection(socketStream(socket), bound, server, stats)
-      .finally(() => connections.delete(done));
-    connections.add(done);
-  });
-  node.on("tlsClientError", (err: Error, socket: Socket) => {
-    log.debug("TLS handshake failed: {error}", { error: errorText(err) });
-    handshaking.delete(socket);
-    socket.destroy();
-  });
-  await new Promise<void>((resolve, reject) => {
-    node.once("error", reject);
-    node.listen(port, hostname, () => {
-      node.off("error", reject);
-      resolve();
-    });
-  });
-  node.on("error", (err: Error) => {
-    log.error("{listener} stopped accepting: {error}", {
-      listener: bound,
-      error: err,
-    });
-  });
-  const closed = new Promise<void>((resolve) => node.once("close", resolve));
-  const addr = node.address() as AddressInfo;
-  bound = boundUrl("tls", {
-    transport: "tcp",
-    hostname: addr.address,
-    port: addr.port,
-  });
-  return {
-    url: bound,
-    stats,
-    close() {
-      node.close();
-      for (const socket of handshaking) socket.destroy();
-      handshaking.clear();
-    },
-    finished: closed.then(async () => {
-      while (connections.size > 0) await Promise.all(connections);
-    }),
-  };
-}
-
-function tlsServer(
-  certificate: TlsCertificate & { clientCa: string },
-): tls.Server {
-  return new tls.Server({
+  /** Connections still in their handshake: closed with the listener. */
+  const handshaking = new Set<Deno.TcpConn>();
+  const context = tls.createSecureContext({
     cert: certificate.cert,
     key: certificate.key,
     ca: certificate.clientCa,
-    requestCert: true,
-    rejectUnauthorized: true,
-    allowHalfOpen: true,
+  });
+  const timeoutMs = server.settings.tlsHandshakeTimeoutMs;
+  const failures = new AcceptFailures(() => bound, stats);
+  const stop = new AbortController();
+  const accepting = acceptLoop(listener, failures, stop.signal, (conn) => {
+    conn.setNoDelay(true);
+    // Finds peers that vanished (no FIN, no RST) after the system's keepalive time.
+    conn.setKeepAlive(true);
+    handshaking.add(conn);
+    const socket = new tls.TLSSocket(
+      Duplex.fromWeb({ readable: conn.readable, writable: conn.writable }, {
+        allowHalfOpen: true,
+      }).on("error", () => {}), // the TLS socket over it reports them
+      {
+        isServer: true,
+        secureContext: context,
+        // The handshake fails without a certificate the CA signed.
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+    );
+    const fail = (why: string) => {
+      log.debug("TLS handshake failed: {error}", { error: why });
+      clearTimeout(timer);
+      handshaking.delete(conn);
+      socket.destroy();
+      closeQuietly(conn);
+    };
+    // Cleared as soon as the handshake ends, within milliseconds for a client.
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => fail(`no handshake within ${timeoutMs} ms`), timeoutMs)
+      : undefined;
+    const refused = (err: Error) => fail(errorText(err));
+    socket.once("error", refused);
+    socket.once("secure", () => {
+      clearTimeout(timer);
+      socket.off("error", refused);
+      // What tls.Server checks (onServerSocketSecure): the chain verified
+      // against the client CA. Without the check, fail closed.
+      const verifyError = (socket as {
+        _handle?: { verifyError?: () => unknown };
+      })._handle?.verifyError;
+      const error = verifyError === undefined
+        ? "cannot verify the client certificate"
+        : verifyError.call((socket as { _handle?: object })._handle);
+      if (error) {
+        fail(`client certificate refused: ${errorText(error)}`);
+        return;
+      }
+      if (!handshaking.delete(conn)) return; // closed meanwhile
+      const done = serveConnection(
+        socketStream(socket, conn),
+        bound,
+        server,
+        stats,
+      ).finally(() => connections.delete(done));
+      connections.add(done);
+    });
+  });
+  return Promise.resolve({
+    url: bound,
+    stats,
+    close() {
+      stop.abort();
+      closeQuietly(listener);
+      for (const conn of handshaking) closeQuietly(conn);
+      handshaking.clear();
+    },
+    finished: accepting.then(async () => {
+      while (connections.size > 0) await Promise.all(connections);
+    }),
   });
 }
 
+function closeQuietly(closable: { close(): void }): void {
+  try {
+    closable.close();
+  } catch {
+    // Already closed.
+  }
+}
+
 /** A `node:tls` socket as a {@linkcode LineStream}. */
-function socketStream(socket: tls.TLSSocket): LineStream {
-  socket.setNoDelay(true);
+function socketStream(socket: tls.TLSSocket, conn: Deno.TcpConn): LineStream {
+  const remote = conn.remoteAddr;
   const chunks: Uint8Array[] = [];
   let ended = false;
   let failure: Error | undefined;
@@ -130,10 +154,11 @@ function socketStream(socket: tls.TLSSocket): LineStream {
   });
   socket.on("close", () => {
     ended = true;
+    closeQuietly(conn);
     wake();
   });
   return {
-    remote: `${socket.remoteAddress}:${socket.remotePort}`,
+    remote: `${remote.hostname}:${remote.port}`,
     async read(buffer: Uint8Array): Promise<number | null> {
       while (chunks.length === 0) {
         if (failure !== undefined) throw failure;
@@ -159,9 +184,15 @@ function socketStream(socket: tls.TLSSocket): LineStream {
       });
     },
     close() {
-      if (socket.destroyed) return;
+      if (socket.destroyed) {
+        closeQuietly(conn);
+        return;
+      }
       // close_notify, but never a long wait on a peer.
-      const timer = setTimeout(() => socket.destroy(), 1000);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        closeQuietly(conn);
+      }, 1000);
       socket.once("close", () => clearTimeout(timer));
       socket.end(() => socket.destroy());
     },

@@ -88,6 +88,8 @@ export class Connection {
   readonly #counted: boolean;
   #principal: Principal;
   #requests = 0;
+  /** Grows with every frame received and every message queued: what `idle-timeout` watches. */
+  activity = 0;
   #isClosed = false;
   readonly #closed = Promise.withResolvers<void>();
 
@@ -175,6 +177,7 @@ export class Connection {
    * @returns a promise to await before the next frame, or nothing
    */
   receive(input: string | Uint8Array): void | Promise<void> {
+    this.activity++;
     let request: CommandRequest;
     try {
       request = decode(input, this.#host.limits);
@@ -352,6 +355,7 @@ export class Connection {
    */
   deliver(frame: Frame): void {
     if (this.#isClosed) return;
+    this.activity++;
     if (this.#outbox.offer(frame)) {
       this.info.stats.delivered++;
     } else {
@@ -366,6 +370,7 @@ export class Connection {
    */
   send(message: Message): void {
     if (this.#isClosed) return;
+    this.activity++;
     this.#outbox.force(encode(message));
   }
 

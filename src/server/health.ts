@@ -17,8 +17,11 @@ export const HEALTH_TIMEOUT_MS = 2000;
 export interface HealthParts {
   /** Whether the server is shutting down. */
   readonly closing: boolean;
-  /** The listeners accepting now. */
-  readonly listeners: readonly { readonly url: string }[];
+  /** The listeners started, with whether their accepts are failing now. */
+  readonly listeners: readonly {
+    readonly url: string;
+    readonly stats?: { readonly acceptFailing: boolean };
+  }[];
   /** The authenticator, when authentication is on. */
   readonly authenticator: Authenticator | undefined;
   /** The cluster link, when the server is a node of one. */
@@ -29,7 +32,8 @@ export interface HealthParts {
  * Checks the server's health.
  *
  * - `live`: ok while the server is not shutting down and its listeners
- *   accept; the authenticator is not asked and the cluster link does not
+ *   accept: a listener whose accepts fail (out of file descriptors) is
+ *   `accept-failing` and makes `listeners` down until it recovers; the authenticator is not asked and the cluster link does not
  *   count, since restarting the process would not bring them back.
  * - `ready`: ok when, besides, the authenticator answers (within
  *   {@linkcode HEALTH_TIMEOUT_MS}) and the cluster link is up.
@@ -58,12 +62,16 @@ export async function checkHealth(
   check: "live" | "ready",
 ): Promise<HealthReport> {
   const down: string[] = [];
-  const listeners: Record<string, "up"> = {};
+  const listeners: HealthReport["listeners"] = {};
   if (parts.closing) {
     down.push("server");
   } else {
-    for (const listener of parts.listeners) listeners[listener.url] = "up";
-    if (parts.listeners.length === 0) down.push("listeners");
+    let failing = false;
+    for (const { url, stats } of parts.listeners) {
+      failing ||= stats?.acceptFailing === true;
+      listeners[url] = stats?.acceptFailing ? "accept-failing" : "up";
+    }
+    if (parts.listeners.length === 0 || failing) down.push("listeners");
   }
   const cluster = parts.cluster === undefined ? "off" : parts.cluster.state;
   const report: HealthReport = { ok: false, check, listeners, cluster, down };

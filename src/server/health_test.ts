@@ -49,3 +49,25 @@ Deno.test("checkHealth(): a closing server is neither live nor ready, and lists 
     ]);
   }
 });
+
+Deno.test("checkHealth(): a listener whose accepts fail makes live down until it recovers", async () => {
+  const stats = { acceptFailing: true };
+  const parts = {
+    closing: false,
+    listeners: [{ url: "tcp://127.0.0.1:1", stats }, {
+      url: "http://127.0.0.1:2",
+      stats: { acceptFailing: false },
+    }],
+    authenticator: undefined,
+    cluster: undefined,
+  };
+  const failing = await checkHealth(parts, "live");
+  assert.deepEqual([failing.ok, failing.listeners, failing.down], [
+    false,
+    { "tcp://127.0.0.1:1": "accept-failing", "http://127.0.0.1:2": "up" },
+    ["listeners"],
+  ]);
+  stats.acceptFailing = false;
+  const recovered = await checkHealth(parts, "live");
+  assert.deepEqual([recovered.ok, recovered.down], [true, []]);
+});

@@ -26,6 +26,12 @@ export const DEFAULT_QUEUE_BYTES = 8 * 1024 * 1024;
 /** How long shutdown waits for each connection to write what it is owed, by default. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5000;
 
+/** How long a TLS handshake may take, by default. */
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** How long a connection may take to send its first command with authentication on, by default. */
+export const DEFAULT_AUTH_TIMEOUT_MS = 30_000;
+
 /** How often an idle event stream gets a keep-alive comment, by default. */
 export const DEFAULT_KEEP_ALIVE_MS = 15_000;
 /** How long a `ws://` client gets for its TLS handshake and request head, by default. */
@@ -63,6 +69,19 @@ export interface ServeOptions {
   drainTimeoutMs?: number;
   /** How often an idle event stream gets a keep-alive comment (default 15000 ms). */
   keepAliveMs?: number;
+  /** How long a TLS handshake may take before the connection is closed (default 10000 ms; 0: no limit). */
+  tlsHandshakeTimeoutMs?: number;
+  /**
+   * With authentication on, how long a connection that presented no token
+   * may take to send its first command before it is closed (default 30000
+   * ms; 0: no limit).
+   */
+  authTimeoutMs?: number;
+  /**
+   * Closes a connection that sent nothing and was sent nothing for this long
+   * (default 0: never).
+   */
+  idleTimeoutMs?: number;
   /**
    * How long a `ws://` or `wss://` client gets for its TLS handshake, its
    * request head and the upgrade before its connection is closed (default
@@ -130,5 +149,26 @@ export function listenerSettings(options: ServeOptions): ListenerSettings {
     keepAliveMs: options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
     allowedOrigins: normaliseOrigins(options.allowedOrigins ?? []),
     requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    tlsHandshakeTimeoutMs: timeout(
+      "tlsHandshakeTimeoutMs",
+      options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+    ),
   });
+}
+
+/**
+ * A timeout option: 0 turns it off.
+ *
+ * @param name the option, for the error
+ * @param ms what was given
+ * @returns the timeout in milliseconds, `Infinity` for 0
+ * @throws {RangeError} for a negative or non-finite number
+ */
+export function timeout(name: string, ms: number): number {
+  if (!(Number.isFinite(ms) && ms >= 0)) {
+    throw new RangeError(
+      `${name} must be 0 (off) or a positive number, got ${ms}`,
+    );
+  }
+  return ms === 0 ? Infinity : ms;
 }

@@ -38,8 +38,11 @@ export interface HealthReport {
    * also the authenticator and the cluster link.
    */
   check: "live" | "ready";
-  /** Each listener accepting now, by bound URL. */
-  listeners: Record<string, "up">;
+  /**
+   * Each listener by bound URL: `up`, or `accept-failing` while accepting
+   * fails (out of file descriptors) and is retried.
+   */
+  listeners: Record<string, "up" | "accept-failing">;
   /**
    * The authenticator's store, or `off` without authentication; absent from
    * a `live` report, which does not ask it.
@@ -51,7 +54,8 @@ export interface HealthReport {
   peers?: number;
   /**
    * What the check counts that is not up: `server` (shutting down),
-   * `listeners` (none accepting), `authenticator`, `cluster`.
+   * `listeners` (none started, or one failing to accept), `authenticator`,
+   * `cluster`.
    */
   down: string[];
 }
@@ -76,6 +80,8 @@ export interface ListenerSettings {
    * on the `ws://` listener, in milliseconds (0: no limit).
    */
   readonly requestTimeoutMs: number;
+  /** How long a TLS handshake may take, in milliseconds (`Infinity`: no limit). */
+  readonly tlsHandshakeTimeoutMs: number;
 }
 
 /** What the server offers its listeners. */

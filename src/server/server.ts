@@ -22,11 +22,14 @@ import { SubscriptionBudget } from "./budget.ts";
 import { commandTable } from "./commands.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import {
+  DEFAULT_AUTH_TIMEOUT_MS,
   DEFAULT_LISTENERS,
   DEFAULT_QUEUE_BYTES,
   listenerSettings,
   type ServeOptions,
+  timeout,
 } from "./options.ts";
+import { Sweep } from "./sweep.ts";
 import { joinCluster } from "./join.ts";
 import { GrantRefresher } from "./relink.ts";
 import { checkHealth } from "./health.ts";
@@ -71,6 +74,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
   readonly #connections = new Set<Connection>();
   readonly #errors = newErrorCounts();
   readonly #lag = new LagMonitor();
+  readonly #sweep: Sweep;
   readonly #nodeName: string | undefined;
   readonly #backplane: Backplane | undefined;
   readonly #heartbeatMs: number | undefined;
@@ -109,6 +113,13 @@ export class MistServer implements AsyncDisposable, ServerPort {
       maxTotalSubscriptions: options.maxTotalSubscriptions,
       maxTotalSubscriptionBytes: options.maxTotalSubscriptionBytes,
       maxSubscriptionBytes: options.maxSubscriptionBytes,
+    });
+    this.#sweep = new Sweep({
+      authTimeoutMs: options.authenticator === undefined ? Infinity : timeout(
+        "authTimeoutMs",
+        options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS,
+      ),
+      idleTimeoutMs: timeout("idleTimeoutMs", options.idleTimeoutMs ?? 0),
     });
     this.#host = this.#newHost(
       positiveInteger("queueBytes", options.queueBytes ?? DEFAULT_QUEUE_BYTES),
@@ -191,7 +202,10 @@ export class MistServer implements AsyncDisposable, ServerPort {
         route: (from, tags, data) => this.#route(from, tags, data),
         connections: () => connectionCounts(this.#listeners),
       }, this.#commands),
-      release: (connection) => this.#connections.delete(connection),
+      release: (connection) => {
+        this.#connections.delete(connection);
+        this.#sweep.forget(connection);
+      },
     };
   }
 
@@ -243,6 +257,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
     }
     if (this.#closing !== undefined) return;
     this.#lag.start();
+    this.#sweep.start();
     // Named after its listeners, the node joins once they are bound; it
     // links in the background, serving local traffic meanwhile.
     if (this.#backplane !== undefined && this.#cluster === undefined) {
@@ -297,6 +312,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
   ): Connection {
     const connection = new Connection(this.#host, outlet, info, options);
     this.#connections.add(connection);
+    if (!options?.internal) this.#sweep.track(connection);
     if (this.#closing !== undefined) connection.close();
     return connection;
   }
@@ -409,6 +425,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
       // its WebSockets at once, before they are written what they are owed.
       this.#lag.stop();
       this.#refresher.close();
+      this.#sweep.stop();
       const connections = [...this.#connections];
       const drainMs = this.settings.drainTimeoutMs;
       await Promise.all([

@@ -41,6 +41,10 @@ export interface ListenerStats {
    * each connection (its first included).
    */
   flushSeconds: Histogram;
+  /** Whether accepting connections is failing now (descriptors exhausted): retried after a pause. */
+  acceptFailing: boolean;
+  /** Accept errors since start. */
+  acceptErrors: number;
 }
 
 /**
@@ -58,6 +62,8 @@ export function newStats(): ListenerStats {
     bytesReceived: 0,
     bytesSent: 0,
     flushSeconds: new Histogram(),
+    acceptFailing: false,
+    acceptErrors: 0,
   };
 }
 

@@ -257,3 +257,30 @@ Deno.test({
     assert.match(env.stderr, /tls-client-ca needs the server's certificate/);
   },
 });
+
+Deno.test({
+  name:
+    "tls:// with a client CA closes a connection that does not finish its handshake within tls-handshake-timeout",
+  ignore,
+  async fn() {
+    const { ca, cert, key } = certificate!;
+    await using server = await serve({
+      listeners: ["tls://127.0.0.1:0"],
+      tls: { cert, key, clientCa: ca },
+      tlsHandshakeTimeoutMs: 200,
+    });
+    await endsWithoutHandshake(server.addresses[0]!);
+  },
+});
+
+/** Whether the server ends a TCP connection that never starts its TLS handshake. */
+async function endsWithoutHandshake(url: string): Promise<void> {
+  const conn = await Deno.connect(hostPort(url));
+  try {
+    // Nothing sent: the server's deadline closes it, else the test times out.
+    const n = await conn.read(new Uint8Array(64)).catch(() => null);
+    assert.equal(n, null);
+  } finally {
+    conn.close();
+  }
+}
