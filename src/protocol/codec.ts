@@ -36,6 +36,11 @@ export interface CommandRequest {
   readonly data?: string;
   /** The correlation id, when the request had one. */
   readonly id?: string | number;
+  /**
+   * The delivery frame of a publish, when the request's own bytes are it
+   * (`canonical.ts`); the broker builds one otherwise.
+   */
+  readonly frame?: Frame;
 }
 
 /** The size limits every decoded frame is held to (docs/protocol.md §6). */
@@ -291,12 +296,11 @@ export function errorReply(err: MistError, context: ErrorContext): Message {
 /**
  * A message serialised once, shared by every connection it is written to.
  *
- * `text` is what WebSocket and SSE send; `line` is the UTF-8 line TCP sends,
- * encoded on first use and then reused.
+ * `text` is what WebSocket and SSE send; `line` is the UTF-8 line TCP sends.
+ * Each is made from the other on first use and then reused.
  */
 export class Frame {
-  /** The JSON text of the message. */
-  readonly text: string;
+  #text: string | undefined;
   #line: Uint8Array | undefined;
 
   /**
@@ -305,20 +309,73 @@ export class Frame {
    * @param text the JSON text
    */
   constructor(text: string) {
-    this.text = text;
+    this.#text = text;
+  }
+
+  /**
+   * A frame of a line read from a client that is already the message's
+   * JSON text (a canonical publish): its bytes are copied once, with the
+   * ending, into a shared slab.
+   *
+   * @param line the UTF-8 JSON text, without its ending
+   * @returns the frame
+   */
+  static ofLine(line: Uint8Array): Frame {
+    const frame = new Frame("");
+    frame.#text = undefined;
+    frame.#line = lineCopy(line);
+    return frame;
+  }
+
+  /** The JSON text of the message. */
+  get text(): string {
+    if (this.#text === undefined) {
+      const line = this.#line!;
+      this.#text = Buffer.from(line.buffer, line.byteOffset, line.length)
+        .toString("utf8", 0, line.length - 1);
+    }
+    return this.#text;
   }
 
   /** The message as UTF-8 bytes ended by `\n`. */
   get line(): Uint8Array {
     // Buffer.from encodes small strings into a pooled slab: several times
     // faster than TextEncoder.encode, which allocates a buffer per call.
-    return this.#line ??= Buffer.from(this.text + "\n");
+    return this.#line ??= Buffer.from(this.#text + "\n");
   }
 
   /** The size the frame counts for in an outbound queue, in bytes. */
   get size(): number {
     return this.line.byteLength;
   }
+}
+
+const SLAB_BYTES = 32 * 1024;
+const POOLED_BYTES = 4 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * A copy of a line with `\n` appended: small lines share a slab (a fresh
+ * `Uint8Array` per line costs more than the rest of a publish), which lives
+ * as long as any frame cut from it.
+ */
+function lineCopy(line: Uint8Array): Uint8Array {
+  const size = line.length + 1;
+  let copy: Uint8Array;
+  if (size > POOLED_BYTES) {
+    copy = new Uint8Array(size);
+  } else {
+    if (slabUsed + size > SLAB_BYTES) {
+      slab = new Uint8Array(SLAB_BYTES);
+      slabUsed = 0;
+    }
+    copy = slab.subarray(slabUsed, slabUsed + size);
+    slabUsed += (size + 7) & ~7;
+  }
+  copy.set(line);
+  copy[line.length] = 0x0a;
+  return copy;
 }
 
 /**

@@ -19,6 +19,7 @@ import {
 import type { Broker } from "../core/broker.ts";
 import {
   type CommandRequest,
+  type Frame,
   type Limits,
   requireTags,
 } from "../protocol/codec.ts";
@@ -37,7 +38,12 @@ export interface CommandContext {
    * (never back to the publisher) and, unless the connection is `local`, to
    * the other nodes of the cluster.
    */
-  route(from: Connection, tags: readonly string[], data: string): void;
+  route(
+    from: Connection,
+    tags: readonly string[],
+    data: string,
+    frame?: Frame,
+  ): void;
   /** The subscriptions of every connection. */
   readonly broker: Broker<Connection>;
   /** The size limits: `maxSubscriptions` applies here. */
@@ -68,7 +74,7 @@ function basicCommands(
       const tags = requireTags(request);
       checkPublish(connection.principal, tags);
       connection.info.stats.received++;
-      server.route(connection, tags, request.data ?? "");
+      server.route(connection, tags, request.data ?? "", request.frame);
     }],
     ["list", (connection) => ({
       command: "list",

@@ -14,6 +14,7 @@ import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { errorText } from "../_util/text.ts";
 import type { Broker } from "../core/broker.ts";
 import { maySubscribe, type Principal } from "../core/principal.ts";
+import { canonicalPublish } from "../protocol/canonical.ts";
 import {
   type CommandRequest,
   decode,
@@ -83,6 +84,8 @@ export class Connection {
   readonly #counted: boolean;
   #principal: Principal;
   #requests = 0;
+  /** Whether TRACE is on, read once: asking LogTape per command costs 4 %. */
+  readonly #trace = log.isEnabledFor("trace");
   #isClosed = false;
   readonly #closed = Promise.withResolvers<void>();
 
@@ -172,16 +175,20 @@ export class Connection {
   receive(input: string | Uint8Array): void | Promise<void> {
     let request: CommandRequest;
     try {
-      request = decode(input, this.#host.limits);
+      request = (typeof input !== "string" &&
+        canonicalPublish(input, this.#host.limits)) ||
+        decode(input, this.#host.limits);
     } catch (err) {
       return this.refuse(err);
     }
     this.#requests++;
-    log.trace("{listener} connection {id} command {command}", {
-      listener: this.info.listener,
-      id: this.id,
-      command: request.command,
-    });
+    if (this.#trace) {
+      log.trace("{listener} connection {id} command {command}", {
+        listener: this.info.listener,
+        id: this.id,
+        command: request.command,
+      });
+    }
     let result: Message | void | Promise<Message | void>;
     try {
       result = this.run(request);

@@ -15,7 +15,7 @@ import { Broker } from "../core/broker.ts";
 import { ADMIN, type Principal } from "../core/principal.ts";
 import "../listeners/builtin.ts";
 import { type Listener, startListeners } from "../listeners/listener.ts";
-import { type Limits, validate } from "../protocol/codec.ts";
+import { type Frame, type Limits, validate } from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
 import { Access } from "./access.ts";
 import { commandTable } from "./commands.ts";
@@ -117,7 +117,8 @@ export class MistServer implements AsyncDisposable, ServerPort {
         access: this.#access,
         broker: this.#broker,
         limits: this.limits,
-        route: (from, tags, data) => this.#route(from, tags, data),
+        route: (from, tags, data, frame) =>
+          this.#route(from, tags, data, frame),
         connections: () => connectionCounts(this.#listeners),
       }, options.commands),
       release: (connection) => this.#connections.delete(connection),
@@ -265,8 +266,13 @@ export class MistServer implements AsyncDisposable, ServerPort {
     return renderMetrics(this.stats());
   }
 
-  #route(from: Connection, tags: readonly string[], data: string): void {
-    this.#broker.publish(from, tags, data);
+  #route(
+    from: Connection,
+    tags: readonly string[],
+    data: string,
+    frame?: Frame,
+  ): void {
+    this.#broker.publish(from, tags, data, frame);
     // Never waits: the backplane takes the envelope or counts it as dropped.
     if (!from.local) this.#cluster?.publishMessage(tags, data);
   }
