@@ -8,6 +8,8 @@
 export const OVERSIZE: unique symbol = Symbol("oversize");
 
 const LF = 0x0a;
+/** What a splitter holds until a line is split across chunks. */
+const NOTHING = new Uint8Array(0);
 const CR = 0x0d;
 
 /**
@@ -36,7 +38,7 @@ const CR = 0x0d;
  */
 export class LineSplitter {
   readonly #max: number;
-  #pending = new Uint8Array(0);
+  #pending = NOTHING;
   #length = 0;
   #discarding = false;
 
@@ -113,7 +115,7 @@ export class LineSplitter {
     if (needed > this.#pending.length) {
       const grown = new Uint8Array(
         Math.min(
-          Math.max(needed, this.#pending.length * 2, 4096),
+          Math.max(needed, this.#pending.length * 2, 256),
           this.#max + 1,
         ),
       );
