@@ -102,7 +102,12 @@ export async function serveConnection(
       } else {
         small = 0;
       }
-      for (const line of splitter.split(chunk)) {
+      splitter.feed(chunk);
+      for (
+        let line = splitter.next();
+        line !== undefined;
+        line = splitter.next()
+      ) {
         const wait = line === OVERSIZE
           ? connection.refuse(new MistError("too_large"))
           : connection.receive(line);

@@ -86,7 +86,8 @@ export function canonicalPublish(
   for (let i = 0; i < HEAD.length; i++) {
     if (line[i] !== HEAD[i]) return undefined;
   }
-  const bytes = Buffer.from(line.buffer, line.byteOffset, length);
+  const bytes = bufferOf(line.buffer as ArrayBuffer);
+  const at = line.byteOffset;
   const tags: string[] = [];
   let i = HEAD.length;
   let previous = -1;
@@ -106,7 +107,7 @@ export function canonicalPublish(
       return undefined;
     }
     if (tags.length === limits.maxTags) return undefined;
-    tags.push(bytes.toString("latin1", start, end));
+    tags.push(bytes.toString("latin1", at + start, at + end));
     previous = start;
     previousEnd = end;
     const next = line[++i];
@@ -128,7 +129,7 @@ export function canonicalPublish(
   }
   let data: string;
   if (ascii) {
-    data = bytes.toString("latin1", start, end);
+    data = bytes.toString("latin1", at + start, at + end);
   } else {
     try {
       data = utf8Decoder.decode(line.subarray(start, end));
@@ -137,6 +138,20 @@ export function canonicalPublish(
     }
   }
   return { command: "publish", tags, data, frame: Frame.ofLine(line) };
+}
+
+// A Buffer over the whole of the last read buffer seen: making one per line
+// cost as much as scanning it. A connection reads into the same buffer until
+// it grows or shrinks.
+let lastBuffer: ArrayBuffer | undefined;
+let lastBytes: Buffer | undefined;
+
+function bufferOf(buffer: ArrayBuffer): Buffer {
+  if (buffer !== lastBuffer) {
+    lastBuffer = buffer;
+    lastBytes = Buffer.from(buffer);
+  }
+  return lastBytes!;
 }
 
 /** Whether the bytes `a..aEnd` sort strictly before `b..bEnd`. */
