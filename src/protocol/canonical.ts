@@ -107,7 +107,7 @@ export function canonicalPublish(
       return undefined;
     }
     if (tags.length === limits.maxTags) return undefined;
-    tags.push(bytes.toString("latin1", at + start, at + end));
+    tags.push(ascii(line, bytes, at, start, end));
     previous = start;
     previousEnd = end;
     const next = line[++i];
@@ -121,23 +121,71 @@ export function canonicalPublish(
   const start = i + MIDDLE.length;
   const end = length - 2;
   if (end < start) return undefined;
-  let ascii = true;
+  let plain = true;
   for (let k = start; k < end; k++) {
     const c = line[k]!;
     if (c === QUOTE || c === BACKSLASH || c < 0x20) return undefined;
-    if (c > 0x7f) ascii = false;
+    if (c > 0x7f) plain = false;
   }
-  let data: string;
-  if (ascii) {
-    data = bytes.toString("latin1", at + start, at + end);
-  } else {
+  let data: string | undefined;
+  if (!plain) {
     try {
       data = utf8Decoder.decode(line.subarray(start, end));
     } catch {
       return undefined;
     }
   }
-  return { command: "publish", tags, data, frame: Frame.ofLine(line) };
+  return new Canonical(tags, Frame.ofLine(line), start, end, data);
+}
+
+/**
+ * A canonical publish: its data, ASCII, is read from the frame's bytes only
+ * when asked for (by the cluster, by a custom command), not on every publish.
+ */
+class Canonical implements CanonicalPublish {
+  readonly command = "publish";
+  readonly tags: readonly string[];
+  readonly frame: Frame;
+  readonly #start: number;
+  readonly #end: number;
+  #data: string | undefined;
+
+  constructor(
+    tags: readonly string[],
+    frame: Frame,
+    start: number,
+    end: number,
+    data: string | undefined,
+  ) {
+    this.tags = tags;
+    this.frame = frame;
+    this.#start = start;
+    this.#end = end;
+    this.#data = data;
+  }
+
+  get data(): string {
+    if (this.#data === undefined) {
+      const line = this.frame.line;
+      this.#data = Buffer.from(line.buffer, line.byteOffset, line.length)
+        .toString("latin1", this.#start, this.#end);
+    }
+    return this.#data;
+  }
+}
+
+/** ASCII bytes as a string: a loop for short ones, the Buffer op past that. */
+function ascii(
+  line: Uint8Array,
+  bytes: Buffer,
+  at: number,
+  start: number,
+  end: number,
+): string {
+  if (end - start > 12) return bytes.toString("latin1", at + start, at + end);
+  let text = "";
+  for (let i = start; i < end; i++) text += String.fromCharCode(line[i]!);
+  return text;
 }
 
 // A Buffer over the whole of the last read buffer seen: making one per line

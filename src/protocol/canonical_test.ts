@@ -194,4 +194,7 @@ Deno.test("a canonical frame is a copy: the read buffer may be reused", () => {
     '{"command":"publish","tags":["a"],"data":"x"}',
   );
   assert.equal(request.frame.line.at(-1), 0x0a);
+  // The data is read from the frame's copy, when first asked for.
+  assert.equal(request.data, "x");
+  assert.deepEqual(request.tags, ["a"]);
 });

@@ -19,7 +19,6 @@ import {
 import type { Broker } from "../core/broker.ts";
 import {
   type CommandRequest,
-  type Frame,
   type Limits,
   requireTags,
 } from "../protocol/codec.ts";
@@ -41,8 +40,7 @@ export interface CommandContext {
   route(
     from: Connection,
     tags: readonly string[],
-    data: string,
-    frame?: Frame,
+    request: CommandRequest,
   ): void;
   /** The subscriptions of every connection. */
   readonly broker: Broker<Connection>;
@@ -74,7 +72,7 @@ function basicCommands(
       const tags = requireTags(request);
       checkPublish(connection.principal, tags);
       connection.info.stats.received++;
-      server.route(connection, tags, request.data ?? "", request.frame);
+      server.route(connection, tags, request);
     }],
     ["list", (connection) => ({
       command: "list",

@@ -15,7 +15,11 @@ import { Broker } from "../core/broker.ts";
 import { ADMIN, type Principal } from "../core/principal.ts";
 import "../listeners/builtin.ts";
 import { type Listener, startListeners } from "../listeners/listener.ts";
-import { type Frame, type Limits, validate } from "../protocol/codec.ts";
+import {
+  type CommandRequest,
+  type Limits,
+  validate,
+} from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
 import { Access } from "./access.ts";
 import { commandTable } from "./commands.ts";
@@ -117,8 +121,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
         access: this.#access,
         broker: this.#broker,
         limits: this.limits,
-        route: (from, tags, data, frame) =>
-          this.#route(from, tags, data, frame),
+        route: (from, tags, request) => this.#route(from, tags, request),
         connections: () => connectionCounts(this.#listeners),
       }, options.commands),
       release: (connection) => this.#connections.delete(connection),
@@ -269,12 +272,13 @@ export class MistServer implements AsyncDisposable, ServerPort {
   #route(
     from: Connection,
     tags: readonly string[],
-    data: string,
-    frame?: Frame,
+    request: CommandRequest,
   ): void {
-    this.#broker.publish(from, tags, data, frame);
+    // A canonical publish line is its own delivery frame; its data is read
+    // only for the cluster.
+    this.#broker.publish(from, tags, request.frame ?? request.data ?? "");
     // Never waits: the backplane takes the envelope or counts it as dropped.
-    if (!from.local) this.#cluster?.publishMessage(tags, data);
+    if (!from.local) this.#cluster?.publishMessage(tags, request.data ?? "");
   }
 
   #ingress(tags: readonly string[], data: string): void {
