@@ -23,6 +23,7 @@ import {
   loadConfig,
 } from "./src/cli/config.ts";
 import { setupLogging } from "./src/cli/log.ts";
+import { Reloader } from "./src/cli/reload.ts";
 import { serveOptions } from "./src/cli/serve_options.ts";
 import { type MistServer, serve } from "./src/server/server.ts";
 
@@ -33,7 +34,7 @@ const HELP = `mist ${VERSION}: a tag-based publish/subscribe server
 
 Usage:
   mist --server [flags]     run a server
-  mist ping|subscribe|publish|list|admin [flags]
+  mist ping|subscribe|publish|list|admin|bench [flags]
                             talk to a server ("mist help COMMAND" for each)
   mist version, -v, --version
                             print the version
@@ -67,6 +68,13 @@ an environment variable MIST_<KEY>: see below):
   --max-tags N              most tags in one message (default 64)
   --max-tag-length SIZE     longest tag in bytes (default 1KiB)
   --max-subscriptions N     most subscriptions per connection (default 10000)
+  --max-subscription-bytes SIZE
+                            most bytes of subscription tags per connection (default 4MiB)
+  --max-total-subscriptions N
+                            most subscriptions over every connection (default 1000000)
+  --max-total-subscription-bytes SIZE
+                            most bytes of subscription tags over every connection
+                            (default 256MiB)
   --queue-size SIZE         outbound buffer per connection; when a client reads too
                             slowly, newer messages to it are dropped (default 8MiB)
   --shutdown-timeout SECS   on SIGINT/SIGTERM, how long each connection gets to
@@ -74,9 +82,14 @@ an environment variable MIST_<KEY>: see below):
   --cluster URL             join a cluster through Redis (or Valkey, KeyDB, Dragonfly):
                             redis://[USER:PASS@]HOST:PORT[/DB] or rediss://...
   --cluster-name NAME       lets several clusters share one Redis (default mist)
+  --allowed-origins ORIGIN  browser pages that may connect besides the server's own,
+                            e.g. https://app.example.com, or * for any (repeatable)
 
 Sizes are bytes, or a number with KiB, MiB, GiB, KB, MB or GB.
-The server stops cleanly on SIGINT or SIGTERM.
+The server stops cleanly on SIGINT or SIGTERM; a second one exits at once.
+SIGHUP reads the configuration again and applies the log level and format,
+the limits and queue size of new connections and shutdown-timeout; it logs
+which other changed keys need a restart.
 
 Environment: every key can be set as MIST_ and the key in upper case with _ for
 -, e.g. MIST_LOG_LEVEL=DEBUG, MIST_LISTENERS=tcp://0.0.0.0:1445, MIST_TOKEN,
@@ -131,7 +144,7 @@ export async function main(args: readonly string[]): Promise<number> {
     return 2;
   }
   await setupLogging(config.logLevel, config.logFormat);
-  return await runServer(config);
+  return await runServer(config, args);
 }
 
 /** Every word `mist` takes first. */
@@ -168,30 +181,59 @@ function help(args: readonly string[]): number {
   return 0;
 }
 
-async function runServer(config: Config): Promise<number> {
+/** The exit code of a forced exit on a second signal: 128 + its number. */
+const FORCED_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+async function runServer(
+  config: Config,
+  args: readonly string[],
+): Promise<number> {
   const log = getLogger(["mist"]);
   // Signals first: one that arrives while listeners start still stops cleanly.
-  const stop = Promise.withResolvers<string>();
-  const signals = ["SIGINT", "SIGTERM"] as const;
-  const handlers = signals.map((signal) => {
-    const handler = () => {
+  const stop = Promise.withResolvers<void>();
+  let stopping = false;
+  let reloader: Reloader | undefined;
+  const handlers: [Deno.Signal, () => void][] = [
+    ...(["SIGINT", "SIGTERM"] as const).map((
+      signal,
+    ): [Deno.Signal, () => void] => [signal, () => {
+      if (stopping) {
+        log.warn(
+          "{signal} received again, exiting now with code {code} without waiting for the drain",
+          { signal, code: FORCED_EXIT[signal] },
+        );
+        Deno.exit(FORCED_EXIT[signal]);
+      }
+      stopping = true;
       log.info("{signal} received, shutting down", { signal });
-      stop.resolve(signal);
-    };
+      stop.resolve();
+    }]),
+    ["SIGHUP", () => {
+      if (reloader === undefined || stopping) {
+        log.info("SIGHUP received while {what}: ignored", {
+          what: stopping ? "shutting down" : "starting",
+        });
+        return;
+      }
+      log.info("SIGHUP received, reading the configuration again");
+      reloader.reload();
+    }],
+  ];
+  for (const [signal, handler] of handlers) {
     Deno.addSignalListener(signal, handler);
-    return handler;
-  });
+  }
   for (const warning of configWarnings(config)) log.warn(warning);
   try {
     const server = await startServer(config);
     if (server === undefined) return 1;
+    reloader = new Reloader({ args, config, server });
     await stop.promise;
     await server.close();
     return 0;
   } finally {
-    signals.forEach((signal, i) =>
-      Deno.removeSignalListener(signal, handlers[i]!)
-    );
+    for (const [signal, handler] of handlers) {
+      Deno.removeSignalListener(signal, handler);
+    }
   }
 }
 

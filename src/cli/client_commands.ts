@@ -11,6 +11,7 @@
 
 import { MistError } from "../protocol/errors.ts";
 import { write } from "./_output.ts";
+import { bench } from "./bench.ts";
 import { admin } from "./client_admin.ts";
 import { type ClientArgs, parseClientArgs, UsageError } from "./client_args.ts";
 import { CLIENT_HELP } from "./client_help.ts";
@@ -27,6 +28,7 @@ export const CLIENT_COMMANDS: ReadonlySet<string> = new Set([
   "publish",
   "list",
   "admin",
+  "bench",
 ]);
 
 const RUN: Record<string, (parsed: ClientArgs) => Promise<number>> = {
@@ -47,6 +49,7 @@ export async function runClientCommand(
   args: readonly string[],
 ): Promise<number> {
   const command = args[0] ?? "";
+  if (command === "bench") return await bench(args.slice(1));
   try {
     const parsed = await parseClientArgs(command, args.slice(1));
     if (parsed === undefined) {

@@ -5,6 +5,7 @@
  */
 
 import { DEFAULT_ADDRESS } from "../client/address.ts";
+import { BENCH_HELP } from "./bench_args.ts";
 
 const COMMON_HELP = `Common flags:
   --host H       the server: a URL (tcp://, tls://, ws://, wss://, or http://
@@ -76,4 +77,5 @@ Actions:
 
 ${COMMON_HELP}
 `,
+  bench: BENCH_HELP,
 };

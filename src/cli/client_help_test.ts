@@ -5,6 +5,7 @@ import { CLIENT_HELP } from "./client_help.ts";
 Deno.test("CLIENT_HELP has the help of each client subcommand", () => {
   assert.deepEqual(Object.keys(CLIENT_HELP).sort(), [
     "admin",
+    "bench",
     "list",
     "ping",
     "publish",
@@ -25,7 +26,9 @@ Deno.test("CLIENT_HELP texts", async (t) => {
         assert.ok(text.includes(`(default ${DEFAULT_ADDRESS})`));
         assert.match(
           text,
-          /Exit codes: 0 success, 1 the server answered with an error, 2 usage error,\s+3 could not connect\./,
+          command === "bench"
+            ? /Exit codes: 0 done, 1 the run failed, 2 usage error, 3 could not connect\./
+            : /Exit codes: 0 success, 1 the server answered with an error, 2 usage error,\s+3 could not connect\./,
         );
       },
     );

@@ -19,6 +19,7 @@ import { convertValue, type Kind } from "./config_value.ts";
 import type { LogFormat, LogLevelName } from "./log.ts";
 import { DEFAULT_LIMITS } from "../protocol/codec.ts";
 import { DEFAULT_LISTENERS, DEFAULT_QUEUE_BYTES } from "../server/options.ts";
+import { DEFAULT_BUDGET } from "../server/budget.ts";
 
 export { ConfigError };
 export { parseSize } from "./config_value.ts";
@@ -59,6 +60,12 @@ export interface Config {
   maxTagLength: number;
   /** Most subscriptions per connection. */
   maxSubscriptions: number;
+  /** Most bytes of subscription tags per connection. */
+  maxSubscriptionBytes: number;
+  /** Most subscriptions over every connection. */
+  maxTotalSubscriptions: number;
+  /** Most bytes of subscription tags over every connection. */
+  maxTotalSubscriptionBytes: number;
   /** Each connection's outbound queue in bytes. */
   queueSize: number;
   /** Seconds each connection gets at shutdown to receive what it is owed. */
@@ -67,6 +74,8 @@ export interface Config {
   cluster?: string;
   /** The cluster's name (its Redis channel is `mist:<name>`). */
   clusterName?: string;
+  /** The origins browsers may connect from besides the server's own, or `*`. */
+  allowedOrigins?: string[];
 }
 
 /** What the command line asked for. */
@@ -98,10 +107,17 @@ export const CONFIG_KEYS = {
   "max-tags": { kind: "count", field: "maxTags" },
   "max-tag-length": { kind: "size", field: "maxTagLength" },
   "max-subscriptions": { kind: "count", field: "maxSubscriptions" },
+  "max-subscription-bytes": { kind: "size", field: "maxSubscriptionBytes" },
+  "max-total-subscriptions": { kind: "count", field: "maxTotalSubscriptions" },
+  "max-total-subscription-bytes": {
+    kind: "size",
+    field: "maxTotalSubscriptionBytes",
+  },
   "queue-size": { kind: "size", field: "queueSize" },
   "shutdown-timeout": { kind: "seconds", field: "shutdownTimeout" },
   "cluster": { kind: "secret", field: "cluster" },
   "cluster-name": { kind: "string", field: "clusterName" },
+  "allowed-origins": { kind: "origins", field: "allowedOrigins" },
 } as const satisfies Record<string, { kind: Kind; field: keyof Config }>;
 
 type Key = keyof typeof CONFIG_KEYS;
@@ -117,6 +133,9 @@ export function defaultConfig(): Config {
     maxTags: DEFAULT_LIMITS.maxTags,
     maxTagLength: DEFAULT_LIMITS.maxTagBytes,
     maxSubscriptions: DEFAULT_LIMITS.maxSubscriptions,
+    maxSubscriptionBytes: DEFAULT_BUDGET.maxSubscriptionBytes,
+    maxTotalSubscriptions: DEFAULT_BUDGET.maxTotalSubscriptions,
+    maxTotalSubscriptionBytes: DEFAULT_BUDGET.maxTotalSubscriptionBytes,
     queueSize: DEFAULT_QUEUE_BYTES,
     shutdownTimeout: 5,
   };
@@ -172,9 +191,10 @@ export async function loadConfig(
     version: { type: "boolean", short: "v" },
   };
   for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
-    specs[key] = spec.kind === "boolean"
-      ? { type: "boolean" }
-      : { type: "string", multiple: spec.kind === "list" };
+    specs[key] = spec.kind === "boolean" ? { type: "boolean" } : {
+      type: "string",
+      multiple: spec.kind === "list" || spec.kind === "origins",
+    };
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {

@@ -56,6 +56,24 @@ Deno.test("loadConfig() refuses a stray argument", async () => {
   await assert.rejects(load(["--server", "extra"]), ConfigError);
 });
 
+Deno.test("loadConfig() reads `allowed-origins` normalised, and names a bad one", async () => {
+  const { config } = await load([
+    "--allowed-origins",
+    "HTTPS://App.Example.com",
+    "--allowed-origins=http://localhost:3000,*",
+  ]);
+  assert.deepEqual(config.allowedOrigins, [
+    "https://app.example.com",
+    "http://localhost:3000",
+    "*",
+  ]);
+  await assert.rejects(
+    load(["--allowed-origins", "app.example.com"]),
+    ConfigError,
+    '--allowed-origins: "app.example.com" is not an origin',
+  );
+});
+
 Deno.test("loadConfig() reads `cluster` and `cluster-name` from flags and the file", async () => {
   const path = await Deno.makeTempFile({ suffix: ".yaml" });
   try {

@@ -7,6 +7,7 @@
 
 import { LOG_FORMATS, LOG_LEVELS } from "./log.ts";
 import { ConfigError } from "./config_error.ts";
+import { normaliseOrigin } from "../listeners/origins.ts";
 
 /** `secret`: a string that may hold a token or a password, never echoed. */
 export type Kind =
@@ -14,6 +15,7 @@ export type Kind =
   | "string"
   | "secret"
   | "list"
+  | "origins"
   | "level"
   | "format"
   | "count"
@@ -56,19 +58,34 @@ export function convertValue(
         throw bad("a non-empty string");
       }
       return value;
-    case "list": {
+    case "list":
+    case "origins": {
       const items = typeof value === "string"
         ? [value]
         : Array.isArray(value) && value.every((v) => typeof v === "string")
         ? value as string[]
         : undefined;
-      if (items === undefined) throw bad("a list of URLs");
-      const urls = items.flatMap((item) => item.split(","))
+      if (items === undefined) {
+        throw bad(kind === "list" ? "a list of URLs" : "a list of origins");
+      }
+      const entries = items.flatMap((item) => item.split(","))
         .map((item) => item.trim()).filter((item) => item !== "");
-      for (const url of urls) {
+      if (kind === "origins") {
+        for (const entry of entries) {
+          try {
+            normaliseOrigin(entry);
+          } catch {
+            throw new ConfigError(
+              `Invalid value for ${where}: "${entry}" is not an origin: expected scheme://host[:port], such as https://app.example.com, or *`,
+            );
+          }
+        }
+        return entries.map(normaliseOrigin);
+      }
+      for (const url of entries) {
         if (!URL.canParse(url)) throw bad("URLs such as tcp://127.0.0.1:1445");
       }
-      return urls;
+      return entries;
     }
     case "level": {
       const level = typeof value === "string" ? value.toUpperCase() : "";

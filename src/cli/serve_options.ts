@@ -38,6 +38,9 @@ export function serveOptions(
       maxSubscriptions: config.maxSubscriptions,
     },
     queueBytes: config.queueSize,
+    maxSubscriptionBytes: config.maxSubscriptionBytes,
+    maxTotalSubscriptions: config.maxTotalSubscriptions,
+    maxTotalSubscriptionBytes: config.maxTotalSubscriptionBytes,
     drainTimeoutMs: config.shutdownTimeout * 1000,
     ...(authenticator === undefined ? {} : { authenticator }),
     ...(config.token === undefined ? {} : { token: config.token }),
@@ -50,5 +53,8 @@ export function serveOptions(
     ...(config.clusterName === undefined
       ? {}
       : { clusterName: config.clusterName }),
+    ...(config.allowedOrigins === undefined
+      ? {}
+      : { allowedOrigins: config.allowedOrigins }),
   };
 }

@@ -1,5 +1,8 @@
 /**
- * The `ws://` and `wss://` transports: one JSON object per text frame.
+ * The `ws://` and `wss://` transports. The client offers the subprotocol
+ * `mist.lines` (PROTOCOL.md §1, line mode): when the server's 101 names it,
+ * every frame holds one or more messages each ended by `\n`, both ways;
+ * otherwise one JSON object per text frame.
  *
  * @module
  */
@@ -33,6 +36,7 @@ export async function openWebSocketTransport(
     ? Deno.createHttpClient({ caCerts: [...options.caCerts] })
     : undefined;
   const socket = new WebSocket(url, {
+    protocols: [LINE_PROTOCOL],
     ...(options.token !== undefined
       ? { headers: { "X-AUTH-TOKEN": options.token } }
       : {}),
@@ -77,6 +81,12 @@ export async function openWebSocketTransport(
   return transport;
 }
 
+/** The subprotocol of WebSocket line mode (PROTOCOL.md §1). */
+export const LINE_PROTOCOL = "mist.lines";
+
+/** The most UTF-16 code units packed into one outgoing frame in line mode. */
+const PACK_LIMIT = 64 * 1024;
+
 class WebSocketTransport implements Transport {
   readonly presentsToken: boolean;
   readonly closed: Promise<Error | undefined>;
@@ -98,20 +108,40 @@ class WebSocketTransport implements Transport {
     const closed = Promise.withResolvers<Error | undefined>();
     this.closed = closed.promise;
     let error: Error | undefined;
+    const text = (data: string) => {
+      if (
+        data.length > maxFrameBytes ||
+        (data.length * 3 > maxFrameBytes && utf8Length(data) > maxFrameBytes)
+      ) {
+        handler.oversize();
+      } else {
+        handler.frame(data);
+      }
+    };
+    const bytes = (data: Uint8Array) => {
+      if (data.byteLength > maxFrameBytes) handler.oversize();
+      else handler.frame(data);
+    };
     socket.addEventListener("message", (event: MessageEvent) => {
       const data = event.data;
+      const lines = this.lineMode;
       if (typeof data === "string") {
-        if (
-          data.length > maxFrameBytes ||
-          (data.length * 3 > maxFrameBytes && utf8Length(data) > maxFrameBytes)
-        ) {
-          handler.oversize();
-        } else {
-          handler.frame(data);
+        if (!lines) return text(data);
+        let start = 0;
+        for (let end; (end = data.indexOf("\n", start)) !== -1;) {
+          if (end > start) text(data.slice(start, end));
+          start = end + 1;
         }
+        if (start < data.length) text(data.slice(start));
       } else if (data instanceof ArrayBuffer) {
-        if (data.byteLength > maxFrameBytes) handler.oversize();
-        else handler.frame(new Uint8Array(data));
+        const all = new Uint8Array(data);
+        if (!lines) return bytes(all);
+        let start = 0;
+        for (let end; (end = all.indexOf(10, start)) !== -1;) {
+          if (end > start) bytes(all.subarray(start, end));
+          start = end + 1;
+        }
+        if (start < all.length) bytes(all.subarray(start));
       }
     });
     socket.addEventListener("error", (event) => {
@@ -139,10 +169,29 @@ class WebSocketTransport implements Transport {
     }, { once: true });
   }
 
+  /** Whether the server accepted line mode (`mist.lines`) in its 101. */
+  get lineMode(): boolean {
+    return this.#socket.protocol === LINE_PROTOCOL;
+  }
+
   send(frames: readonly string[]): void {
     if (this.#ended || this.#socket.readyState !== WebSocket.OPEN) return;
     try {
-      for (const frame of frames) this.#socket.send(frame);
+      if (!this.lineMode) {
+        for (const frame of frames) this.#socket.send(frame);
+        return;
+      }
+      // Line mode: as many whole messages per frame as fit in PACK_LIMIT
+      // (a longer message goes alone), each ended by a newline.
+      let packed = "";
+      for (const frame of frames) {
+        if (packed !== "" && packed.length + frame.length >= PACK_LIMIT) {
+          this.#socket.send(packed);
+          packed = "";
+        }
+        packed += frame + "\n";
+      }
+      if (packed !== "") this.#socket.send(packed);
     } catch {
       this.close();
     }

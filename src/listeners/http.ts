@@ -3,11 +3,13 @@
  *
  * - `http://` and `https://`: the HTTP API of docs/protocol.md §8 (`/ping`, the
  *   WebSocket upgrade, `POST /publish`, Server-Sent Events at `/subscribe`,
- *   `/health/live`, `/health/ready`, `/metrics`);
+ *   `/health/live`, `/health/ready`, `/metrics`), and the web console
+ *   (`/console`, `src/console/`);
  * - `ws://` and `wss://`: the WebSocket upgrade paths, `/ping` and the two
  *   health routes only.
  *
- * Every `GET` route answers `HEAD` too.
+ * Every `GET` route answers `HEAD` too. The WebSocket upgrades, `POST /publish`
+ * and `GET /subscribe` follow the origin policy of §9 (`origins.ts`).
  *
  * @module
  */
@@ -29,10 +31,15 @@ import {
   json,
   methodNotAllowed,
   metricsToken,
+  originRefused,
+  preflight,
   presentedToken,
   readBody,
+  withCors,
 } from "./http_io.ts";
+import { type OriginVerdict, originVerdict, WarnOnce } from "./origins.ts";
 import { acceptWebSocket } from "./websocket.ts";
+import { serveConsole } from "../console/routes.ts";
 
 const log = getLogger(["mist", "http"]);
 
@@ -141,6 +148,9 @@ async function respond(request: Request, r: Scope): Promise<Response> {
   const get = head || request.method === "GET";
   if (path === "/subscribe/websocket" || (path === "/" && upgrade)) {
     if (!get) return methodNotAllowed("GET, HEAD");
+    if (checkOrigin(request, url, r, "WebSocket upgrade") === "refused") {
+      return originRefused("");
+    }
     if (!upgrade || head) {
       return json(426, { error: "expected a WebSocket upgrade" });
     }
@@ -205,38 +215,38 @@ async function api(
 ): Promise<Response | undefined> {
   const get = request.method === "GET" || request.method === "HEAD";
   switch (url.pathname) {
+    case "/": // without an upgrade (those are answered above): to the console
+    case "/console":
+    case "/console/app.js":
+    case "/console/app.css":
+    case "/console/events":
+      return await serveConsole(request, url, r.server, r.info);
     case "/publish":
-      if (request.method !== "POST") return methodNotAllowed("POST");
-      return await publish(request, url, r);
     case "/subscribe": {
-      if (!get) return methodNotAllowed("GET, HEAD");
-      let principal: Principal | undefined;
-      try {
-        principal = await r.server.authenticate(presentedToken(request, url));
-        const subscriptions = requestedSubscriptions(
-          url,
-          r.server.settings.limits,
-        );
-        if (request.method === "HEAD") {
-          // What GET would answer: the same subscribe commands run on a
-          // connection that ends at once, so nothing stays subscribed.
-          const probe = r.server.open(NO_OUTLET, r.info, {
-            principal,
-            internal: true,
-          });
-          try {
-            for (const tags of subscriptions) {
-              probe.run({ command: "subscribe", tags });
-            }
-          } finally {
-            probe.close();
-          }
-          return new Response(null, { headers: EVENT_STREAM_HEADERS });
-        }
-        return serveEvents(subscriptions, r.server, r.info, principal);
-      } catch (err) {
-        return failure(err, principal, { command: "subscribe" });
+      // What browsers reach: the origin policy first (§9), before any token
+      // is looked at or anything is published or subscribed.
+      const publishing = url.pathname === "/publish";
+      const methods = publishing ? "POST" : "GET, HEAD";
+      const verdict = checkOrigin(
+        request,
+        url,
+        r,
+        `${request.method} ${url.pathname}`,
+      );
+      if (verdict === "refused") {
+        return originRefused(publishing ? "publish" : "subscribe");
       }
+      const origin = request.headers.get("origin");
+      if (request.method === "OPTIONS") {
+        return preflight(methods, origin, verdict);
+      }
+      if (publishing ? request.method !== "POST" : !get) {
+        return methodNotAllowed(`${methods}, OPTIONS`);
+      }
+      const response = publishing
+        ? await publish(request, url, r)
+        : await subscribe(request, url, r);
+      return withCors(response, origin, verdict);
     }
     case "/metrics": {
       if (!get) return methodNotAllowed("GET, HEAD");
@@ -256,6 +266,73 @@ async function api(
     }
   }
   return undefined;
+}
+
+/** Who refused origins were logged for lately: once a minute each at most. */
+const refusedOrigins = new WarnOnce();
+
+/**
+ * What the origin policy (§9) says of a request to a route browsers reach;
+ * a refusal is logged, naming the origin and the key that would allow it.
+ */
+function checkOrigin(
+  request: Request,
+  url: URL,
+  r: Scope,
+  route: string,
+): OriginVerdict {
+  const origin = request.headers.get("origin");
+  const verdict = originVerdict(
+    origin,
+    request.headers.get("host"),
+    url.protocol === "https:" ? "https" : "http",
+    r.server.settings.allowedOrigins,
+  );
+  if (verdict === "refused") {
+    const shown = origin!.slice(0, 200);
+    if (refusedOrigins.allow(shown, Date.now())) {
+      log.warn(
+        "{listener}: refused a {route} from origin {origin}: to allow pages from it, add it to allowed-origins",
+        { listener: r.info.listener, route, origin: shown },
+      );
+    }
+  }
+  return verdict;
+}
+
+/** `GET` and `HEAD /subscribe`: an event stream, or what it would answer. */
+async function subscribe(
+  request: Request,
+  url: URL,
+  r: Scope,
+): Promise<Response> {
+  let principal: Principal | undefined;
+  try {
+    principal = await r.server.authenticate(presentedToken(request, url));
+    const subscriptions = requestedSubscriptions(
+      url,
+      r.server.settings.limits,
+    );
+    if (request.method === "HEAD") {
+      // What GET would answer: the same subscribe commands run on a
+      // connection that ends at once, so nothing stays subscribed.
+      const probe = r.server.open(NO_OUTLET, r.info, {
+        principal,
+        internal: true,
+      });
+      try {
+        for (const tags of subscriptions) {
+          probe.run({ command: "subscribe", tags });
+        }
+      } finally {
+        probe.close();
+      }
+      return new Response(null, { headers: EVENT_STREAM_HEADERS });
+    }
+    return serveEvents(subscriptions, r.server, r.info, principal);
+  } catch (err) {
+    return failure(err, principal, { command: "subscribe" });
+  }
 }
 
 /** The headers of an event stream, for `GET` and `HEAD /subscribe`. */
@@ -286,12 +363,10 @@ async function publish(
   }
   const limits = r.server.settings.limits;
   const body = await readBody(request, limits.maxMessageBytes);
-  r.info.stats.bytesReceived += body?.byteLength ?? 0;
-  if (body === undefined) {
-    return failure(new MistError("too_large"), principal, {
-      command: "publish",
-    });
+  if (body instanceof MistError) {
+    return failure(body, principal, { command: "publish" });
   }
+  r.info.stats.bytesReceived += body.byteLength;
   let decoded: CommandRequest = { command: "publish" };
   // A connection for this one request: the publish command runs as it would
   // on any other transport.

@@ -1,31 +1,56 @@
 /**
- * What an HTTP request presents (its body, its token) and the responses the
- * HTTP listeners build from mist's errors.
+ * What an HTTP request presents (its body, its token), the responses the
+ * HTTP listeners build from mist's errors, and their CORS headers (§9).
  *
  * @module
  */
 
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
+import { limitedLog } from "../_util/rate_limit.ts";
+import { errorText } from "../_util/text.ts";
 import type { Principal } from "../core/principal.ts";
 import { errorReply } from "../protocol/codec.ts";
 import { type ErrorContext, MistError } from "../protocol/errors.ts";
+import { ORIGIN_REFUSED, type OriginVerdict } from "./origins.ts";
 
-/** Reads a body up to a size; `undefined` when it is longer. */
+const log = getLogger(["mist", "http"]);
+
+/**
+ * Reads a body up to a size. A body that cannot be read (the client hung up
+ * before it ended) is the client's fault: logged at DEBUG, rate-limited.
+ *
+ * @param request the request
+ * @param max the most bytes
+ * @returns the body, or the error to answer: `message too large` past
+ *   `max` bytes, `invalid message` when it could not be read
+ */
 export async function readBody(
   request: Request,
   max: number,
-): Promise<Uint8Array | undefined> {
+): Promise<Uint8Array | MistError> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > max) {
-    await request.body?.cancel();
-    return undefined;
+    await request.body?.cancel().catch(() => {});
+    return tooLarge(max);
   }
   if (request.body === null) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of request.body) {
-    size += chunk.byteLength;
-    if (size > max) return undefined; // leaving the loop cancels the body
-    chunks.push(chunk);
+  try {
+    for await (const chunk of request.body) {
+      size += chunk.byteLength;
+      if (size > max) return tooLarge(max); // leaving the loop cancels the body
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    limitedLog(
+      log,
+      "debug",
+      "http-body-unread",
+      "A request body could not be read after {size} bytes: {error}",
+      { size, error: errorText(err) },
+    );
+    return new MistError("invalid_message", "the body could not be read");
   }
   const body = new Uint8Array(size);
   let offset = 0;
@@ -34,6 +59,17 @@ export async function readBody(
     offset += chunk.byteLength;
   }
   return body;
+}
+
+function tooLarge(max: number): MistError {
+  limitedLog(
+    log,
+    "info",
+    "http-body-too-large",
+    "Refused a request body longer than {max} bytes",
+    { max },
+  );
+  return new MistError("too_large");
 }
 
 /**
@@ -116,4 +152,71 @@ export function json(
     status,
     headers: { "content-type": "application/json", ...headers },
   });
+}
+
+/** The request headers a cross-origin page may send (docs/protocol.md §9). */
+export const CORS_ALLOWED_HEADERS = "Content-Type, Authorization, X-AUTH-TOKEN";
+
+/** How long a browser may cache a preflight's answer, in seconds. */
+export const CORS_MAX_AGE_SECONDS = 600;
+
+/**
+ * The answer to a request whose origin is refused (docs/protocol.md §9):
+ * `403` and the §6 error reply `forbidden: origin not allowed`.
+ *
+ * @param command the command the route runs (`""` for a WebSocket upgrade)
+ * @returns the response
+ */
+export function originRefused(command: string): Response {
+  const err = new MistError("forbidden", ORIGIN_REFUSED);
+  return json(403, errorReply(err, { command }), { vary: "Origin" });
+}
+
+/**
+ * Adds what the origin policy owes a response of a browser-facing route:
+ * `Vary: Origin` always (the answer depends on it) and, for a listed
+ * cross-origin request, `Access-Control-Allow-Origin` naming its origin.
+ *
+ * @param response a response built by mist (its headers can change)
+ * @param origin the request's `Origin` header
+ * @param verdict what the policy said of it
+ * @returns the same response
+ */
+export function withCors(
+  response: Response,
+  origin: string | null,
+  verdict: OriginVerdict,
+): Response {
+  response.headers.append("vary", "Origin");
+  if (verdict === "listed" && origin !== null) {
+    response.headers.set("access-control-allow-origin", origin);
+  }
+  return response;
+}
+
+/**
+ * The answer to an `OPTIONS` request (a CORS preflight, from a browser):
+ * `204`, with the CORS headers for a listed origin.
+ *
+ * @param methods the route's methods, e.g. `POST`
+ * @param origin the request's `Origin` header
+ * @param verdict what the policy said of it (a refused one never gets here)
+ * @returns the response
+ */
+export function preflight(
+  methods: string,
+  origin: string | null,
+  verdict: OriginVerdict,
+): Response {
+  const headers: Record<string, string> = { allow: `${methods}, OPTIONS` };
+  if (verdict === "listed") {
+    headers["access-control-allow-methods"] = methods;
+    headers["access-control-allow-headers"] = CORS_ALLOWED_HEADERS;
+    headers["access-control-max-age"] = String(CORS_MAX_AGE_SECONDS);
+  }
+  return withCors(
+    new Response(null, { status: 204, headers }),
+    origin,
+    verdict,
+  );
 }

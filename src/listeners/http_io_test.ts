@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { captureLogs, recordText } from "../../tests/_logs.ts";
+import { LOG_LIMIT } from "../_util/rate_limit.ts";
 import { ANONYMOUS, type Principal } from "../core/principal.ts";
 import { MistError } from "../protocol/errors.ts";
 import {
@@ -84,16 +86,44 @@ Deno.test("failure() answers a MistError with its reply and status, and rethrows
 Deno.test("readBody() reads a body up to the limit and refuses a longer one", async () => {
   assert.deepEqual(
     new TextDecoder().decode(
-      await readBody(request("http://h/", {}, "abc")[0], 3),
+      await readBody(request("http://h/", {}, "abc")[0], 3) as Uint8Array,
     ),
     "abc",
   );
-  assert.equal(
-    await readBody(request("http://h/", {}, "abcd")[0], 3),
-    undefined,
-  );
+  const long = await readBody(request("http://h/", {}, "abcd")[0], 3);
+  assert.ok(long instanceof MistError && long.code === "too_large");
   assert.deepEqual(
     await readBody(new Request("http://h/"), 3),
     new Uint8Array(0),
   );
+});
+
+Deno.test("readBody() answers a body cut short, logged once at DEBUG however often", async () => {
+  LOG_LIMIT.reset();
+  const cut = () =>
+    new Request("http://h/publish", {
+      method: "POST",
+      body: new ReadableStream(
+        {
+          pulls: 0,
+          pull(controller) {
+            // 14 bytes of the 1,000 announced, then the client hangs up.
+            if (this.pulls++ === 0) {
+              controller.enqueue(new TextEncoder().encode('{"command":"pu'));
+            } else controller.error(new Error("connection reset"));
+          },
+        } as UnderlyingDefaultSource<Uint8Array> & { pulls: number },
+      ),
+    });
+  const { records, result } = await captureLogs(async () => {
+    const answers = [];
+    for (let i = 0; i < 50; i++) answers.push(await readBody(cut(), 1000));
+    return answers;
+  });
+  for (const answer of result) {
+    assert.ok(answer instanceof MistError);
+    assert.equal(answer.message, "invalid message: the body could not be read");
+  }
+  assert.deepEqual(records.map((r) => r.level), ["debug"]);
+  assert.match(recordText(records[0]!), /could not be read after 14 bytes/);
 });

@@ -78,6 +78,7 @@ export async function startListeners(
     } catch {
       throw new Error(`Invalid listener URL "${text}"`);
     }
+    keepExplicitPort(url, text);
     const scheme = url.protocol.slice(0, -1);
     const factory = listeners.get(scheme);
     if (factory === undefined) {
@@ -116,6 +117,26 @@ function listenError(err: unknown): string {
 }
 
 /**
+ * The ports written out in listener URLs where `URL` drops them: it elides a
+ * special scheme's own default (`http://h:80`, `https://h:443`, `ws://h:80`,
+ * `wss://h:443`), which is not the listener's default.
+ */
+const explicitPorts = new WeakMap<URL, number>();
+
+/**
+ * Remembers the port of `text` when `url` dropped it as its scheme's default.
+ *
+ * @param url the parsed listener URL
+ * @param text what it was parsed from
+ */
+export function keepExplicitPort(url: URL, text: string): void {
+  if (url.port !== "") return;
+  // Under a scheme of no special meaning, `URL` keeps every port it is given.
+  const port = URL.parse(`x-${text.trim()}`)?.port ?? "";
+  if (port !== "") explicitPorts.set(url, Number(port));
+}
+
+/**
  * The host and port to bind for a listener URL.
  *
  * @param url the listener URL
@@ -128,7 +149,9 @@ export function bindAddress(
   defaultPort: number,
 ): { hostname: string; port: number } {
   if (url.hostname === "") throw new TypeError(`${url.href} has no host`);
-  const port = url.port === "" ? defaultPort : Number(url.port);
+  const port = url.port !== ""
+    ? Number(url.port)
+    : explicitPorts.get(url) ?? defaultPort;
   return { hostname: unbracket(url.hostname), port };
 }
 

@@ -7,6 +7,7 @@
  */
 
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
+import { limitedLog } from "../_util/rate_limit.ts";
 import { MistError } from "../protocol/errors.ts";
 import {
   type Authenticator,
@@ -74,6 +75,9 @@ export class Access {
   /** Counts grant changes: a principal remembers the count it was read at. */
   #generation = 0;
   readonly #readAt = new WeakMap<Principal, number>();
+  /** The token each principal was read from, and of each token followed. */
+  readonly #presented = new WeakMap<Principal, string>();
+  readonly #tokens = new Map<string, string>();
   /**
    * The latest changes by token digest, oldest first: a connection that read
    * its grants before a change but started following its token after it
@@ -155,11 +159,22 @@ export class Access {
     if (tags === undefined) throw this.#refuse();
     const principal = tokenPrincipal(tokenDigest(token), tags);
     this.#readAt.set(principal, readAt);
+    this.#presented.set(principal, token);
     return principal;
   }
 
   #refuse(): MistError {
     this.#refused++;
+    // Never the token: only that one was refused, on whichever transport.
+    limitedLog(
+      log,
+      "info",
+      "refused-token",
+      "Refused an invalid token ({refused} since start)",
+      {
+        refused: this.#refused,
+      },
+    );
     return new MistError("invalid_token");
   }
 
@@ -181,6 +196,8 @@ export class Access {
       this.#holders.set(digest, holders);
     }
     holders.add(holder);
+    const token = this.#presented.get(principal);
+    if (token !== undefined) this.#tokens.set(digest, token);
     const readAt = this.#readAt.get(principal);
     const change = this.#recent.get(digest);
     if (readAt !== undefined && change && change.generation > readAt) {
@@ -198,6 +215,7 @@ export class Access {
     const holders = this.#holders.get(digest);
     if (holders?.delete(holder) && holders.size === 0) {
       this.#holders.delete(digest);
+      this.#tokens.delete(digest);
     }
   }
 
@@ -229,6 +247,32 @@ export class Access {
     log.debug("Grants of a token changed for {count} connection(s)", {
       count: holders.size,
     });
+  }
+
+  /**
+   * Reads again, from the authenticator, the grants of every token a live
+   * connection uses, and applies them here: after this node missed the
+   * cluster's grant changes (its link was down). A change that arrives while
+   * a token is read wins over what was read.
+   *
+   * @returns how many tokens could not be read (the authenticator failed)
+   */
+  async reread(): Promise<number> {
+    let failed = 0;
+    for (const [digest, token] of [...this.#tokens]) {
+      const readAt = this.#generation;
+      let tags: string[] | undefined;
+      try {
+        tags = await this.#authenticator!.getTags(token);
+      } catch {
+        failed++;
+        continue;
+      }
+      const change = this.#recent.get(digest);
+      if (change !== undefined && change.generation > readAt) continue;
+      this.applyGrants(digest, tags ?? null);
+    }
+    return failed;
   }
 
   #changed(token: string, tags: string[] | null): void {

@@ -17,6 +17,7 @@ import {
   checkSubscribe,
 } from "../core/principal.ts";
 import type { Broker } from "../core/broker.ts";
+import { tagSet } from "../core/set_trie.ts";
 import {
   type CommandRequest,
   type Limits,
@@ -24,6 +25,7 @@ import {
 } from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
 import type { Access } from "./access.ts";
+import { type SubscriptionBudget, subscriptionBytes } from "./budget.ts";
 import type { CommandHandler, Connection } from "./connection.ts";
 
 export type { CommandHandler };
@@ -46,6 +48,8 @@ export interface CommandContext {
   readonly broker: Broker<Connection>;
   /** The size limits: `maxSubscriptions` applies here. */
   readonly limits: Limits;
+  /** What every subscription costs, against the server's and each connection's limits. */
+  readonly budget: SubscriptionBudget<Connection>;
   /** Connections accepted since start, and open now, over every listener (`who`). */
   connections(): { accepted: number; open: number };
 }
@@ -56,17 +60,26 @@ function basicCommands(
   return [
     ["ping", () => ({ command: "ping", tags: [], data: "pong" })],
     ["subscribe", (connection, request) => {
-      const tags = requireTags(request);
-      checkSubscribe(connection.principal, tags);
-      server.broker.subscribe(
-        connection,
-        tags,
-        server.limits.maxSubscriptions,
-      );
+      const requested = requireTags(request);
+      checkSubscribe(connection.principal, requested);
+      const tags = tagSet(requested);
+      const { broker, budget } = server;
+      if (!broker.subscribe(connection, tags, server.limits.maxSubscriptions)) {
+        return; // held already: it costs nothing more
+      }
+      try {
+        budget.charge(connection, subscriptionBytes(tags));
+      } catch (err) {
+        broker.unsubscribe(connection, tags);
+        throw err;
+      }
     }],
     ["unsubscribe", (connection, request) => {
       // Always allowed: a connection only ever removes what it holds.
-      server.broker.unsubscribe(connection, requireTags(request));
+      const tags = tagSet(requireTags(request));
+      if (server.broker.unsubscribe(connection, tags)) {
+        server.budget.refund(connection, subscriptionBytes(tags));
+      }
     }],
     ["publish", (connection, request) => {
       const tags = requireTags(request);
@@ -77,7 +90,7 @@ function basicCommands(
     ["list", (connection) => ({
       command: "list",
       tags: [],
-      data: JSON.stringify(server.broker.subscriptions(connection)),
+      data: listText(server.broker.subscriptions(connection)),
     })],
     ["auth", async (connection, request) => {
       if (!server.access.enabled) return;
@@ -88,6 +101,43 @@ function basicCommands(
       connection.adopt(await server.access.principal(request.data));
     }],
   ];
+}
+
+/**
+ * The longest `list` text: twice this still fits V8's longest string (about
+ * 2^29 characters), as the reply's encoding may double it. With
+ * `max-subscription-bytes` a list is far shorter.
+ */
+export const MAX_LIST_CHARS = 2 ** 27;
+
+/**
+ * The data of a `list` reply: the subscriptions as a JSON array of tag
+ * arrays, built one subscription at a time so that a list too long to be a
+ * string is an error reply, never a failure of the server.
+ *
+ * @param subscriptions each subscription's tags
+ * @param max the longest text allowed
+ * @returns the JSON text
+ * @throws {MistError} `reply too large` past `max` characters
+ */
+export function listText(
+  subscriptions: readonly (readonly string[])[],
+  max: number = MAX_LIST_CHARS,
+): string {
+  const parts: string[] = [];
+  let length = 1; // "[" and "]", less the comma the first part has none of
+  for (const tags of subscriptions) {
+    const part = JSON.stringify(tags);
+    length += part.length + 1;
+    if (length > max) {
+      throw new MistError(
+        "reply_too_large",
+        `${subscriptions.length} subscriptions`,
+      );
+    }
+    parts.push(part);
+  }
+  return `[${parts.join(",")}]`;
 }
 
 /** The original's hidden commands (docs/protocol.md §3): views of the whole node. */

@@ -4,6 +4,8 @@ import { connect } from "../client/client.ts";
 import { ADMIN, ANONYMOUS, type Principal } from "../core/principal.ts";
 import { eventually } from "../testing/eventually.ts";
 import { MemoryClient } from "../testing/memory_client.ts";
+import { MistError } from "../protocol/errors.ts";
+import { listText } from "./commands.ts";
 import { MistServer, serve } from "./server.ts";
 
 const TOKEN = "reader-token";
@@ -164,4 +166,40 @@ Deno.test("listall and who are for the admin only while authentication is on", a
     await admin.send({ command });
     assert.equal((await admin.next()).command, command);
   }
+});
+
+Deno.test("listText() is the JSON of the list, and an error reply past its bound, never a failure", () => {
+  const lists = [[], [["a"]], [["a", "b"], ['c"\n'], ["日本"]]];
+  for (const list of lists) {
+    assert.equal(listText(list), JSON.stringify(list));
+  }
+  const many = Array.from({ length: 1000 }, (_, i) => [`tag-${i}`]);
+  const text = JSON.stringify(many);
+  assert.equal(listText(many, text.length), text);
+  assert.throws(
+    () => listText(many, text.length - 1),
+    (err: unknown) =>
+      err instanceof MistError && err.code === "reply_too_large" &&
+      err.message === "reply too large: 1000 subscriptions",
+  );
+});
+
+Deno.test("list answers with every subscription the connection holds, up to its byte limit", async () => {
+  await using server = new MistServer({ maxSubscriptionBytes: 64 * 1024 });
+  await using client = new MemoryClient(server);
+  const tags = (i: number) =>
+    Array.from({ length: 8 }, (_, j) => `${i}-${j}-`.padEnd(1000, "y"));
+  let held = 0;
+  for (let i = 0; i < 10; i++) {
+    await client.send({ command: "subscribe", id: i, tags: tags(i) });
+    if ((await client.next()).data === "ok") held++;
+  }
+  assert.equal(held, 8); // 8 × 8,000 bytes of 64 KiB
+  await client.send({ command: "list" });
+  const reply = await client.next();
+  assert.equal(reply.error, undefined);
+  assert.deepEqual(
+    JSON.parse(reply.data!),
+    Array.from({ length: 8 }, (_, i) => tags(i).sort()).sort(),
+  );
 });

@@ -11,6 +11,7 @@
  */
 
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
+import { limitedLog } from "../_util/rate_limit.ts";
 import { errorText } from "../_util/text.ts";
 import type { Broker } from "../core/broker.ts";
 import { maySubscribe, type Principal } from "../core/principal.ts";
@@ -30,6 +31,8 @@ import {
   MistError,
 } from "../protocol/errors.ts";
 import type { Access } from "./access.ts";
+import { type SubscriptionBudget, subscriptionBytes } from "./budget.ts";
+import { replyLevel } from "./log_policy.ts";
 import { Outbox } from "./outbox.ts";
 import type { ConnectionInfo, OpenOptions, Outlet } from "./transport.ts";
 
@@ -50,6 +53,8 @@ export interface ConnectionHost {
   readonly broker: Broker<Connection>;
   /** Access control: principals, grants. */
   readonly access: Access;
+  /** What the subscriptions of every connection cost. */
+  readonly budget: SubscriptionBudget<Connection>;
   /** The size limits of frames and subscriptions. */
   readonly limits: Limits;
   /** The capacity of each connection's outbound queue, in bytes. */
@@ -260,12 +265,18 @@ export class Connection {
     const error = err as MistError;
     this.#host.errors[error.code]++;
     const context = error.context ?? request;
-    log.debug("{listener} connection {id}: error reply to {command}: {error}", {
-      listener: this.info.listener,
-      id: this.id,
-      command: context.command === "" ? "(unreadable)" : context.command,
-      error: error.message,
-    });
+    limitedLog(
+      log,
+      replyLevel(error.code),
+      `reply:${error.code}`,
+      "{listener} connection {id}: error reply to {command}: {error}",
+      {
+        listener: this.info.listener,
+        id: this.id,
+        command: context.command === "" ? "(unreadable)" : context.command,
+        error: error.message,
+      },
+    );
     this.send(errorReply(error, context));
   }
 
@@ -314,7 +325,10 @@ export class Connection {
     });
     // One notice per subscription lost (docs/protocol.md §4), so that a client
     // can tell a revoked subscription from a quiet one.
-    for (const tags of revoked) this.send({ command: "revoked", tags });
+    for (const tags of revoked) {
+      this.#host.budget.refund(this, subscriptionBytes(tags));
+      this.send({ command: "revoked", tags });
+    }
     if (removed > 0) {
       log.debug("{listener} connection {id} lost {removed} subscription(s)", {
         listener: this.info.listener,
@@ -381,6 +395,7 @@ export class Connection {
     if (this.#isClosed) return;
     this.#isClosed = true;
     this.#host.broker.remove(this);
+    this.#host.budget.release(this);
     this.#unfollow();
     this.#host.release(this);
     if (this.#counted) this.info.stats.connections--;

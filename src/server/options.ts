@@ -11,6 +11,7 @@ import { positiveInteger } from "../_util/text.ts";
 import { DEFAULT_LIMITS, type Limits } from "../protocol/codec.ts";
 import type { CommandHandler } from "./connection.ts";
 import type { ListenerSettings, TlsCertificate } from "./port.ts";
+import { normaliseOrigins } from "../listeners/origins.ts";
 
 /** The listeners a server starts when none are given. */
 export const DEFAULT_LISTENERS: readonly string[] = Object.freeze([
@@ -36,6 +37,12 @@ export interface ServeOptions {
   limits?: Partial<Limits>;
   /** Capacity of each connection's outbound queue in bytes (default 8 MiB). */
   queueBytes?: number;
+  /** The most subscriptions held over every connection (default 1,000,000). */
+  maxTotalSubscriptions?: number;
+  /** The most bytes of subscription tags held over every connection (default 256 MiB). */
+  maxTotalSubscriptionBytes?: number;
+  /** The most bytes of subscription tags one connection may hold (default 4 MiB). */
+  maxSubscriptionBytes?: number;
   /** Custom commands by name. */
   commands?: Readonly<Record<string, CommandHandler>>;
   /**
@@ -75,6 +82,12 @@ export interface ServeOptions {
    * restarts (default: `HOST:PORT` of the first listener).
    */
   nodeName?: string;
+  /**
+   * The origins browsers may connect from besides the server's own, such as
+   * `https://app.example.com`, or `*` for any (docs/protocol.md §9). Default:
+   * none, only the server's own.
+   */
+  allowedOrigins?: readonly string[];
 }
 
 /**
@@ -84,7 +97,8 @@ export interface ServeOptions {
  * @returns the settings, frozen
  * @throws {RangeError} for a limit that is not a positive integer
  * @throws {TypeError} for a client CA (`tls.clientCa`) with an `https://` or
- *   `wss://` listener, which cannot verify client certificates
+ *   `wss://` listener, which cannot verify client certificates, and for an
+ *   allowed origin that is not `scheme://host[:port]` or `*`
  */
 export function listenerSettings(options: ServeOptions): ListenerSettings {
   if (options.tls?.clientCa !== undefined) {
@@ -106,5 +120,6 @@ export function listenerSettings(options: ServeOptions): ListenerSettings {
     drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
     tls: options.tls,
     keepAliveMs: options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
+    allowedOrigins: normaliseOrigins(options.allowedOrigins ?? []),
   });
 }

@@ -5,10 +5,14 @@
  * @module
  */
 
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { settlesWithin } from "../_util/deadline.ts";
+import { limitedLog } from "../_util/rate_limit.ts";
 import { OutboundQueue } from "../core/outbound_queue.ts";
 import { encode, type Frame } from "../protocol/codec.ts";
 import type { ListenerStats, Outlet } from "./transport.ts";
+
+const log = getLogger(["mist", "connection"]);
 
 /** One flush in this many, per connection, is timed for `mist_flush_seconds`. */
 export const TIMED_FLUSH_EVERY = 16;
@@ -110,6 +114,13 @@ export class Outbox {
         const dropped = this.#queue.takeDropped();
         if (dropped > 0) {
           this.#queue.force(encode({ command: "dropped", data: `${dropped}` }));
+          limitedLog(
+            log,
+            "info",
+            "dropped",
+            "A slow consumer missed {dropped} deliveries: its queue was full",
+            { dropped },
+          );
         }
         if (!this.#queue.pending) break;
         // Reading the clock for every write would cost a fan-out of 100 a

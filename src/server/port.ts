@@ -8,6 +8,7 @@
 import type { Principal } from "../core/principal.ts";
 import type { Limits } from "../protocol/codec.ts";
 import type { Connection } from "./connection.ts";
+import type { ServerStats } from "./metrics.ts";
 import type { ConnectionInfo, OpenOptions, Outlet } from "./transport.ts";
 
 /** A certificate and its private key, both PEM. */
@@ -65,6 +66,11 @@ export interface ListenerSettings {
   readonly tls: TlsCertificate | undefined;
   /** How often an idle event stream gets a keep-alive comment, in milliseconds. */
   readonly keepAliveMs: number;
+  /**
+   * The origins browsers may connect from besides the server's own
+   * (docs/protocol.md §9), normalised (`scheme://host[:port]`), or `*`.
+   */
+  readonly allowedOrigins: readonly string[];
 }
 
 /** What the server offers its listeners. */
@@ -98,6 +104,12 @@ export interface ServerPort {
   health(check?: "live" | "ready"): Promise<HealthReport>;
   /** The server's metrics in Prometheus text format. */
   metrics(): string;
-  /** The settings listeners serve by. */
+  /** The numbers `metrics()` renders, structured (the web console's feed). */
+  stats(): ServerStats;
+  /**
+   * The settings listeners serve by. They may be replaced while the server
+   * runs (`MistServer.reconfigure`): read them as a connection opens, not
+   * once per listener, except the certificate, which is set at start.
+   */
   readonly settings: ListenerSettings;
 }

@@ -22,6 +22,7 @@ import {
 } from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
 import { Access } from "./access.ts";
+import { SubscriptionBudget } from "./budget.ts";
 import { commandTable } from "./commands.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import {
@@ -31,6 +32,7 @@ import {
   type ServeOptions,
 } from "./options.ts";
 import { joinCluster } from "./join.ts";
+import { GrantRefresher } from "./relink.ts";
 import { checkHealth } from "./health.ts";
 import { defaultNodeName } from "./node_name.ts";
 import { LagMonitor } from "./lag.ts";
@@ -62,15 +64,13 @@ const CLOSE_GRACE_MS = 2000;
  * A running mist server. Start one with {@linkcode serve}.
  */
 export class MistServer implements AsyncDisposable, ServerPort {
-  /** The size limits in force. */
-  readonly limits: Limits;
-  /** Capacity of each connection's outbound queue in bytes. */
-  readonly queueBytes: number;
-  /** The settings listeners serve by. */
-  readonly settings: ListenerSettings;
+  #settings: ListenerSettings;
   readonly #broker = new Broker<Connection>();
   readonly #access: Access;
-  readonly #host: ConnectionHost;
+  readonly #commands: ServeOptions["commands"];
+  readonly #budget: SubscriptionBudget<Connection>;
+  /** What each new connection is opened with; one keeps the host it got. */
+  #host: ConnectionHost;
   readonly #listeners: Listener[] = [];
   readonly #connections = new Set<Connection>();
   readonly #errors = newErrorCounts();
@@ -86,6 +86,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
   #closing: Promise<void> | undefined;
   #neverStarted = false;
   readonly #finished = Promise.withResolvers<void>();
+  readonly #refresher: GrantRefresher;
 
   /**
    * Builds a server without starting it; {@linkcode serve} does both.
@@ -97,35 +98,25 @@ export class MistServer implements AsyncDisposable, ServerPort {
    *   or name
    */
   constructor(options: ServeOptions = {}) {
-    this.settings = listenerSettings(options);
-    this.limits = this.settings.limits;
-    this.queueBytes = positiveInteger(
-      "queueBytes",
-      options.queueBytes ?? DEFAULT_QUEUE_BYTES,
-    );
+    this.#settings = listenerSettings(options);
     this.#access = new Access(options.authenticator, {
       admin: options.token,
       metrics: options.metricsToken,
     });
+    this.#refresher = new GrantRefresher(this.#access);
     if (options.nodeName === "") {
       throw new TypeError("The node name must not be empty");
     }
     this.#nodeName = options.nodeName;
-    this.#host = {
-      broker: this.#broker,
-      access: this.#access,
-      limits: this.limits,
-      queueBytes: this.queueBytes,
-      errors: this.#errors,
-      commands: commandTable({
-        access: this.#access,
-        broker: this.#broker,
-        limits: this.limits,
-        route: (from, tags, request) => this.#route(from, tags, request),
-        connections: () => connectionCounts(this.#listeners),
-      }, options.commands),
-      release: (connection) => this.#connections.delete(connection),
-    };
+    this.#commands = options.commands;
+    this.#budget = new SubscriptionBudget({
+      maxTotalSubscriptions: options.maxTotalSubscriptions,
+      maxTotalSubscriptionBytes: options.maxTotalSubscriptionBytes,
+      maxSubscriptionBytes: options.maxSubscriptionBytes,
+    });
+    this.#host = this.#newHost(
+      positiveInteger("queueBytes", options.queueBytes ?? DEFAULT_QUEUE_BYTES),
+    );
 
     const own = { listener: "server", remote: "server", stats: newStats() };
     this.#self = this.open(NO_OUTLET, own, {
@@ -144,6 +135,68 @@ export class MistServer implements AsyncDisposable, ServerPort {
         ? undefined
         : openBackplane(options.cluster, { name: options.clusterName }));
     this.#heartbeatMs = options.heartbeatMs;
+  }
+
+  /** The settings listeners serve by; a new connection reads them as it opens. */
+  get settings(): ListenerSettings {
+    return this.#settings;
+  }
+
+  /** The size limits new connections get. */
+  get limits(): Limits {
+    return this.#settings.limits;
+  }
+
+  /** Capacity of each new connection's outbound queue in bytes. */
+  get queueBytes(): number {
+    return this.#host.queueBytes;
+  }
+
+  /**
+   * Changes settings while the server runs (the program's `SIGHUP`): the
+   * connections opened from now on get them, those open keep theirs. What is
+   * not given stays as it is; nothing changes when a value is refused.
+   *
+   * @param changes the new values
+   * @throws {RangeError} for a limit or queue size that is not a positive integer
+   */
+  reconfigure(changes: Reconfiguration): void {
+    // Each setting is named as its option: what is not given stays.
+    const { tls, ...now } = this.#settings;
+    const settings = listenerSettings({
+      ...now,
+      ...changes,
+      limits: { ...now.limits, ...changes.limits },
+      ...(tls === undefined ? {} : { tls }),
+    });
+    const queueBytes = positiveInteger(
+      "queueBytes",
+      changes.queueBytes ?? this.queueBytes,
+    );
+    this.#settings = settings;
+    this.#host = this.#newHost(queueBytes);
+  }
+
+  /** A connection host with the settings now: its limits and command table. */
+  #newHost(queueBytes: number): ConnectionHost {
+    const limits = this.#settings.limits;
+    return {
+      broker: this.#broker,
+      access: this.#access,
+      budget: this.#budget,
+      limits,
+      queueBytes,
+      errors: this.#errors,
+      commands: commandTable({
+        access: this.#access,
+        broker: this.#broker,
+        budget: this.#budget,
+        limits,
+        route: (from, tags, request) => this.#route(from, tags, request),
+        connections: () => connectionCounts(this.#listeners),
+      }, this.#commands),
+      release: (connection) => this.#connections.delete(connection),
+    };
   }
 
   /**
@@ -203,6 +256,9 @@ export class MistServer implements AsyncDisposable, ServerPort {
         access: this.#access,
         // Held to this node's limits, delivered to local subscribers only.
         ingress: (tags, data) => this.#ingress(tags, data),
+      });
+      this.#cluster.onState((state) => {
+        if (state === "up") this.#refresher.relinked();
       });
     }
   }
@@ -362,6 +418,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
       // listeners stop only after the drain: shutting down Deno.serve ends
       // its WebSockets at once, before they are written what they are owed.
       this.#lag.stop();
+      this.#refresher.close();
       const connections = [...this.#connections];
       const drainMs = this.settings.drainTimeoutMs;
       await Promise.all([
@@ -416,6 +473,16 @@ export async function serve(options: ServeOptions = {}): Promise<MistServer> {
   await server.listen(options.listeners ?? DEFAULT_LISTENERS);
   return server;
 }
+
+/**
+ * What {@linkcode MistServer.reconfigure} can change while the server runs.
+ * The listeners themselves, the certificate, the authenticator and the
+ * cluster are set once, at start.
+ */
+export type Reconfiguration = Pick<
+  ServeOptions,
+  "limits" | "queueBytes" | "drainTimeoutMs" | "keepAliveMs" | "allowedOrigins"
+>;
 
 /** Where the server's own connections write: nowhere. */
 const NO_OUTLET: Outlet = { write() {}, close() {} };

@@ -106,10 +106,14 @@ export async function eventually(
     ? { timeoutMs: options }
     : options;
   const signal = AbortSignal.timeout(timeoutMs);
-  while (!(await condition())) {
+  while (true) {
+    // Listening before the check: a change while an async check is awaited
+    // must still wake the wait.
+    const changed = changes?.next();
+    if (await condition()) return;
     if (signal.aborted) assert.fail(`never happened: ${what}`);
-    if (changes === undefined) await sleep(10, signal);
-    else await abortable(changes.next(), signal).catch(() => {});
+    if (changed === undefined) await sleep(10, signal);
+    else await abortable(changed, signal).catch(() => {});
   }
 }
 

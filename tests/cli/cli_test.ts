@@ -29,7 +29,9 @@ Deno.test("mist version and mist help are commands too, and exit 0", async () =>
   const help = await runProgram(["help"]);
   assert.equal(help.code, 0, help.stderr);
   assert.equal(help.stdout, (await runProgram(["--help"])).stdout);
-  for (const command of ["ping", "subscribe", "publish", "list", "admin"]) {
+  for (
+    const command of ["ping", "subscribe", "publish", "list", "admin", "bench"]
+  ) {
     const { code, stdout, stderr } = await runProgram(["help", command]);
     assert.equal(code, 0, stderr);
     assert.equal(stdout, (await runProgram([command, "--help"])).stdout);
@@ -38,7 +40,7 @@ Deno.test("mist version and mist help are commands too, and exit 0", async () =>
   assert.equal(unknown.code, 2);
   assert.match(
     unknown.stderr,
-    /^mist help: "send" is not a command; the commands are ping, subscribe, publish, list, admin, version, help\n/,
+    /^mist help: "send" is not a command; the commands are ping, subscribe, publish, list, admin, bench, version, help\n/,
   );
 });
 
@@ -48,7 +50,7 @@ Deno.test("mist with an unknown command says it is not one and lists the command
   assert.equal(stdout, "");
   assert.match(
     stderr,
-    /^mist: "send" is not a command; the commands are ping, subscribe, publish, list, admin, version, help, and --server runs a server\n/,
+    /^mist: "send" is not a command; the commands are ping, subscribe, publish, list, admin, bench, version, help, and --server runs a server\n/,
   );
   assert.doesNotMatch(stderr, /Unknown option/);
 });

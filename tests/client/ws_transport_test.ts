@@ -197,3 +197,103 @@ Deno.test("openWebSocketTransport() rejects with the network's error when nothin
     Error,
   );
 });
+
+/**
+ * A WebSocket server of the test's own for line mode (the mist server gets
+ * it in another change): it records the subprotocols offered and every frame
+ * received, and accepts `mist.lines` only when `accept` is set. `reply` is
+ * what it sends back once for a frame holding `ping`.
+ */
+class LineModeServer implements AsyncDisposable {
+  readonly offered: string[] = [];
+  readonly received: string[] = [];
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+
+  constructor(accept: boolean, reply: string[]) {
+    this.#server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: () => {},
+    }, (request) => {
+      this.offered.push(request.headers.get("sec-websocket-protocol") ?? "");
+      const { socket, response } = Deno.upgradeWebSocket(
+        request,
+        accept ? { protocol: "mist.lines" } : {},
+      );
+      socket.onmessage = (event) => {
+        this.received.push(String(event.data));
+        if (String(event.data).includes('"ping"')) {
+          for (const frame of reply) socket.send(frame);
+        }
+      };
+      return response;
+    });
+  }
+
+  get url(): URL {
+    return new URL(`ws://127.0.0.1:${this.#server.addr.port}/`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#server.shutdown();
+  }
+}
+
+function openAt(url: URL, handler: TransportHandler): Promise<Transport> {
+  return openWebSocketTransport(url, {
+    maxFrameBytes: 1024,
+    signal: AbortSignal.timeout(5000),
+  }, handler);
+}
+
+const delivery = (data: string) =>
+  JSON.stringify({ command: "publish", tags: ["a"], data });
+
+Deno.test("openWebSocketTransport() in line mode splits every frame on newlines and packs what it sends", async () => {
+  await using server = new LineModeServer(true, [
+    `${delivery("one")}\n${delivery("two")}\n`,
+    // The last message of a frame may lack its newline; empty lines are skipped.
+    `${delivery("three")}\n\n${delivery("x".repeat(2000))}\n${
+      delivery("four")
+    }`,
+    `${JSON.stringify({ command: "ping", tags: [], data: "pong" })}\n`,
+  ]);
+  const frames = new Frames();
+  const transport = await openAt(server.url, frames);
+  try {
+    transport.send([subscribe(["a"]), subscribe(["b"]), PING]);
+    await frames.waitFor("ping");
+    assert.deepEqual(frames.data("publish"), ["one", "two", "three", "four"]);
+    // The 2000-byte message was over maxFrameBytes: skipped on its own.
+    assert.equal(frames.oversized, 1);
+    assert.deepEqual(server.offered, ["mist.lines"]);
+    // The three messages went in one frame, each ended by a newline.
+    assert.deepEqual(server.received, [
+      `${subscribe(["a"])}\n${subscribe(["b"])}\n${PING}\n`,
+    ]);
+  } finally {
+    transport.close();
+    assert.equal(await within(transport.closed, "closed", 5000), undefined);
+  }
+});
+
+Deno.test("openWebSocketTransport() keeps one message per frame when the server does not accept line mode", async () => {
+  const pong = JSON.stringify({ command: "ping", tags: [], data: "pong" });
+  // Without line mode a newline inside a frame is not a separator.
+  await using server = new LineModeServer(false, [
+    delivery("one").replace(",", ",\n"),
+    pong,
+  ]);
+  const frames = new Frames();
+  const transport = await openAt(server.url, frames);
+  try {
+    transport.send([subscribe(["a"]), PING]);
+    await frames.waitFor("ping");
+    assert.deepEqual(frames.data("publish"), ["one"]);
+    assert.deepEqual(server.offered, ["mist.lines"]);
+    assert.deepEqual(server.received, [subscribe(["a"]), PING]);
+  } finally {
+    transport.close();
+    assert.equal(await within(transport.closed, "closed", 5000), undefined);
+  }
+});

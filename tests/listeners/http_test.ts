@@ -175,11 +175,11 @@ Deno.test("the HTTP listener answers 404, 405 and 426 with a short JSON error", 
   const ws = addressOf(server, "ws").replace(/^ws:/, "http:");
   const cases: [string, RequestInit, number, string | null][] = [
     [`${http}/nowhere`, {}, 404, null],
-    [`${http}/`, {}, 404, null],
+    [`${ws}/`, {}, 404, null], // on http://, / leads to the console
     [`${ws}/publish`, post("{}"), 404, null],
     [`${ws}/metrics`, {}, 404, null],
-    [`${http}/publish`, {}, 405, "POST"],
-    [`${http}/subscribe`, post("{}"), 405, "GET, HEAD"],
+    [`${http}/publish`, {}, 405, "POST, OPTIONS"],
+    [`${http}/subscribe`, post("{}"), 405, "GET, HEAD, OPTIONS"],
     [`${http}/ping`, post(""), 405, "GET, HEAD"],
     [`${http}/health`, { method: "DELETE" }, 405, "GET, HEAD"],
     [`${ws}/health/live`, { method: "DELETE" }, 405, "GET, HEAD"],

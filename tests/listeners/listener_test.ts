@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   bindAddress,
   boundUrl,
+  keepExplicitPort,
   type Listener,
   type ListenerFactory,
   listeners,
@@ -265,6 +266,23 @@ Deno.test("`bindAddress()` gives the host to bind, without IPv6 brackets, and th
     await t.step(url, () => {
       assert.deepEqual(bindAddress(new URL(url), defaultPort), expected);
     });
+  }
+});
+
+Deno.test("a port written out is bound even where `URL` drops it as its scheme's default", () => {
+  for (
+    const [text, port] of [
+      ["http://127.0.0.1:80", 80],
+      ["https://[::1]:443/", 443],
+      ["ws://u@localhost:80", 80],
+      ["wss://0.0.0.0:443", 443],
+      ["http://127.0.0.1", 8080],
+      ["tcp://127.0.0.1:80", 80],
+    ] as const
+  ) {
+    const url = new URL(text);
+    keepExplicitPort(url, text);
+    assert.equal(bindAddress(url, 8080).port, port, text);
   }
 });
 
