@@ -135,7 +135,7 @@ export function canonicalPublish(
       return undefined;
     }
   }
-  return new Canonical(tags, Frame.ofLine(line), start, end, data);
+  return new Canonical(tags, Frame.ofLine(lineCopy(line)), start, end, data);
 }
 
 /**
@@ -215,4 +215,32 @@ function before(
     if (x !== y) return x < y;
   }
   return a === aEnd && b < bEnd;
+}
+
+const SLAB_BYTES = 32 * 1024;
+const POOLED_BYTES = 4 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * A copy of a line with `\n` appended: small lines share a slab (a fresh
+ * `Uint8Array` per line costs more than the rest of a publish), which lives
+ * as long as any frame cut from it.
+ */
+function lineCopy(line: Uint8Array): Uint8Array {
+  const size = line.length + 1;
+  let copy: Uint8Array;
+  if (size > POOLED_BYTES) {
+    copy = new Uint8Array(size);
+  } else {
+    if (slabUsed + size > SLAB_BYTES) {
+      slab = new Uint8Array(SLAB_BYTES);
+      slabUsed = 0;
+    }
+    copy = slab.subarray(slabUsed, slabUsed + size);
+    slabUsed += (size + 7) & ~7;
+  }
+  copy.set(line);
+  copy[line.length] = 0x0a;
+  return copy;
 }

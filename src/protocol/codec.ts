@@ -313,17 +313,16 @@ export class Frame {
   }
 
   /**
-   * A frame of a line read from a client that is already the message's
-   * JSON text (a canonical publish): its bytes are copied once, with the
-   * ending, into a shared slab.
+   * A frame of a line that is already the message's JSON text (a canonical
+   * publish read from a client), with its ending.
    *
-   * @param line the UTF-8 JSON text, without its ending
+   * @param line the UTF-8 JSON text ended by `\n`, not to be changed after
    * @returns the frame
    */
   static ofLine(line: Uint8Array): Frame {
     const frame = new Frame("");
     frame.#text = undefined;
-    frame.#line = lineCopy(line);
+    frame.#line = line;
     return frame;
   }
 
@@ -348,34 +347,6 @@ export class Frame {
   get size(): number {
     return this.line.byteLength;
   }
-}
-
-const SLAB_BYTES = 32 * 1024;
-const POOLED_BYTES = 4 * 1024;
-let slab = new Uint8Array(SLAB_BYTES);
-let slabUsed = 0;
-
-/**
- * A copy of a line with `\n` appended: small lines share a slab (a fresh
- * `Uint8Array` per line costs more than the rest of a publish), which lives
- * as long as any frame cut from it.
- */
-function lineCopy(line: Uint8Array): Uint8Array {
-  const size = line.length + 1;
-  let copy: Uint8Array;
-  if (size > POOLED_BYTES) {
-    copy = new Uint8Array(size);
-  } else {
-    if (slabUsed + size > SLAB_BYTES) {
-      slab = new Uint8Array(SLAB_BYTES);
-      slabUsed = 0;
-    }
-    copy = slab.subarray(slabUsed, slabUsed + size);
-    slabUsed += (size + 7) & ~7;
-  }
-  copy.set(line);
-  copy[line.length] = 0x0a;
-  return copy;
 }
 
 /**
