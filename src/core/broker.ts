@@ -195,16 +195,18 @@ export class Broker<S extends Subscriber = Subscriber> {
    *
    * @param from the publishing subscriber, or `undefined` (another node, the server)
    * @param tags the message's tags, in any order, duplicates allowed
-   * @param data the payload
+   * @param data the payload, or the message's delivery frame when the caller
+   *   has it (a canonical publish line): `{"command":"publish"}` with the
+   *   sorted, distinct tags and the payload
    * @returns how many subscribers it was handed to
    */
   publish(
     from: S | undefined,
     tags: readonly string[],
-    data: string,
+    data: string | Frame,
   ): number {
     const seq = ++this.#seq;
-    let frame: Frame | undefined;
+    let frame = typeof data === "string" ? undefined : data;
     let delivered = 0;
     // Delivered sorted and without duplicates, as `list` shows tags
     // (PROTOCOL.md §3): the original's clients name events after that order.
@@ -213,7 +215,7 @@ export class Broker<S extends Subscriber = Subscriber> {
       if (member.seq === seq) return;
       member.seq = seq;
       if (member.subscriber === from) return;
-      frame ??= deliveryFrame(set, data);
+      frame ??= deliveryFrame(set, data as string);
       member.subscriber.deliver(frame);
       delivered++;
     });

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { MistServer } from "../server/server.ts";
 import { newStats } from "../server/transport.ts";
-import { type LineStream, serveConnection } from "./line_stream.ts";
+import { Frame } from "../protocol/codec.ts";
+import {
+  lineOutlet,
+  type LineStream,
+  READ_BUFFER,
+  serveConnection,
+  WRITE_CHUNK_BYTES,
+} from "./line_stream.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -10,6 +17,8 @@ const decoder = new TextDecoder();
 class ScriptedStream implements LineStream {
   readonly remote = "script:1";
   readonly written: string[] = [];
+  /** The size of the buffer each read was given. */
+  readonly buffers: number[] = [];
   closed = 0;
   readonly #chunks: Uint8Array[];
 
@@ -18,10 +27,16 @@ class ScriptedStream implements LineStream {
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
+    this.buffers.push(buffer.length);
     const chunk = this.#chunks.shift();
     if (chunk === undefined) return Promise.resolve(null); // the peer finished
-    buffer.set(chunk);
-    return Promise.resolve(chunk.length);
+    // What does not fit is read next time, as from a socket.
+    if (chunk.length > buffer.length) {
+      this.#chunks.unshift(chunk.subarray(buffer.length));
+    }
+    const n = Math.min(chunk.length, buffer.length);
+    buffer.set(chunk.subarray(0, n));
+    return Promise.resolve(n);
   }
 
   write(bytes: Uint8Array): Promise<void> {
@@ -70,4 +85,57 @@ Deno.test("serveConnection() refuses a line over the limit without reading it in
     { command: "", error: "message too large" },
     { command: "ping", tags: [], data: "pong" },
   ]);
+});
+
+Deno.test("serveConnection() reads into a buffer that grows for a busy client and shrinks back when it is quiet", async () => {
+  await using server = new MistServer();
+  const ping = '{"command":"ping"}\n';
+  const busy = ping.repeat(Math.ceil(4 * READ_BUFFER.largest / ping.length));
+  // Enough small reads to halve it back down all the way.
+  const halvings = Math.log2(READ_BUFFER.largest / READ_BUFFER.smallest);
+  const quiet = Array.from(
+    { length: READ_BUFFER.shrinkAfter * (halvings + 1) },
+    () => ping,
+  );
+  const stream = new ScriptedStream([busy, ...quiet]);
+  await serveConnection(stream, "script://", server, newStats());
+  assert.equal(stream.buffers[0], READ_BUFFER.smallest);
+  assert.equal(Math.max(...stream.buffers), READ_BUFFER.largest);
+  assert.equal(stream.buffers.at(-1), READ_BUFFER.smallest);
+  // Every line was read whatever the buffer's size.
+  assert.equal(
+    stream.written.length,
+    busy.length / ping.length + quiet.length,
+  );
+});
+
+Deno.test("lineOutlet() writes frames in order in chunks of at most WRITE_CHUNK_BYTES, a large frame as it is", async () => {
+  const writes: Uint8Array[] = [];
+  const large = new Frame(
+    JSON.stringify({ data: "x".repeat(WRITE_CHUNK_BYTES) }),
+  );
+  const outlet = lineOutlet({
+    remote: "script:1",
+    read: () => Promise.resolve(null),
+    write(bytes) {
+      // A chunk is reused once written: keep a copy, or the frame itself.
+      writes.push(bytes === large.line ? bytes : bytes.slice());
+      return Promise.resolve();
+    },
+    close() {},
+  });
+  const small = Array.from(
+    { length: 3000 },
+    (_, i) => new Frame(JSON.stringify({ command: "publish", data: `${i}` })),
+  );
+  const frames = [...small.slice(0, 1500), large, ...small.slice(1500)];
+  await outlet.write(frames);
+  assert.ok(writes.length > 2);
+  for (const bytes of writes) {
+    assert.ok(bytes.length <= WRITE_CHUNK_BYTES || bytes === large.line);
+  }
+  // The large frame's shared bytes, not a copy.
+  assert.ok(writes.includes(large.line));
+  const text = writes.map((bytes) => decoder.decode(bytes)).join("");
+  assert.equal(text, frames.map((frame) => frame.text + "\n").join(""));
 });

@@ -16,6 +16,9 @@ const encoder = new TextEncoder();
 /** How much the stream buffers before the connection stops writing to it. */
 const STREAM_HIGH_WATER_BYTES = 64 * 1024;
 
+/** About the most text one enqueue joins events into, in UTF-16 units. */
+const EVENT_CHUNK_CHARS = 16 * 1024;
+
 /**
  * The subscriptions an event-stream request asks for: each `tags` parameter is
  * one subscription, its tags separated by commas (repeats count once).
@@ -82,12 +85,7 @@ export function serveEvents(
   }, server.settings.keepAliveMs);
   const outlet: Outlet = {
     write(frames: readonly Frame[]): void | Promise<void> {
-      let text = "";
-      for (const frame of frames) text += `data: ${frame.text}\n\n`;
-      controller.enqueue(encoder.encode(text));
-      if ((controller.desiredSize ?? 0) <= 0) {
-        return new Promise<void>((resolve) => resume = resolve);
-      }
+      return writeEvents(frames, 0);
     },
     close() {
       clearInterval(keepAlive);
@@ -99,6 +97,31 @@ export function serveEvents(
       }
     },
   };
+  /**
+   * Enqueues the events of frames from `from` on, a chunk of at most
+   * {@linkcode EVENT_CHUNK_CHARS} at a time, waiting for the stream to want
+   * more between chunks: a client that stops reading holds the frames it
+   * shares with others plus about one chunk, never a copy of its queue.
+   */
+  function writeEvents(
+    frames: readonly Frame[],
+    from: number,
+  ): void | Promise<void> {
+    let i = from;
+    while (i < frames.length) {
+      let text = "";
+      while (i < frames.length && text.length < EVENT_CHUNK_CHARS) {
+        text += `data: ${frames[i++]!.text}\n\n`;
+      }
+      controller.enqueue(encoder.encode(text));
+      if ((controller.desiredSize ?? 0) <= 0) {
+        const rest = i;
+        return new Promise<void>((resolve) => resume = resolve).then(() =>
+          connection.isClosed ? undefined : writeEvents(frames, rest)
+        );
+      }
+    }
+  }
   const connection = server.open(outlet, info, { principal });
   try {
     for (const tags of subscriptions) {

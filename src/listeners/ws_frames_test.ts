@@ -242,9 +242,9 @@ Deno.test("server frames are unmasked, with the shortest length encoding", () =>
 Deno.test("a Frame's WebSocket bytes are built once and shared", () => {
   const frame = encode({ command: "publish", tags: ["a"], data: "x" });
   let built = 0;
-  const build = (text: string) => {
+  const build = (payload: Uint8Array) => {
     built++;
-    return textFrame(text);
+    return textFrame(new TextDecoder().decode(payload));
   };
   const first = frame.webSocket(build);
   assert.equal(frame.webSocket(build), first);

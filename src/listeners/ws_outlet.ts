@@ -13,10 +13,10 @@ import type { Outlet } from "../server/transport.ts";
 import {
   CLOSE_GOING_AWAY,
   closeFrame,
+  encodeFrame,
   headerLength,
   lineGroups,
   OP_TEXT,
-  textFrame,
   writeHeader,
 } from "./ws_frames.ts";
 
@@ -110,7 +110,7 @@ export function webSocketOutlet(
       let bytes = 0;
       for (const frame of frames) bytes += frame.size;
       const written = !lines && frames.length === 1
-        ? socket.send(frames[0]!.webSocket(textFrame))
+        ? socket.send(frames[0]!.webSocket(textFrameOf))
         : socket.run((write) =>
           lines ? writeLines(write, frames, max) : writeFrames(write, frames)
         );
@@ -130,7 +130,7 @@ async function writeFrames(
   frames: readonly Frame[],
 ): Promise<void> {
   const batch = new Batch(write);
-  for (const frame of frames) await batch.add(frame.webSocket(textFrame));
+  for (const frame of frames) await batch.add(frame.webSocket(textFrameOf));
   await batch.flush();
 }
 
@@ -185,4 +185,9 @@ function closeQuietly(resource: { close(): void }): void {
   } catch {
     // Already closed.
   }
+}
+
+/** A text frame of UTF-8 bytes. */
+function textFrameOf(payload: Uint8Array): Uint8Array {
+  return encodeFrame(OP_TEXT, payload);
 }

@@ -36,6 +36,11 @@ export interface CommandRequest {
   readonly data?: string;
   /** The correlation id, when the request had one. */
   readonly id?: string | number;
+  /**
+   * The delivery frame of a publish, when the request's own bytes are it
+   * (`canonical.ts`); the broker builds one otherwise.
+   */
+  readonly frame?: Frame;
 }
 
 /** The size limits every decoded frame is held to (docs/protocol.md §6). */
@@ -292,12 +297,12 @@ export function errorReply(err: MistError, context: ErrorContext): Message {
  * A message serialised once, shared by every connection it is written to.
  *
  * `text` is what SSE and Deno's WebSocket send; `line` is the UTF-8 line TCP
- * (and WebSocket line mode) sends, encoded on first use and then reused;
- * `webSocket` caches the same way the text frame of the `ws://` listener.
+ * (and WebSocket line mode) sends. Each is made from the other on first use
+ * and then reused; `webSocket` caches the same way the text frame of the
+ * `ws://` listener.
  */
 export class Frame {
-  /** The JSON text of the message. */
-  readonly text: string;
+  #text: string | undefined;
   #line: Uint8Array | undefined;
   #webSocket: Uint8Array | undefined;
 
@@ -307,25 +312,50 @@ export class Frame {
    * @param text the JSON text
    */
   constructor(text: string) {
-    this.text = text;
+    this.#text = text;
+  }
+
+  /**
+   * A frame of a line that is already the message's JSON text (a canonical
+   * publish read from a client), with its ending.
+   *
+   * @param line the UTF-8 JSON text ended by `\n`, not to be changed after
+   * @returns the frame
+   */
+  static ofLine(line: Uint8Array): Frame {
+    const frame = new Frame("");
+    frame.#text = undefined;
+    frame.#line = line;
+    return frame;
+  }
+
+  /** The JSON text of the message. */
+  get text(): string {
+    if (this.#text === undefined) {
+      const line = this.#line!;
+      this.#text = Buffer.from(line.buffer, line.byteOffset, line.length)
+        .toString("utf8", 0, line.length - 1);
+    }
+    return this.#text;
   }
 
   /** The message as UTF-8 bytes ended by `\n`. */
   get line(): Uint8Array {
     // Buffer.from encodes small strings into a pooled slab: several times
     // faster than TextEncoder.encode, which allocates a buffer per call.
-    return this.#line ??= Buffer.from(this.text + "\n");
+    return this.#line ??= Buffer.from(this.#text + "\n");
   }
 
   /**
    * The message as one WebSocket text frame, built once by `encode` (the
    * listener's framing) and shared by every receiver.
    *
-   * @param encode builds the frame's bytes from the JSON text
+   * @param encode builds the frame's bytes from the UTF-8 JSON text (the
+   *   line without its `\n`)
    * @returns the cached bytes
    */
-  webSocket(encode: (text: string) => Uint8Array): Uint8Array {
-    return this.#webSocket ??= encode(this.text);
+  webSocket(encode: (payload: Uint8Array) => Uint8Array): Uint8Array {
+    return this.#webSocket ??= encode(this.line.subarray(0, -1));
   }
 
   /** The size the frame counts for in an outbound queue, in bytes. */

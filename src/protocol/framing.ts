@@ -8,6 +8,8 @@
 export const OVERSIZE: unique symbol = Symbol("oversize");
 
 const LF = 0x0a;
+/** What a splitter holds until a line is split across chunks. */
+const NOTHING: Uint8Array = new Uint8Array(0);
 const CR = 0x0d;
 
 /**
@@ -36,9 +38,11 @@ const CR = 0x0d;
  */
 export class LineSplitter {
   readonly #max: number;
-  #pending = new Uint8Array(0);
+  #pending = NOTHING;
   #length = 0;
   #discarding = false;
+  #chunk = NOTHING;
+  #start = 0;
 
   /**
    * @param maxLineBytes the longest line allowed, without its ending
@@ -60,15 +64,44 @@ export class LineSplitter {
    * @returns each complete line in the chunk, or {@linkcode OVERSIZE} for one too long
    */
   *split(chunk: Uint8Array): Generator<Uint8Array | typeof OVERSIZE> {
-    let start = 0;
-    while (start < chunk.length) {
+    this.feed(chunk);
+    for (let line = this.next(); line !== undefined; line = this.next()) {
+      yield line;
+    }
+  }
+
+  /**
+   * Feeds one chunk of the stream, whose lines {@linkcode LineSplitter.next}
+   * then returns: what {@linkcode LineSplitter.split} does, without a
+   * generator on the hot path. Call `next` until it returns `undefined`
+   * before feeding the next chunk.
+   *
+   * @param chunk the next bytes received
+   */
+  feed(chunk: Uint8Array): void {
+    this.#chunk = chunk;
+    this.#start = 0;
+  }
+
+  /**
+   * The next complete line of the chunk fed, {@linkcode OVERSIZE} for one
+   * too long, or `undefined` once the chunk is used up (its unfinished end is
+   * kept for the next chunk).
+   *
+   * @returns the line, or a marker
+   */
+  next(): Uint8Array | typeof OVERSIZE | undefined {
+    const chunk = this.#chunk;
+    while (this.#start < chunk.length) {
+      const start = this.#start;
       const end = chunk.indexOf(LF, start);
       if (end === -1) {
-        if (this.#keep(chunk.subarray(start))) yield OVERSIZE;
-        return;
+        this.#start = chunk.length;
+        this.#chunk = NOTHING;
+        return this.#keep(chunk.subarray(start)) ? OVERSIZE : undefined;
       }
       const part = chunk.subarray(start, end);
-      start = end + 1;
+      this.#start = end + 1;
       if (this.#discarding) {
         this.#discarding = false;
         continue;
@@ -78,8 +111,7 @@ export class LineSplitter {
         // +1: the line may still end with the `\r` of a `\r\n`.
         if (this.#length + part.length > this.#max + 1) {
           this.#length = 0;
-          yield OVERSIZE;
-          continue;
+          return OVERSIZE;
         }
         this.#append(part);
         line = this.#pending.subarray(0, this.#length);
@@ -88,12 +120,11 @@ export class LineSplitter {
       if (line.length > 0 && line[line.length - 1] === CR) {
         line = line.subarray(0, line.length - 1);
       }
-      if (line.length > this.#max) {
-        yield OVERSIZE;
-      } else if (line.length > 0) {
-        yield line;
-      }
+      if (line.length > this.#max) return OVERSIZE;
+      if (line.length > 0) return line;
     }
+    this.#chunk = NOTHING;
+    return undefined;
   }
 
   /** Keeps the start of an unfinished line; true when it just became too long. */
@@ -113,7 +144,7 @@ export class LineSplitter {
     if (needed > this.#pending.length) {
       const grown = new Uint8Array(
         Math.min(
-          Math.max(needed, this.#pending.length * 2, 4096),
+          Math.max(needed, this.#pending.length * 2, 256),
           this.#max + 1,
         ),
       );

@@ -39,7 +39,11 @@ export interface CommandContext {
    * (never back to the publisher) and, unless the connection is `local`, to
    * the other nodes of the cluster.
    */
-  route(from: Connection, tags: readonly string[], data: string): void;
+  route(
+    from: Connection,
+    tags: readonly string[],
+    request: CommandRequest,
+  ): void;
   /** The subscriptions of every connection. */
   readonly broker: Broker<Connection>;
   /** The size limits: `maxSubscriptions` applies here. */
@@ -81,7 +85,7 @@ function basicCommands(
       const tags = requireTags(request);
       checkPublish(connection.principal, tags);
       connection.info.stats.received++;
-      server.route(connection, tags, request.data ?? "");
+      server.route(connection, tags, request);
     }],
     ["list", (connection) => ({
       command: "list",

@@ -15,6 +15,7 @@ import { limitedLog } from "../_util/rate_limit.ts";
 import { errorText } from "../_util/text.ts";
 import type { Broker } from "../core/broker.ts";
 import { maySubscribe, type Principal } from "../core/principal.ts";
+import { canonicalPublish } from "../protocol/canonical.ts";
 import {
   type CommandRequest,
   decode,
@@ -90,6 +91,8 @@ export class Connection {
   #requests = 0;
   /** Grows with every frame received and every message queued: what `idle-timeout` watches. */
   activity = 0;
+  /** Whether TRACE is on, read once: asking LogTape per command costs 4 %. */
+  readonly #trace = log.isEnabledFor("trace");
   #isClosed = false;
   readonly #closed = Promise.withResolvers<void>();
 
@@ -180,16 +183,20 @@ export class Connection {
     this.activity++;
     let request: CommandRequest;
     try {
-      request = decode(input, this.#host.limits);
+      request = (typeof input !== "string" &&
+        canonicalPublish(input, this.#host.limits)) ||
+        decode(input, this.#host.limits);
     } catch (err) {
       return this.refuse(err);
     }
     this.#requests++;
-    log.trace("{listener} connection {id} command {command}", {
-      listener: this.info.listener,
-      id: this.id,
-      command: request.command,
-    });
+    if (this.#trace) {
+      log.trace("{listener} connection {id} command {command}", {
+        listener: this.info.listener,
+        id: this.id,
+        command: request.command,
+      });
+    }
     let result: Message | void | Promise<Message | void>;
     try {
       result = this.run(request);

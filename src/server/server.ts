@@ -15,7 +15,11 @@ import { Broker } from "../core/broker.ts";
 import { ADMIN, type Principal } from "../core/principal.ts";
 import "../listeners/builtin.ts";
 import { type Listener, startListeners } from "../listeners/listener.ts";
-import { type Limits, validate } from "../protocol/codec.ts";
+import {
+  type CommandRequest,
+  type Limits,
+  validate,
+} from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
 import { Access } from "./access.ts";
 import { SubscriptionBudget } from "./budget.ts";
@@ -199,7 +203,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
         broker: this.#broker,
         budget: this.#budget,
         limits,
-        route: (from, tags, data) => this.#route(from, tags, data),
+        route: (from, tags, request) => this.#route(from, tags, request),
         connections: () => connectionCounts(this.#listeners),
       }, this.#commands),
       release: (connection) => {
@@ -337,10 +341,16 @@ export class MistServer implements AsyncDisposable, ServerPort {
     return renderMetrics(this.stats());
   }
 
-  #route(from: Connection, tags: readonly string[], data: string): void {
-    this.#broker.publish(from, tags, data);
+  #route(
+    from: Connection,
+    tags: readonly string[],
+    request: CommandRequest,
+  ): void {
+    // A canonical publish line is its own delivery frame; its data is read
+    // only for the cluster.
+    this.#broker.publish(from, tags, request.frame ?? request.data ?? "");
     // Never waits: the backplane takes the envelope or counts it as dropped.
-    if (!from.local) this.#cluster?.publishMessage(tags, data);
+    if (!from.local) this.#cluster?.publishMessage(tags, request.data ?? "");
   }
 
   #ingress(tags: readonly string[], data: string): void {

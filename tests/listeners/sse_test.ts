@@ -83,3 +83,26 @@ Deno.test("an event stream's subscriptions go away with its client", async () =>
     "the stream's session to close",
   );
 });
+
+Deno.test("an event stream gets a burst larger than its buffer whole and in order", async () => {
+  await using server = await allServer();
+  await using publisher = await LineClient.connect(addressOf(server, "tcp"));
+  await using sse = await EventStreamClient.open(
+    `${addressOf(server, "http")}/subscribe?tags=a`,
+  );
+  // About 400 KB: many write chunks, and past the stream's high-water mark,
+  // so the outlet must wait for the client between chunks.
+  const count = 3000;
+  const pad = "x".repeat(120);
+  for (let i = 0; i < count; i++) {
+    await publisher.send({
+      command: "publish",
+      tags: ["a"],
+      data: `${i}${pad}`,
+    });
+  }
+  await publisher.sync();
+  for (let i = 0; i < count; i++) {
+    assert.equal((await sse.next()).data, `${i}${pad}`);
+  }
+});
