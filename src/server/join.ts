@@ -6,8 +6,10 @@
  */
 
 import type { Backplane } from "../cluster/backplane.ts";
+import { openBackplane } from "../cluster/builtin.ts";
 import { Cluster } from "../cluster/cluster.ts";
 import type { Access } from "./access.ts";
+import { GrantRefresher } from "./relink.ts";
 
 /** What {@linkcode joinCluster} connects the cluster to. */
 export interface JoinOptions {
@@ -47,4 +49,75 @@ export function joinCluster(
   cluster.onGrants((digest, tags) => access.applyGrants(digest, tags));
   cluster.start();
   return cluster;
+}
+
+/** How a server may be set up to join a cluster (a part of `ServeOptions`). */
+export interface MembershipOptions {
+  /** The Redis URL of the cluster. */
+  cluster?: string;
+  /** The cluster's name. */
+  clusterName?: string;
+  /** A backplane to join through instead; wins over `cluster`. */
+  backplane?: Backplane;
+  /** Milliseconds between heartbeats. */
+  heartbeatMs?: number;
+}
+
+/**
+ * A server's place in a cluster, if it has one: the backplane it opened, the
+ * node once it joined, and the grants read again whenever its link comes up.
+ */
+export class Membership {
+  readonly #backplane: Backplane | undefined;
+  readonly #heartbeatMs: number | undefined;
+  readonly #access: Access;
+  readonly #refresher: GrantRefresher;
+  #cluster: Cluster | undefined;
+
+  /**
+   * Opens the backplane, if any; nothing links before {@linkcode join}.
+   *
+   * @param options the server's cluster options
+   * @param access the server's access control
+   * @throws {TypeError} for an invalid cluster URL or name
+   */
+  constructor(options: MembershipOptions, access: Access) {
+    this.#backplane = options.backplane ??
+      (options.cluster === undefined
+        ? undefined
+        : openBackplane(options.cluster, { name: options.clusterName }));
+    this.#heartbeatMs = options.heartbeatMs;
+    this.#access = access;
+    this.#refresher = new GrantRefresher(access);
+  }
+
+  /** The node, once joined; `undefined` for a server alone. */
+  get cluster(): Cluster | undefined {
+    return this.#cluster;
+  }
+
+  /**
+   * Joins the cluster, once, linking in the background.
+   *
+   * @param node this node's name
+   * @param ingress runs a message published on another node, here only
+   */
+  join(node: string, ingress: JoinOptions["ingress"]): void {
+    if (this.#backplane === undefined || this.#cluster !== undefined) return;
+    this.#cluster = joinCluster(this.#backplane, {
+      node,
+      heartbeatMs: this.#heartbeatMs,
+      access: this.#access,
+      ingress,
+    });
+    this.#cluster.onState((state) => {
+      if (state === "up") this.#refresher.relinked();
+    });
+  }
+
+  /** Leaves the cluster, or closes a backplane that never joined. */
+  async close(): Promise<void> {
+    this.#refresher.close();
+    await (this.#cluster?.close() ?? this.#backplane?.close());
+  }
 }

@@ -31,13 +31,53 @@ export function newErrorCounts(): Record<ErrorCode, number> {
   return counts;
 }
 
+/** Where {@linkcode collectStats} reads a server's counters. */
+export interface StatsSources {
+  node: string;
+  listeners: readonly { url: string; stats: ListenerStats }[];
+  connections: Iterable<{ peakQueuedBytes: number; queuedBytes: number }>;
+  broker: { subscriptionCount: number; indexSize: number };
+  authFailures: number;
+  errors: Readonly<Record<ErrorCode, number>>;
+  lag: LagMonitor;
+  cluster: { stats(): ClusterStats } | undefined;
+}
+
+/**
+ * A server's counters now.
+ *
+ * @param from where they are read
+ * @returns a snapshot
+ */
+export function collectStats(from: StatsSources): ServerStats {
+  let peakQueuedBytes = 0, queuedBytes = 0;
+  for (const connection of from.connections) {
+    peakQueuedBytes = Math.max(peakQueuedBytes, connection.peakQueuedBytes);
+    queuedBytes += connection.queuedBytes;
+  }
+  const stats: ServerStats = {
+    node: from.node,
+    version: VERSION,
+    listeners: from.listeners.map((l) => ({ url: l.url, ...l.stats })),
+    subscriptions: from.broker.subscriptionCount,
+    indexNodes: from.broker.indexSize,
+    peakQueuedBytes,
+    queuedBytes,
+    authFailures: from.authFailures,
+    errors: { ...from.errors },
+    process: processStats(from.lag),
+  };
+  if (from.cluster !== undefined) stats.cluster = from.cluster.stats();
+  return stats;
+}
+
 /**
  * The process's memory now and the event-loop lag last measured.
  *
  * @param lag what measures the lag
  * @returns the `process` part of {@linkcode ServerStats}
  */
-export function processStats(lag: LagMonitor): ServerStats["process"] {
+function processStats(lag: LagMonitor): ServerStats["process"] {
   const memory = Deno.memoryUsage();
   return {
     residentBytes: memory.rss,

@@ -8,8 +8,6 @@
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { settlesWithin } from "../_util/deadline.ts";
 import { positiveInteger } from "../_util/text.ts";
-import type { Backplane } from "../cluster/backplane.ts";
-import { openBackplane } from "../cluster/builtin.ts";
 import type { Cluster } from "../cluster/cluster.ts";
 import { Broker } from "../core/broker.ts";
 import { ADMIN, type Principal } from "../core/principal.ts";
@@ -34,17 +32,15 @@ import {
   timeout,
 } from "./options.ts";
 import { Sweep } from "./sweep.ts";
-import { joinCluster } from "./join.ts";
-import { GrantRefresher } from "./relink.ts";
+import { Membership } from "./join.ts";
 import { checkHealth } from "./health.ts";
 import { defaultNodeName } from "./node_name.ts";
 import { LagMonitor } from "./lag.ts";
 import {
+  collectStats,
   newErrorCounts,
-  processStats,
   renderMetrics,
   type ServerStats,
-  VERSION,
 } from "./metrics.ts";
 import type { HealthReport, ListenerSettings, ServerPort } from "./port.ts";
 import {
@@ -80,9 +76,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
   readonly #lag = new LagMonitor();
   readonly #sweep: Sweep;
   readonly #nodeName: string | undefined;
-  readonly #backplane: Backplane | undefined;
-  readonly #heartbeatMs: number | undefined;
-  #cluster: Cluster | undefined;
+  readonly #membership: Membership;
   /** Publishes what the server itself publishes ({@linkcode MistServer.publish}). */
   readonly #self: Connection;
   /** Publishes what other nodes of the cluster published, here only. */
@@ -90,7 +84,6 @@ export class MistServer implements AsyncDisposable, ServerPort {
   #closing: Promise<void> | undefined;
   #neverStarted = false;
   readonly #finished = Promise.withResolvers<void>();
-  readonly #refresher: GrantRefresher;
 
   /**
    * Builds a server without starting it; {@linkcode serve} does both.
@@ -107,7 +100,6 @@ export class MistServer implements AsyncDisposable, ServerPort {
       admin: options.token,
       metrics: options.metricsToken,
     });
-    this.#refresher = new GrantRefresher(this.#access);
     if (options.nodeName === "") {
       throw new TypeError("The node name must not be empty");
     }
@@ -140,12 +132,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
       internal: true,
       local: true,
     });
-
-    this.#backplane = options.backplane ??
-      (options.cluster === undefined
-        ? undefined
-        : openBackplane(options.cluster, { name: options.clusterName }));
-    this.#heartbeatMs = options.heartbeatMs;
+    this.#membership = new Membership(options, this.#access);
   }
 
   /** The settings listeners serve by; a new connection reads them as it opens. */
@@ -219,7 +206,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
    * and received.
    */
   get cluster(): Cluster | undefined {
-    return this.#cluster;
+    return this.#membership.cluster;
   }
 
   /**
@@ -263,19 +250,9 @@ export class MistServer implements AsyncDisposable, ServerPort {
     this.#lag.start();
     this.#sweep.start();
     // Named after its listeners, the node joins once they are bound; it
-    // links in the background, serving local traffic meanwhile.
-    if (this.#backplane !== undefined && this.#cluster === undefined) {
-      this.#cluster = joinCluster(this.#backplane, {
-        node: this.node,
-        heartbeatMs: this.#heartbeatMs,
-        access: this.#access,
-        // Held to this node's limits, delivered to local subscribers only.
-        ingress: (tags, data) => this.#ingress(tags, data),
-      });
-      this.#cluster.onState((state) => {
-        if (state === "up") this.#refresher.relinked();
-      });
-    }
+    // links in the background, serving local traffic meanwhile. What other
+    // nodes publish is held to this node's limits, delivered here only.
+    this.#membership.join(this.node, (tags, data) => this.#ingress(tags, data));
   }
 
   /**
@@ -350,7 +327,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
     // only for the cluster.
     this.#broker.publish(from, tags, request.frame ?? request.data ?? "");
     // Never waits: the backplane takes the envelope or counts it as dropped.
-    if (!from.local) this.#cluster?.publishMessage(tags, request.data ?? "");
+    if (!from.local) this.cluster?.publishMessage(tags, request.data ?? "");
   }
 
   #ingress(tags: readonly string[], data: string): void {
@@ -384,25 +361,16 @@ export class MistServer implements AsyncDisposable, ServerPort {
    * @returns a snapshot
    */
   stats(): ServerStats {
-    let peakQueuedBytes = 0, queuedBytes = 0;
-    for (const connection of this.#connections) {
-      peakQueuedBytes = Math.max(peakQueuedBytes, connection.peakQueuedBytes);
-      queuedBytes += connection.queuedBytes;
-    }
-    const stats: ServerStats = {
+    return collectStats({
       node: this.node,
-      version: VERSION,
-      listeners: this.#listeners.map((l) => ({ url: l.url, ...l.stats })),
-      subscriptions: this.#broker.subscriptionCount,
-      indexNodes: this.#broker.indexSize,
-      peakQueuedBytes,
-      queuedBytes,
+      listeners: this.#listeners,
+      connections: this.#connections,
+      broker: this.#broker,
       authFailures: this.#access.refused,
-      errors: { ...this.#errors },
-      process: processStats(this.#lag),
-    };
-    if (this.#cluster !== undefined) stats.cluster = this.#cluster.stats();
-    return stats;
+      errors: this.#errors,
+      lag: this.#lag,
+      cluster: this.cluster,
+    });
   }
 
   /**
@@ -419,7 +387,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
       closing: this.#closing !== undefined,
       listeners: this.#listeners,
       authenticator: this.#access.authenticator,
-      cluster: this.#cluster,
+      cluster: this.cluster,
     }, check);
   }
 
@@ -434,14 +402,12 @@ export class MistServer implements AsyncDisposable, ServerPort {
       // listeners stop only after the drain: shutting down Deno.serve ends
       // its WebSockets at once, before they are written what they are owed.
       this.#lag.stop();
-      this.#refresher.close();
       this.#sweep.stop();
       const connections = [...this.#connections];
       const drainMs = this.settings.drainTimeoutMs;
       await Promise.all([
         ...connections.map((connection) => connection.drain(drainMs)),
-        // A backplane that never joined still holds what it opened.
-        this.#cluster?.close() ?? this.#backplane?.close(),
+        this.#membership.close(),
       ]);
       for (const listener of this.#listeners) listener.close();
       for (const connection of connections) connection.close();
