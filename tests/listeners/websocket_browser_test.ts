@@ -155,7 +155,9 @@ chromiumTest(
       addressOf(server, "http").replace(/^http:/, "ws:") +
         "/subscribe/websocket",
     );
-    routes["/ws"] = readmePage(addressOf(server, "ws") + "/subscribe/websocket");
+    routes["/ws"] = readmePage(
+      addressOf(server, "ws") + "/subscribe/websocket",
+    );
     await using publisher = await LineClient.connect(addressOf(server, "tcp"));
 
     await withBrowser(async (browser) => {
