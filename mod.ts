@@ -40,6 +40,7 @@ export {
   DEFAULT_LISTENERS,
   DEFAULT_QUEUE_BYTES,
   MistServer,
+  type Reconfiguration,
   serve,
   type ServeOptions,
   type ServerStats,
