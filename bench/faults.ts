@@ -77,7 +77,7 @@ function onServer(
 ): Measure {
   return async (tree) => {
     await using server = await FaultServer.start(tree.cli, flags(tree));
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<string>((resolve) => {
       timer = setTimeout(
         () => resolve(`no figure within ${ROW_TIMEOUT_MS / 1000} s`),

@@ -140,15 +140,29 @@ export async function subscriptionFlood(
           (_, t) => `${String(i).padStart(6, "0")}${t}`.padEnd(1000, "x"),
         ),
       }) + "\n";
+    // Read the replies while writing: a server that stops reading a client
+    // who does not read its replies must not stall the probe.
+    const reading = (async () => {
+      const buffer = new Uint8Array(64 * 1024);
+      const decoder = new TextDecoder();
+      let refused = 0;
+      let tail = "";
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) throw new Error("closed during the flood");
+        const text = tail + decoder.decode(buffer.subarray(0, n));
+        refused += text.split('"error":').length - 1;
+        if (text.includes('"pong"')) return refused;
+        tail = text.slice(-16).replaceAll('"error":', "");
+      }
+    })();
     for (let i = 0; i < count; i += 100) {
       let batch = "";
       for (let j = i; j < Math.min(count, i + 100); j++) batch += request(j);
       await writeAll(conn, encoder.encode(batch));
     }
     await writeAll(conn, encoder.encode(`{"command":"ping"}\n`));
-    const replies = await readUntil(conn, "pong");
-    const refused = replies.split("\n").filter((l) => l.includes("error"))
-      .length;
+    const refused = await reading;
     const grown = (await server.rss()) - before;
     await writeAll(conn, encoder.encode(`{"command":"list"}\n`));
     const list = (await readUntil(conn, "\n")).split("\n")[0]!;
