@@ -129,9 +129,18 @@ const ROWS: [string, Measure][] = [
     onServer(none, (s) => hugeFrames(s, "http", 8)),
   ],
   [
-    "7 300 ws:// subscribers stalled, then 2 s idle",
+    "7 300 WebSocket subscribers stalled (ws://), then 2 s idle",
     onServer(none, async (s) => {
-      const r = await stalledWs(s, 300, 2000);
+      const r = await stalledWs(s, 300, 2000, "ws");
+      return `${r.idleCpuPercent.toFixed(0)} % of a core idle; RSS +${
+        mib(r.rssGrowth)
+      }`;
+    }),
+  ],
+  [
+    "7 300 WebSocket subscribers stalled (http:// upgrade), then 2 s idle",
+    onServer(none, async (s) => {
+      const r = await stalledWs(s, 300, 2000, "http");
       return `${r.idleCpuPercent.toFixed(0)} % of a core idle; RSS +${
         mib(r.rssGrowth)
       }`;

@@ -137,13 +137,17 @@ export interface StalledWs {
   rssGrowth: number;
 }
 
-/** Row 7: `subscribers` WebSocket subscribers on `ws://` stop reading after a burst; then the server idles. */
+/**
+ * Row 7: `subscribers` WebSocket subscribers on `ws://` (or the `http://`
+ * upgrade) stop reading after a burst; then the server idles.
+ */
 export async function stalledWs(
   server: FaultServer,
   subscribers: number,
   idleMs = 2000,
+  scheme: "ws" | "http" = "ws",
 ): Promise<StalledWs> {
-  const url = server.url("ws");
+  const url = server.url(scheme);
   const conns: Deno.Conn[] = [];
   try {
     for (let i = 0; i < subscribers; i += 50) {
