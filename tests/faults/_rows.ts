@@ -1,0 +1,289 @@
+/**
+ * The reproductions of issue 11's table that need a whole server process:
+ * each runs against `deno run -A DIR/cli.ts --server …` (any tree, old or
+ * new), measures it from outside (/proc, /metrics, its log) and returns the
+ * figure. tests/faults/faults_test.ts asserts on them; bench/faults.ts prints
+ * them for two trees side by side.
+ *
+ * @module
+ */
+
+import { writeAll } from "../../src/_util/io.ts";
+import { sleep } from "../../src/_util/deadline.ts";
+import { TcpProxy } from "../_tcp_proxy.ts";
+import { type FaultServer, hostPort, readUntil } from "./_fault_server.ts";
+
+export { FaultServer } from "./_fault_server.ts";
+
+const encoder = new TextEncoder();
+
+/** A TCP connection subscribed to a tag, its subscription confirmed by a pong. */
+async function tcpSubscriber(url: string, tag: string): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect(hostPort(url));
+  await writeAll(
+    conn,
+    encoder.encode(
+      `{"command":"subscribe","tags":["${tag}"]}\n{"command":"ping"}\n`,
+    ),
+  );
+  await readUntil(conn, "pong");
+  return conn;
+}
+
+/** Publishes `count` messages of `size` bytes to a tag over TCP, then waits for a pong. */
+async function burst(url: string, tag: string, count: number, size: number) {
+  const conn = await Deno.connect(hostPort(url));
+  try {
+    const line = encoder.encode(
+      `{"command":"publish","tags":["${tag}"],"data":"${"x".repeat(size)}"}\n`,
+    );
+    for (let i = 0; i < count; i++) await writeAll(conn, line);
+    await writeAll(conn, encoder.encode(`{"command":"ping"}\n`));
+    await readUntil(conn, "pong");
+  } finally {
+    conn.close();
+  }
+}
+
+/** The highest RSS seen in `ms` milliseconds, sampled every 100 ms. */
+async function peakRss(server: FaultServer, ms: number): Promise<number> {
+  let peak = 0;
+  for (let t = 0; t < ms; t += 100) {
+    peak = Math.max(peak, await server.rss());
+    await sleep(100);
+  }
+  return peak;
+}
+
+function closeAll(conns: Iterable<Deno.Conn>): void {
+  for (const conn of conns) {
+    try {
+      conn.close();
+    } catch {
+      // Closed by the server.
+    }
+  }
+}
+
+/** What {@linkcode stalledTcp} measured. */
+export interface StalledTcp {
+  /** Peak RSS after the burst minus RSS before it, in bytes. */
+  rssGrowth: number;
+  /** `mist_queue_bytes` after the burst (undefined on a tree without it). */
+  queuedBytes: number | undefined;
+}
+
+/** Row 3: `subscribers` TCP subscribers stop reading; one burst of `count` × `size` bytes to their tag. */
+export async function stalledTcp(
+  server: FaultServer,
+  subscribers: number,
+  count: number,
+  size: number,
+): Promise<StalledTcp> {
+  const url = server.url("tcp");
+  const conns: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < subscribers; i += 50) {
+      const batch = Math.min(50, subscribers - i);
+      conns.push(
+        ...await Promise.all(
+          Array.from({ length: batch }, () => tcpSubscriber(url, "burst")),
+        ),
+      );
+    }
+    const before = await server.rss();
+    await burst(url, "burst", count, size);
+    const peak = await peakRss(server, 2000);
+    const queuedBytes = await server.metric("mist_queue_bytes");
+    return { rssGrowth: peak - before, queuedBytes };
+  } finally {
+    closeAll(conns);
+  }
+}
+
+/** A raw WebSocket on a `ws://` listener, subscribed to a tag, confirmed by a pong. */
+async function wsSubscriber(url: string, tag: string): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect(hostPort(url));
+  await writeAll(
+    conn,
+    encoder.encode(
+      `GET /subscribe/websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n` +
+        `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
+        `Sec-WebSocket-Version: 13\r\n\r\n`,
+    ),
+  );
+  await readUntil(conn, "\r\n\r\n");
+  for (
+    const text of [
+      `{"command":"subscribe","tags":["${tag}"]}`,
+      `{"command":"ping"}`,
+    ]
+  ) {
+    const payload = encoder.encode(text); // < 126 bytes; mask of zeros
+    await writeAll(
+      conn,
+      new Uint8Array([0x81, 0x80 | payload.length, 0, 0, 0, 0, ...payload]),
+    );
+  }
+  await readUntil(conn, "pong");
+  return conn;
+}
+
+/** What {@linkcode stalledWs} measured. */
+export interface StalledWs {
+  /** CPU used over `idleMs` once the burst was queued, in % of one core. */
+  idleCpuPercent: number;
+  /** Peak RSS after the burst minus RSS before it, in bytes. */
+  rssGrowth: number;
+}
+
+/**
+ * Row 7: `subscribers` WebSocket subscribers on `ws://` (or the `http://`
+ * upgrade) stop reading after a burst; then the server idles.
+ */
+export async function stalledWs(
+  server: FaultServer,
+  subscribers: number,
+  idleMs = 2000,
+  scheme: "ws" | "http" = "ws",
+): Promise<StalledWs> {
+  const url = server.url(scheme);
+  const conns: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < subscribers; i += 50) {
+      const batch = Math.min(50, subscribers - i);
+      conns.push(
+        ...await Promise.all(
+          Array.from({ length: batch }, () => wsSubscriber(url, "stall")),
+        ),
+      );
+    }
+    const before = await server.rss();
+    // Enough for every socket's kernel buffers to fill: all now stalled.
+    await burst(server.url("tcp"), "stall", 8, 1_000_000);
+    const peak = await peakRss(server, 1500);
+    const cpu0 = await server.cpuSeconds();
+    await sleep(idleMs);
+    const cpu1 = await server.cpuSeconds();
+    return {
+      idleCpuPercent: ((cpu1 - cpu0) * 1000 / idleMs) * 100,
+      rssGrowth: peak - before,
+    };
+  } finally {
+    closeAll(conns);
+  }
+}
+
+/** What {@linkcode wsChurn} measured. */
+export interface WsChurn {
+  /** RSS after the churn minus RSS after a warm-up, in bytes. */
+  rssGrowth: number;
+  /** Heap after minus before: after a full GC if `collectable`, else `mist_heap_used_bytes` (undefined without it). */
+  heapGrowth: number | undefined;
+  /** `mist_connections` after the churn (undefined without it). */
+  open: number | undefined;
+}
+
+async function churn(url: string, total: number, parallel = 8): Promise<void> {
+  let started = 0;
+  const one = async () => {
+    while (started < total) {
+      started++;
+      const socket = new WebSocket(`${url}/subscribe/websocket`);
+      await new Promise<void>((resolve, reject) => {
+        socket.onopen = () => socket.send(`{"command":"ping"}`);
+        socket.onmessage = () => socket.close();
+        socket.onclose = () => resolve();
+        socket.onerror = () => reject(new Error("websocket error"));
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, one));
+}
+
+/**
+ * Row 8: `total` WebSocket clients connect to the `ws://` listener (or the
+ * `http://` listener's upgrade), ping and close.
+ */
+export async function wsChurn(
+  server: FaultServer,
+  total: number,
+  collectable = false,
+  scheme: "ws" | "http" = "ws",
+): Promise<WsChurn> {
+  const url = server.url(scheme).replace(/^http/, "ws");
+  await churn(url, 500); // warm-up: code, caches and pools settle
+  await sleep(500);
+  const rss0 = await server.rss();
+  const heap = () =>
+    collectable ? server.heapAfterGc() : server.metric("mist_heap_used_bytes");
+  const heap0 = await heap();
+  await churn(url, total);
+  await sleep(1000);
+  const rss1 = await server.rss();
+  const heap1 = await heap();
+  const open = await server.metric("mist_connections");
+  return {
+    rssGrowth: rss1 - rss0,
+    heapGrowth: heap0 === undefined || heap1 === undefined
+      ? undefined
+      : heap1 - heap0,
+    // The /metrics request itself is one HTTP connection, not a WebSocket.
+    open,
+  };
+}
+
+/** What {@linkcode vanished} measured. */
+export interface Vanished {
+  /** Milliseconds until `who` counted none of them, or undefined if never within `waitMs`. */
+  recoveredMs: number | undefined;
+  /** Subscribers `who` counts at the end, the asking one included (undefined without `who`). */
+  whoOpen: number | undefined;
+  /** `mist_connections` of the tcp listener at the end. */
+  metricOpen: number | undefined;
+}
+
+/** Subscribers `who` counts (the asking connection included); undefined without `who`. */
+async function who(url: string): Promise<number | undefined> {
+  const conn = await Deno.connect(hostPort(url));
+  try {
+    await writeAll(conn, encoder.encode(`{"command":"who"}\n`));
+    const reply = JSON.parse((await readUntil(conn, "\n")).split("\n")[0]!);
+    const m = String(reply.data).match(/connected: (\d+)/);
+    return m ? Number(m[1]) : undefined;
+  } finally {
+    conn.close();
+  }
+}
+
+/** Row 9: `count` subscribers behind a proxy that goes silent (no FIN, no RST). */
+export async function vanished(
+  server: FaultServer,
+  count: number,
+  waitMs: number,
+): Promise<Vanished> {
+  const url = server.url("tcp");
+  await using proxy = new TcpProxy(hostPort(url));
+  const via = `tcp://127.0.0.1:${proxy.port}`;
+  const conns = await Promise.all(
+    Array.from({ length: count }, () => tcpSubscriber(via, "gone")),
+  );
+  try {
+    proxy.silenceExisting();
+    const start = performance.now();
+    const open = () => server.metric("mist_connections", 'listener="tcp://');
+    let recoveredMs: number | undefined;
+    while (performance.now() - start < waitMs) {
+      if ((await open()) === 0) {
+        recoveredMs = performance.now() - start;
+        break;
+      }
+      await sleep(100);
+    }
+    const metricOpen = await open();
+    const whoOpen = await who(url);
+    return { recoveredMs, whoOpen, metricOpen };
+  } finally {
+    closeAll(conns);
+  }
+}
