@@ -35,11 +35,13 @@ import {
  * Past this many bytes waiting in the socket, the connection stops writing
  * (its own queue then fills and drops newer deliveries, docs/protocol.md §7).
  */
-const HIGH_WATER_BYTES = 1024 * 1024;
+const HIGH_WATER_BYTES = 256 * 1024;
 /** Writing resumes once the socket holds no more than this. */
-const LOW_WATER_BYTES = 256 * 1024;
+const LOW_WATER_BYTES = 64 * 1024;
 /** How often a stalled socket is looked at again, in milliseconds. */
 const DRAIN_POLL_MS = 10;
+/** The longest pause between two looks at a stalled socket. */
+const DRAIN_POLL_MAX_MS = 1000;
 /**
  * Requests that may wait while the connection is paused (a slow command, or
  * replies the client does not read), by count and by size; past either the
@@ -167,18 +169,11 @@ function sizeOf(data: unknown): number {
 function webSocketOutlet(socket: WebSocket, linesMax: number): Outlet {
   return {
     write(frames: readonly Frame[]): void | Promise<void> {
-      if (linesMax === 0) {
-        for (const frame of frames) socket.send(frame.text);
-      } else {
-        let start = 0;
-        for (const [end] of lineGroups(frames, linesMax)) {
-          let text = "";
-          for (let i = start; i < end; i++) text += frames[i]!.text + "\n";
-          socket.send(text);
-          start = end;
-        }
-      }
-      if (socket.bufferedAmount > HIGH_WATER_BYTES) return drained(socket);
+      const texts = linesMax === 0 ? frames.map((f) => f.text) : packed(
+        frames,
+        linesMax,
+      );
+      return sendAll(socket, texts, 0);
     },
     close() {
       if (socket.readyState === WebSocket.OPEN) {
@@ -188,12 +183,52 @@ function webSocketOutlet(socket: WebSocket, linesMax: number): Outlet {
   };
 }
 
+/** Line mode: the frames' lines packed into as few texts as `max` allows. */
+function packed(frames: readonly Frame[], max: number): string[] {
+  const texts: string[] = [];
+  let start = 0;
+  for (const [end] of lineGroups(frames, max)) {
+    let text = "";
+    for (let i = start; i < end; i++) text += frames[i]!.text + "\n";
+    texts.push(text);
+    start = end;
+  }
+  return texts;
+}
+
+/**
+ * Sends `texts` from `from` on, pausing whenever Deno's send buffer is past
+ * the high-water mark: a stalled socket holds at most about that much of its
+ * own, the rest stays in the shared frames of its queue.
+ */
+function sendAll(
+  socket: WebSocket,
+  texts: readonly string[],
+  from: number,
+): void | Promise<void> {
+  for (let i = from; i < texts.length; i++) {
+    if (socket.bufferedAmount > HIGH_WATER_BYTES) {
+      return drained(socket).then(() => sendAll(socket, texts, i));
+    }
+    socket.send(texts[i]!);
+  }
+  if (socket.bufferedAmount > HIGH_WATER_BYTES) return drained(socket);
+}
+
+/**
+ * Resolves once the socket's send buffer is down to the low-water mark.
+ * Deno's WebSocket has no drain event, so it looks again after a pause that
+ * doubles up to {@linkcode DRAIN_POLL_MAX_MS}: a socket that stays stalled
+ * costs one look a second, not a hundred.
+ */
 async function drained(socket: WebSocket): Promise<void> {
+  let pause = DRAIN_POLL_MS;
   while (
     socket.bufferedAmount > LOW_WATER_BYTES &&
     socket.readyState === WebSocket.OPEN
   ) {
-    await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    pause = Math.min(pause * 2, DRAIN_POLL_MAX_MS);
   }
   if (socket.readyState !== WebSocket.OPEN) {
     throw new Error("WebSocket closed");
