@@ -33,12 +33,15 @@ function connectTls(url: string, ca: TestCertificate): Promise<Deno.TlsConn> {
 async function pingEach(
   urls: { tls: string; https: string; wss: string },
   ca: TestCertificate,
+  https = true,
 ): Promise<void> {
   await using line = new LineClient(await connectTls(urls.tls, ca));
   assert.equal((await line.request({ command: "ping" })).data, "pong");
-  using client = Deno.createHttpClient({ caCerts: [ca.ca] });
-  const ping = await fetch(`${urls.https}/ping`, { client });
-  assert.equal(await ping.text(), "pong\n");
+  if (https) {
+    using client = Deno.createHttpClient({ caCerts: [ca.ca] });
+    const ping = await fetch(`${urls.https}/ping`, { client });
+    assert.equal(await ping.text(), "pong\n");
+  }
   using conn = await connectTls(urls.wss, ca);
   const ws = await RawWebSocket.handshake(conn);
   await ws.sendText('{"command":"ping"}');
@@ -149,5 +152,68 @@ Deno.test({
     assert.doesNotMatch(stderr, /applied only at a restart/);
     assert.doesNotMatch(stderr, /accept failed/);
     await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "without --unstable-net the TLS listeners start as before and a renewed certificate is left to a restart",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "mist-reload-" });
+    await install(dir, a!.cert, a!.key);
+    const file = `${dir}/mist.yaml`;
+    await Deno.writeTextFile(
+      file,
+      [
+        "listeners:",
+        "  - tls://127.0.0.1:0",
+        "  - wss://127.0.0.1:0",
+        `tls-cert: ${dir}/cert.pem`,
+        `tls-key: ${dir}/key.pem`,
+      ].join("\n"),
+    );
+    // --no-config: without this repository's `"unstable": ["net"]`.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-config",
+        "--allow-all",
+        new URL("../../cli.ts", import.meta.url).pathname,
+        "--server",
+        "--config",
+        file,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const lines = child.stderr.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let seen = "";
+    const waitFor = async (pattern: RegExp) => {
+      while (!pattern.test(seen)) {
+        const { value, done } = await lines.read();
+        assert.ok(!done, `exited before ${pattern}:\n${seen}`);
+        seen += value;
+      }
+      return seen.match(pattern)!;
+    };
+    try {
+      const tls = (await waitFor(/TLS listener on (tls:\S+)/))[1]!;
+      const wss = (await waitFor(/WSS listener on (wss:\S+)/))[1]!;
+      await install(dir, b!.cert, b!.key);
+      child.kill("SIGHUP");
+      await waitFor(
+        /\[WARN \] mist: Old TLS certificate served until a restart on (.+)\n/,
+      );
+      assert.match(seen, new RegExp(`until a restart on ${tls}, ${wss}\n`));
+      await pingEach({ tls, https: "", wss }, a!, false);
+    } finally {
+      child.kill("SIGTERM");
+      await lines.cancel();
+      await child.status;
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
