@@ -171,27 +171,34 @@ export class Reloader {
       });
       return;
     }
-    this.#config = inForce(this.#config, next, restart);
-    // Logged as the logs were: the operator sees it even when the new level
-    // is quieter.
-    log.info("Configuration reloaded: {applied}", {
-      applied: live.length === 0 ? "nothing changed" : live.join(", "),
-    });
     if (certificate !== undefined) {
       const { renewed, kept } = await this.#server.renewCertificate(
         certificate,
       );
-      if (renewed.length > 0) {
-        log.info("New TLS certificate served on {listeners}", {
-          listeners: renewed.join(", "),
-        });
+      if (renewed.length === 0) {
+        // Served nowhere: still to be applied, by a restart or the next SIGHUP.
+        for (const key of ["tls-cert", "tls-key"]) {
+          if (live.includes(key)) live.splice(live.indexOf(key), 1);
+        }
+        restart.push("tls-cert", "tls-key");
       }
       if (kept.length > 0) {
         log.warn("Old TLS certificate served until a restart on {listeners}", {
           listeners: kept.join(", "),
         });
       }
+      if (renewed.length > 0) {
+        log.info("New TLS certificate served on {listeners}", {
+          listeners: renewed.join(", "),
+        });
+      }
     }
+    this.#config = inForce(this.#config, next, restart);
+    // Logged as the logs were: the operator sees it even when the new level
+    // is quieter.
+    log.info("Configuration reloaded: {applied}", {
+      applied: live.length === 0 ? "nothing changed" : live.join(", "),
+    });
     if (restart.length > 0) {
       log.warn(
         "Changed in the configuration but applied only at a restart: {keys}",

@@ -215,7 +215,6 @@ export class MistServer implements AsyncDisposable, ServerPort {
     if (serving === undefined) throw new Error("the server serves no TLS");
     const next = { ...serving, cert: tls.cert, key: tls.key };
     checkCertificate(next);
-    this.#settings = { ...this.#settings, tls: next };
     const renewed: string[] = [], kept: string[] = [];
     for (const listener of this.#listeners) {
       if (listener.renewCertificate === undefined) continue;
@@ -230,6 +229,8 @@ export class MistServer implements AsyncDisposable, ServerPort {
         kept.push(listener.url);
       }
     }
+    // What a later reload compares with: the old pair while none serves it.
+    if (renewed.length > 0) this.#settings = { ...this.#settings, tls: next };
     return { renewed, kept };
   }
 

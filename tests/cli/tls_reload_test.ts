@@ -208,6 +208,8 @@ Deno.test({
         /\[WARN \] mist: Old TLS certificate served until a restart on (.+)\n/,
       );
       assert.match(seen, new RegExp(`until a restart on ${tls}, ${wss}\n`));
+      await waitFor(/applied only at a restart: tls-cert, tls-key\n/);
+      assert.match(seen, /Configuration reloaded: nothing changed\n/);
       await pingEach({ tls, https: "", wss }, a!, false);
     } finally {
       child.kill("SIGTERM");
