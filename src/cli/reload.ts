@@ -7,8 +7,11 @@
 
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { errorText } from "../_util/text.ts";
-import type { MistServer, Reconfiguration } from "../server/server.ts";
-import type { TlsCertificate } from "../server/port.ts";
+import {
+  checkCertificate,
+  type MistServer,
+  type Reconfiguration,
+} from "../server/server.ts";
 import { type Config, CONFIG_KEYS, loadConfig } from "./config.ts";
 import { setupLogging } from "./log.ts";
 import { serveOptions } from "./serve_options.ts";
@@ -32,6 +35,8 @@ export const LIVE_KEYS: ReadonlySet<string> = new Set<Key>([
   "queue-size",
   "shutdown-timeout",
   "allowed-origins",
+  "tls-cert",
+  "tls-key",
 ]);
 
 /** Keys the program reads only at start, whatever their value: never compared. */
@@ -156,14 +161,37 @@ export class Reloader {
       return;
     }
     const { live, restart } = configChanges(this.#config, next);
-    if (await this.#certificateRenewed(next)) restart.push("tls-cert");
+    let certificate: { cert: string; key: string } | undefined;
     try {
+      certificate = await this.#newCertificate(next, live, restart);
       this.#server.reconfigure(reconfiguration(next));
     } catch (err) {
       log.error("Configuration not reloaded, nothing changed: {error}", {
         error: errorText(err),
       });
       return;
+    }
+    if (certificate !== undefined) {
+      const { renewed, kept } = await this.#server.renewCertificate(
+        certificate,
+      );
+      if (renewed.length === 0) {
+        // Served nowhere: still to be applied, by a restart or the next SIGHUP.
+        for (const key of ["tls-cert", "tls-key"]) {
+          if (live.includes(key)) live.splice(live.indexOf(key), 1);
+        }
+        restart.push("tls-cert", "tls-key");
+      }
+      if (kept.length > 0) {
+        log.warn("Old TLS certificate served until a restart on {listeners}", {
+          listeners: kept.join(", "),
+        });
+      }
+      if (renewed.length > 0) {
+        log.info("New TLS certificate served on {listeners}", {
+          listeners: renewed.join(", "),
+        });
+      }
     }
     this.#config = inForce(this.#config, next, restart);
     // Logged as the logs were: the operator sees it even when the new level
@@ -183,29 +211,43 @@ export class Reloader {
   }
 
   /**
-   * Whether the certificate files, unchanged by name, hold another
-   * certificate than the one the listeners serve: `Deno.listenTls` and
-   * `Deno.serve` take theirs once, so a renewed one needs a restart.
+   * The certificate and key to serve from now on, read from their files and
+   * checked; `undefined` when the listeners serve them already. A server
+   * that serves no TLS, or a configuration without a certificate, leaves the
+   * keys to a restart.
+   *
+   * @throws {Error} when the files cannot be read, do not parse or do not match
    */
-  async #certificateRenewed(next: Config): Promise<boolean> {
-    const serving: TlsCertificate | undefined = this.#server.settings.tls;
+  async #newCertificate(
+    next: Config,
+    live: string[],
+    restart: string[],
+  ): Promise<{ cert: string; key: string } | undefined> {
+    const keys = live.filter((key) => key === "tls-cert" || key === "tls-key");
+    const serving = this.#server.settings.tls;
     if (
-      serving === undefined || next.tlsCert !== this.#config.tlsCert ||
-      next.tlsKey !== this.#config.tlsKey
+      serving === undefined || next.tlsCert === undefined ||
+      next.tlsKey === undefined
     ) {
-      return false;
+      for (const key of keys) live.splice(live.indexOf(key), 1);
+      restart.push(...keys);
+      return undefined;
     }
+    const [cert, key] = await Promise.all([
+      Deno.readTextFile(next.tlsCert),
+      Deno.readTextFile(next.tlsKey),
+    ]);
+    if (cert === serving.cert && key === serving.key) return undefined;
     try {
-      const [cert, key] = await Promise.all([
-        Deno.readTextFile(next.tlsCert!),
-        Deno.readTextFile(next.tlsKey!),
-      ]);
-      return cert !== serving.cert || key !== serving.key;
+      checkCertificate({ cert, key });
     } catch (err) {
-      log.warn("Cannot read the certificate files again: {error}", {
-        error: errorText(err),
-      });
-      return false;
+      throw new Error(
+        `the certificate of ${next.tlsCert} and the key of ${next.tlsKey} cannot be served: ${
+          errorText(err)
+        }`,
+      );
     }
+    if (keys.length === 0) live.push("tls-cert");
+    return { cert, key };
   }
 }

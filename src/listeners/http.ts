@@ -21,8 +21,14 @@ import {
 } from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
 import { type ConnectionInfo, newStats } from "../server/transport.ts";
-import type { ServerPort } from "../server/port.ts";
-import { bindAddress, boundUrl, type Listener } from "./listener.ts";
+import type { ServerPort, TlsCertificate } from "../server/port.ts";
+import {
+  bindAddress,
+  boundUrl,
+  canRebind,
+  type Listener,
+  rebindable,
+} from "./listener.ts";
 import { AcceptFailures } from "./accept_failures.ts";
 import { requestedSubscriptions, serveEvents } from "./sse.ts";
 import {
@@ -69,7 +75,8 @@ function startHttp(
 ): Listener {
   const scheme = url.protocol.slice(0, -1);
   const secure = scheme === "https" || scheme === "wss";
-  const tls = server.settings.tls;
+  /** The certificate new connections get; a new one replaces it. */
+  let tls = server.settings.tls;
   if (secure && tls === undefined) {
     throw new Error(
       `${scheme}:// needs a certificate: set tls-cert and tls-key`,
@@ -81,6 +88,8 @@ function startHttp(
   const stop = new AbortController();
   /** Every Deno.serve started: the one accepting, and those still serving. */
   const instances = new Set<Deno.HttpServer>();
+  /** The one accepting. */
+  let current: Deno.HttpServer;
   const handler = (request: Request, info: Deno.ServeHandlerInfo) => {
     const remote = info.remoteAddr as Deno.NetAddr;
     return respond(request, {
@@ -93,7 +102,8 @@ function startHttp(
       },
     });
   };
-  const start = (address: { hostname: string; port: number }) => {
+  type Address = { hostname: string; port: number; reusePort?: true };
+  const start = (address: Address) => {
     const http = Deno.serve({
       ...address,
       ...(secure ? { cert: tls!.cert, key: tls!.key } : {}),
@@ -107,19 +117,20 @@ function startHttp(
       },
     }, handler);
     instances.add(http);
+    current = http;
     // Deno.serve's accept loop ends for good on the first accept error
     // (EMFILE) and rejects `finished`; its open connections go on. Another
     // Deno.serve takes over the port once one can be opened.
-    http.finished.then(() => {}, (err) => {
+    http.finished.then(() => instances.delete(http), (err) => {
+      instances.delete(http);
       const port = (http.addr as Deno.NetAddr).port;
-      if (!stop.signal.aborted) void restart({ ...address, port }, err);
+      if (!stop.signal.aborted && http === current) {
+        void restart({ ...address, port }, err);
+      }
     });
     return http;
   };
-  const restart = async (
-    address: { hostname: string; port: number },
-    err: unknown,
-  ) => {
+  const restart = async (address: Address, err: unknown) => {
     let pauseMs = failures.failed(err);
     while (!stop.signal.aborted) {
       await sleep(pauseMs, stop.signal);
@@ -133,13 +144,35 @@ function startHttp(
       }
     }
   };
-  const first = start(bindAddress(url, DEFAULT_PORTS[scheme] ?? 80));
+  const address = bindAddress(url, DEFAULT_PORTS[scheme] ?? 80);
+  const first = start(secure ? rebindable(address) : address);
   const addr = first.addr as Deno.NetAddr;
   bound = boundUrl(scheme, addr);
   const finished = Promise.withResolvers<void>();
+  const renewable = canRebind();
   return {
     url: bound,
     stats,
+    ...(!secure ? {} : {
+      async renewCertificate(next: TlsCertificate): Promise<boolean> {
+        if (!renewable || stop.signal.aborted) return false;
+        // Bound beside the old one (SO_REUSEPORT), which then stops
+        // accepting and lets its open connections and streams finish.
+        const replaced = current;
+        const before = tls;
+        tls = next;
+        try {
+          start({ ...address, port: addr.port, reusePort: true });
+        } catch (err) {
+          tls = before;
+          throw err;
+        }
+        replaced.shutdown().catch(() => {});
+        // Deno.serve closes its listening socket on the next turn.
+        await sleep(0);
+        return true;
+      },
+    }),
     close() {
       if (stop.signal.aborted) return;
       stop.abort();

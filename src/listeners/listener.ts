@@ -9,7 +9,7 @@ import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { Registry } from "../_util/registry.ts";
 import { bracket, errorText, unbracket } from "../_util/text.ts";
 import type { ListenerStats } from "../server/transport.ts";
-import type { ServerPort } from "../server/port.ts";
+import type { ServerPort, TlsCertificate } from "../server/port.ts";
 
 /** A started listener. */
 export interface Listener {
@@ -21,6 +21,66 @@ export interface Listener {
   close(): void;
   /** Resolves when the listener has stopped and every connection of it has ended. */
   readonly finished: Promise<void>;
+  /**
+   * Present on a listener that serves TLS: serves `tls` to the connections
+   * accepted from now on, those open keep theirs. The certificate was checked
+   * ({@linkcode checkCertificate}).
+   *
+   * @param tls the new certificate and key
+   * @returns false when this listener serves the old one until a restart;
+   *   resolves once the old listening socket is closed
+   * @throws when it cannot listen again (the old certificate stays)
+   */
+  renewCertificate?(tls: TlsCertificate): Promise<boolean>;
+}
+
+/**
+ * Whether a listener can open a second listening socket on its own address
+ * (`SO_REUSEPORT`), as a new certificate needs: on Linux, when the program
+ * runs with `--unstable-net` (without it Deno exits on the option).
+ *
+ * @returns true when {@linkcode rebindable} sets `reusePort`
+ */
+export function canRebind(): boolean {
+  // Deno offers listenDatagram only with --unstable-net, as it does reusePort.
+  return Deno.build.os === "linux" && "listenDatagram" in Deno;
+}
+
+/**
+ * The address to bind a TLS listener on so that it can bind again for a new
+ * certificate: with `reusePort` when {@linkcode canRebind}. The port is first
+ * bound once without it, so that a port another process listens on fails
+ * with "address in use" as before, instead of being shared with it.
+ *
+ * @param address where to listen
+ * @returns the bind options
+ * @throws {Deno.errors.AddrInUse} when something listens there already
+ */
+export function rebindable(
+  address: { hostname: string; port: number },
+): { hostname: string; port: number; reusePort?: true } {
+  if (!canRebind()) return address;
+  if (address.port !== 0) {
+    Deno.listen({ ...address, transport: "tcp" }).close();
+  }
+  return { ...address, reusePort: true };
+}
+
+/**
+ * Checks a certificate and key before any listener serves them.
+ *
+ * @param tls the certificate chain and private key, PEM
+ * @throws {Error} when either does not parse or the key is not the
+ *   certificate's
+ */
+export function checkCertificate(tls: TlsCertificate): void {
+  // Deno's TLS refuses what it cannot serve: bad PEM, a key of another pair.
+  Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: tls.cert,
+    key: tls.key,
+  }).close();
 }
 
 /**

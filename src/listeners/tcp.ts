@@ -8,8 +8,14 @@ import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { writeAll } from "../_util/io.ts";
 import { errorText } from "../_util/text.ts";
 import { newStats } from "../server/transport.ts";
-import type { ServerPort } from "../server/port.ts";
-import { bindAddress, boundUrl, type Listener } from "./listener.ts";
+import type { ServerPort, TlsCertificate } from "../server/port.ts";
+import {
+  bindAddress,
+  boundUrl,
+  canRebind,
+  type Listener,
+  rebindable,
+} from "./listener.ts";
 import { type LineStream, serveConnection } from "./line_stream.ts";
 import { listenTlsClientAuth } from "./tls_node.ts";
 import { AcceptFailures, acceptLoop } from "./accept_failures.ts";
@@ -69,14 +75,21 @@ export function listenTls(
       clientCa: tls.clientCa,
     });
   }
-  const listener = Deno.listenTls({
-    ...bindAddress(url, TLS_DEFAULT_PORT),
-    cert: tls.cert,
-    key: tls.key,
-    transport: "tcp",
-  });
+  const address = rebindable(bindAddress(url, TLS_DEFAULT_PORT));
+  const bind = (certificate: TlsCertificate, port: number) =>
+    Deno.listenTls({
+      ...address,
+      port,
+      cert: certificate.cert,
+      key: certificate.key,
+      transport: "tcp",
+    });
+  const listener = bind(tls, address.port);
+  const { port } = listener.addr;
   return Promise.resolve(
-    serveConnections(listener, boundUrl("tls", listener.addr), server),
+    serveConnections(listener, boundUrl("tls", listener.addr), server, {
+      rebind: canRebind() ? (next) => bind(next, port) : undefined,
+    }),
   );
 }
 
@@ -87,12 +100,15 @@ export function listenTls(
  * @param listener a bound TCP or TLS listener
  * @param url its bound address, for logs and for {@linkcode Listener.url}
  * @param server the server's side
+ * @param tls for a TLS listener: binds another listener on the same address
+ *   with a new certificate, or `undefined` when it cannot (restart-only)
  * @returns the running listener
  */
 export function serveConnections(
   listener: Deno.Listener,
   url: string,
   server: ServerPort,
+  tls?: { rebind: ((next: TlsCertificate) => Deno.Listener) | undefined },
 ): Listener {
   const stats = newStats();
   const connections = new Set<Promise<void>>();
@@ -101,29 +117,53 @@ export function serveConnections(
   const failures = new AcceptFailures(() => url, stats);
   const stop = new AbortController();
   const timeoutMs = server.settings.tlsHandshakeTimeoutMs;
-  const accepting = acceptLoop(listener, failures, stop.signal, (conn) => {
+  const accepted = (conn: Deno.Conn) => {
     const done = handshake(conn, handshaking, timeoutMs)
       .then(async (ok) => {
         if (ok) await serveConnection(connStream(conn), url, server, stats);
       })
       .finally(() => connections.delete(done));
     connections.add(done);
-  });
+  };
+  /** The accept loops: the current listener's, and one replaced meanwhile. */
+  const loops = new Set<Promise<void>>();
+  let current = { listener, stop: new AbortController() };
+  const run = (each: typeof current) => {
+    const signal = AbortSignal.any([stop.signal, each.stop.signal]);
+    const loop = acceptLoop(each.listener, failures, signal, accepted)
+      .finally(() => loops.delete(loop));
+    loops.add(loop);
+  };
+  run(current);
+  const rebind = tls?.rebind;
   return {
     url,
     stats,
     close() {
       stop.abort();
-      try {
-        listener.close();
-      } catch {
-        // Already closed.
-      }
+      closeQuietly(current.listener);
       for (const conn of handshaking) conn.close();
     },
-    finished: accepting.then(async () => {
-      while (connections.size > 0) await Promise.all(connections);
+    ...(tls === undefined ? {} : {
+      async renewCertificate(next: TlsCertificate): Promise<boolean> {
+        if (rebind === undefined || stop.signal.aborted) return false;
+        // Bound beside the old one (SO_REUSEPORT) before it closes: no
+        // moment without a socket listening. Open connections go on.
+        const replaced = current;
+        const old = [...loops];
+        current = { listener: rebind(next), stop: new AbortController() };
+        run(current);
+        replaced.stop.abort();
+        closeQuietly(replaced.listener);
+        // Its socket is gone once its accept has failed.
+        await Promise.all(old);
+        return true;
+      },
     }),
+    finished: (async () => {
+      while (loops.size > 0) await Promise.all(loops);
+      while (connections.size > 0) await Promise.all(connections);
+    })(),
   };
 }
 
@@ -191,7 +231,7 @@ function connStream(conn: Deno.Conn): LineStream {
   };
 }
 
-function closeQuietly(conn: Deno.Conn): void {
+function closeQuietly(conn: { close(): void }): void {
   try {
     conn.close();
   } catch {

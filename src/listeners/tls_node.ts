@@ -41,11 +41,14 @@ export function listenTlsClientAuth(
   const connections = new Set<Promise<void>>();
   /** Connections still in their handshake: closed with the listener. */
   const handshaking = new Set<Deno.TcpConn>();
-  const context = tls.createSecureContext({
-    cert: certificate.cert,
-    key: certificate.key,
-    ca: certificate.clientCa,
-  });
+  const contextOf = (pair: TlsCertificate) =>
+    tls.createSecureContext({
+      cert: pair.cert,
+      key: pair.key,
+      ca: pair.clientCa ?? certificate.clientCa,
+    });
+  /** What each new handshake uses: a new certificate replaces it. */
+  let context = contextOf(certificate);
   const timeoutMs = server.settings.tlsHandshakeTimeoutMs;
   const failures = new AcceptFailures(() => bound, stats);
   const stop = new AbortController();
@@ -112,6 +115,11 @@ export function listenTlsClientAuth(
       closeQuietly(listener);
       for (const conn of handshaking) closeQuietly(conn);
       handshaking.clear();
+    },
+    renewCertificate(next: TlsCertificate): Promise<boolean> {
+      // TLS runs above the listening socket here: nothing to bind again.
+      context = contextOf(next);
+      return Promise.resolve(true);
     },
     finished: accepting.then(async () => {
       while (connections.size > 0) await Promise.all(connections);

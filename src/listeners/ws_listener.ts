@@ -14,13 +14,19 @@ import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { errorText } from "../_util/text.ts";
 import { MistError } from "../protocol/errors.ts";
 import type { Connection } from "../server/connection.ts";
-import type { ServerPort } from "../server/port.ts";
+import type { ServerPort, TlsCertificate } from "../server/port.ts";
 import {
   type ConnectionInfo,
   type ListenerStats,
   newStats,
 } from "../server/transport.ts";
-import { bindAddress, boundUrl, type Listener } from "./listener.ts";
+import {
+  bindAddress,
+  boundUrl,
+  canRebind,
+  type Listener,
+  rebindable,
+} from "./listener.ts";
 import { encodeFrame, FrameParser, OP_PONG, splitLines } from "./ws_frames.ts";
 import { readHead, type Upgrade, upgradeOrRespond } from "./ws_http.ts";
 import { Socket, webSocketOutlet } from "./ws_outlet.ts";
@@ -50,39 +56,59 @@ const ACCEPT_RETRY_MS = 100;
  */
 export function listenWs(url: URL, server: ServerPort): Promise<Listener> {
   const scheme = url.protocol.slice(0, -1);
-  const address = bindAddress(url, DEFAULT_PORTS[scheme] ?? 80);
-  let listener: Deno.Listener;
-  if (scheme === "wss") {
-    const tls = server.settings.tls;
-    if (tls === undefined) {
-      throw new Error("wss:// needs a certificate: set tls-cert and tls-key");
-    }
-    listener = Deno.listenTls({ ...address, cert: tls.cert, key: tls.key });
-  } else {
-    listener = Deno.listen({ ...address, transport: "tcp" });
+  let address = bindAddress(url, DEFAULT_PORTS[scheme] ?? 80);
+  if (scheme !== "wss") {
+    const listener = Deno.listen({ ...address, transport: "tcp" });
+    const bound = boundUrl(scheme, listener.addr as Deno.NetAddr);
+    return Promise.resolve(accept(listener, bound, server));
   }
-  const bound = boundUrl(scheme, listener.addr as Deno.NetAddr);
-  return Promise.resolve(accept(listener, bound, server));
+  const tls = server.settings.tls;
+  if (tls === undefined) {
+    throw new Error("wss:// needs a certificate: set tls-cert and tls-key");
+  }
+  address = rebindable(address);
+  const bind = (certificate: TlsCertificate) =>
+    Deno.listenTls({
+      ...address,
+      cert: certificate.cert,
+      key: certificate.key,
+    });
+  const listener = bind(tls);
+  address.port = listener.addr.port;
+  const bound = boundUrl(scheme, listener.addr);
+  return Promise.resolve(accept(listener, bound, server, {
+    rebind: canRebind() ? bind : undefined,
+  }));
 }
 
 function accept(
-  listener: Deno.Listener,
+  first: Deno.Listener,
   url: string,
   server: ServerPort,
+  tls?: { rebind: ((next: TlsCertificate) => Deno.Listener) | undefined },
 ): Listener {
   const stats = newStats();
   const serving = new Set<Promise<void>>();
   /** Connections not upgraded yet: closed with the listener. */
   const early = new Set<Deno.Conn>();
   let closed = false;
-  const accepting = (async () => {
+  /** The listener accepting; a new certificate replaces it. */
+  let current = first;
+  /** The accept loops: the current listener's, and one replaced meanwhile. */
+  const loops = new Set<Promise<void>>();
+  const run = (listener: Deno.Listener) => {
+    const loop = acceptOn(listener).finally(() => loops.delete(loop));
+    loops.add(loop);
+  };
+  const acceptOn = async (listener: Deno.Listener) => {
     let failing = false;
-    while (!closed) {
+    while (!closed && listener === current) {
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
       } catch (err) {
-        if (closed || err instanceof Deno.errors.BadResource) break;
+        if (closed || listener !== current) break;
+        if (err instanceof Deno.errors.BadResource) break;
         if (!failing) {
           log.error("{listener}: accept failed, retrying: {error}", {
             listener: url,
@@ -104,18 +130,36 @@ function accept(
         .finally(() => serving.delete(done));
       serving.add(done);
     }
-  })();
+  };
+  run(first);
+  const rebind = tls?.rebind;
   return {
     url,
     stats,
     close() {
       closed = true;
-      closeQuietly(listener);
+      closeQuietly(current);
       for (const conn of early) closeQuietly(conn);
     },
-    finished: accepting.then(async () => {
-      while (serving.size > 0) await Promise.all(serving);
+    ...(tls === undefined ? {} : {
+      async renewCertificate(next: TlsCertificate): Promise<boolean> {
+        if (rebind === undefined || closed) return false;
+        // Bound beside the old one (SO_REUSEPORT) before it closes: no
+        // moment without a socket listening. Open connections go on.
+        const replaced = current;
+        const old = [...loops];
+        current = rebind(next);
+        run(current);
+        closeQuietly(replaced);
+        // Its socket is gone once its accept has failed.
+        await Promise.all(old);
+        return true;
+      },
     }),
+    finished: (async () => {
+      while (loops.size > 0) await Promise.all(loops);
+      while (serving.size > 0) await Promise.all(serving);
+    })(),
   };
 }
 

@@ -12,7 +12,11 @@ import type { Cluster } from "../cluster/cluster.ts";
 import { Broker } from "../core/broker.ts";
 import { ADMIN, type Principal } from "../core/principal.ts";
 import "../listeners/builtin.ts";
-import { type Listener, startListeners } from "../listeners/listener.ts";
+import {
+  checkCertificate,
+  type Listener,
+  startListeners,
+} from "../listeners/listener.ts";
 import {
   type CommandRequest,
   type Limits,
@@ -42,7 +46,12 @@ import {
   renderMetrics,
   type ServerStats,
 } from "./metrics.ts";
-import type { HealthReport, ListenerSettings, ServerPort } from "./port.ts";
+import type {
+  HealthReport,
+  ListenerSettings,
+  ServerPort,
+  TlsCertificate,
+} from "./port.ts";
 import {
   connectionCounts,
   type ConnectionInfo,
@@ -53,7 +62,7 @@ import {
 
 const log = getLogger(["mist", "server"]);
 
-export { DEFAULT_LISTENERS, DEFAULT_QUEUE_BYTES };
+export { checkCertificate, DEFAULT_LISTENERS, DEFAULT_QUEUE_BYTES };
 export type { ServeOptions, ServerStats };
 
 /** How long closed connections get to end before shutdown goes on without them. */
@@ -173,6 +182,43 @@ export class MistServer implements AsyncDisposable, ServerPort {
     );
     this.#settings = settings;
     this.#host = this.#newHost(queueBytes);
+  }
+
+  /**
+   * Serves a new certificate and key (the program's `SIGHUP`): each TLS
+   * listener binds again beside itself and closes its old listening socket;
+   * open connections keep the certificate they were served.
+   *
+   * @param tls the new certificate chain and key, PEM (the client CA stays)
+   * @returns the listeners that serve it, and those that serve the old one
+   *   until a restart (they cannot bind twice, or failed to)
+   * @throws {Error} when the pair does not parse or does not match: nothing
+   *   changes
+   */
+  async renewCertificate(
+    tls: Pick<TlsCertificate, "cert" | "key">,
+  ): Promise<{ renewed: string[]; kept: string[] }> {
+    const serving = this.#settings.tls;
+    if (serving === undefined) throw new Error("the server serves no TLS");
+    const next = { ...serving, cert: tls.cert, key: tls.key };
+    checkCertificate(next);
+    const renewed: string[] = [], kept: string[] = [];
+    for (const listener of this.#listeners) {
+      if (listener.renewCertificate === undefined) continue;
+      try {
+        const done = await listener.renewCertificate(next);
+        (done ? renewed : kept).push(listener.url);
+      } catch (err) {
+        log.error("{listener}: cannot serve the new certificate: {error}", {
+          listener: listener.url,
+          error: err,
+        });
+        kept.push(listener.url);
+      }
+    }
+    // What a later reload compares with: the old pair while none serves it.
+    if (renewed.length > 0) this.#settings = { ...this.#settings, tls: next };
+    return { renewed, kept };
   }
 
   /** A connection host with the settings now: its limits and command table. */

@@ -284,3 +284,32 @@ async function endsWithoutHandshake(url: string): Promise<void> {
     conn.close();
   }
 }
+
+Deno.test({
+  name:
+    "tls:// with a client CA serves a renewed certificate to new handshakes and keeps the open connections",
+  ignore,
+  async fn() {
+    const renewed = (await testCertificate())!;
+    await using server = await mutualServer();
+    const url = server.addresses[0]!;
+    await using before = new LineClient(await connectTls(url, client));
+    assert.deepEqual(await before.request({ command: "ping" }), PONG);
+
+    assert.deepEqual(
+      await server.renewCertificate({ cert: renewed.cert, key: renewed.key }),
+      { renewed: [url], kept: [] },
+    );
+    await using after = new LineClient(
+      await Deno.connectTls({
+        ...hostPort(url),
+        caCerts: [renewed.ca],
+        cert: client!.cert,
+        key: client!.key,
+      }),
+    );
+    assert.deepEqual(await after.request({ command: "ping" }), PONG);
+    await refused(url, stranger);
+    assert.deepEqual(await before.request({ command: "ping" }), PONG);
+  },
+});
