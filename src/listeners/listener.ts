@@ -67,6 +67,35 @@ export function rebindable(
 }
 
 /**
+ * Hands a new certificate to every listener that can take one.
+ *
+ * @param listeners the server's listeners
+ * @param tls the new certificate, checked already
+ * @returns the URLs of the listeners that serve it now, and of those that
+ *   keep the old one until a restart
+ */
+export async function renewCertificates(
+  listeners: readonly Listener[],
+  tls: TlsCertificate,
+): Promise<{ renewed: string[]; kept: string[] }> {
+  const renewed: string[] = [], kept: string[] = [];
+  for (const listener of listeners) {
+    if (listener.renewCertificate === undefined) continue;
+    try {
+      const done = await listener.renewCertificate(tls);
+      (done ? renewed : kept).push(listener.url);
+    } catch (err) {
+      log.error("{listener}: cannot serve the new certificate: {error}", {
+        listener: listener.url,
+        error: err,
+      });
+      kept.push(listener.url);
+    }
+  }
+  return { renewed, kept };
+}
+
+/**
  * Checks a certificate and key before any listener serves them.
  *
  * @param tls the certificate chain and private key, PEM

@@ -15,6 +15,7 @@ import "../listeners/builtin.ts";
 import {
   checkCertificate,
   type Listener,
+  renewCertificates,
   startListeners,
 } from "../listeners/listener.ts";
 import {
@@ -202,20 +203,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
     if (serving === undefined) throw new Error("the server serves no TLS");
     const next = { ...serving, cert: tls.cert, key: tls.key };
     checkCertificate(next);
-    const renewed: string[] = [], kept: string[] = [];
-    for (const listener of this.#listeners) {
-      if (listener.renewCertificate === undefined) continue;
-      try {
-        const done = await listener.renewCertificate(next);
-        (done ? renewed : kept).push(listener.url);
-      } catch (err) {
-        log.error("{listener}: cannot serve the new certificate: {error}", {
-          listener: listener.url,
-          error: err,
-        });
-        kept.push(listener.url);
-      }
-    }
+    const { renewed, kept } = await renewCertificates(this.#listeners, next);
     // What a later reload compares with: the old pair while none serves it.
     if (renewed.length > 0) this.#settings = { ...this.#settings, tls: next };
     return { renewed, kept };
