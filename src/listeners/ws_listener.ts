@@ -21,7 +21,7 @@ import {
   newStats,
 } from "../server/transport.ts";
 import { bindAddress, boundUrl, type Listener } from "./listener.ts";
-import { encodeFrame, FrameParser, OP_PONG, splitLines } from "./ws_frames.ts";
+import { encodeFrame, FrameParser, OP_PONG } from "./ws_frames.ts";
 import { readHead, type Upgrade, upgradeOrRespond } from "./ws_http.ts";
 import { Socket, webSocketOutlet } from "./ws_outlet.ts";
 
@@ -237,15 +237,13 @@ async function feed(
     let wait: void | Promise<void> = undefined;
     switch (event.kind) {
       case "text":
+        // The bytes, as TCP hands them over: a canonical publish is forwarded
+        // as it came, without being decoded.
         if (!lines) {
-          wait = connection.receive(event.text);
+          wait = connection.receive(event.bytes);
           break;
         }
-        for (const line of splitLines(event.text)) {
-          const next = connection.receive(line);
-          if (next !== undefined) await next;
-          if (connection.isClosed) return false;
-        }
+        if (!await receiveLines(event.bytes, connection)) return false;
         break;
       case "binary":
         wait = connection.refuse(
@@ -267,6 +265,34 @@ async function feed(
     }
     if (wait !== undefined) await wait;
     if (connection.isClosed) return false;
+  }
+  return true;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Line mode: hands each line of a text message to the connection (a `\r\n`
+ * ending is accepted; blank lines are skipped).
+ *
+ * @returns false once the connection is closed
+ */
+async function receiveLines(
+  bytes: Uint8Array,
+  connection: Connection,
+): Promise<boolean> {
+  let start = 0;
+  while (start < bytes.length) {
+    let end = bytes.indexOf(LF, start);
+    if (end < 0) end = bytes.length;
+    const stop = end > start && bytes[end - 1] === CR ? end - 1 : end;
+    if (stop > start) {
+      const wait = connection.receive(bytes.subarray(start, stop));
+      if (wait !== undefined) await wait;
+      if (connection.isClosed) return false;
+    }
+    start = end + 1;
   }
   return true;
 }

@@ -124,58 +124,71 @@ export function webSocketOutlet(
   };
 }
 
-/** Plain mode: each frame's shared bytes, gathered into bounded writes. */
+/** Plain mode: each frame's shared bytes, joined into writes of at most {@linkcode WRITE_BYTES}. */
 async function writeFrames(
   write: Write,
   frames: readonly Frame[],
 ): Promise<void> {
-  const batch = new Batch(write);
-  for (const frame of frames) await batch.add(frame.webSocket(textFrameOf));
-  await batch.flush();
+  let i = 0;
+  while (i < frames.length) {
+    const first = frames[i]!.webSocket(textFrameOf);
+    let size = first.length;
+    let end = i + 1;
+    for (; end < frames.length; end++) {
+      const next = frames[end]!.webSocket(textFrameOf).length;
+      if (size + next > WRITE_BYTES) break;
+      size += next;
+    }
+    if (end === i + 1) {
+      await write(first);
+      i = end;
+      continue;
+    }
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (; i < end; i++) {
+      const bytes = frames[i]!.webSocket(textFrameOf);
+      out.set(bytes, at);
+      at += bytes.length;
+    }
+    await write(out);
+  }
 }
 
-/** Line mode: the frames' lines packed into as few text frames as the maximum allows. */
+/**
+ * Line mode: the frames' lines packed into as few text frames as the maximum
+ * allows, headers and lines copied straight into one buffer per write of at
+ * most {@linkcode WRITE_BYTES} (a larger text frame is written alone).
+ */
 async function writeLines(
   write: Write,
   frames: readonly Frame[],
   max: number,
 ): Promise<void> {
-  const batch = new Batch(write);
-  let start = 0;
-  for (const [end, bytes] of lineGroups(frames, max)) {
-    const header = new Uint8Array(headerLength(bytes));
-    writeHeader(header, OP_TEXT, bytes);
-    await batch.add(header);
-    for (let i = start; i < end; i++) await batch.add(frames[i]!.line);
-    start = end;
-  }
-  await batch.flush();
-}
-
-/** Gathers pieces into one buffer of at most {@linkcode WRITE_BYTES}, written when full. */
-class Batch {
-  readonly #write: Write;
-  #pieces: Uint8Array[] = [];
-  #bytes = 0;
-
-  constructor(write: Write) {
-    this.#write = write;
-  }
-
-  async add(piece: Uint8Array): Promise<void> {
-    if (this.#bytes + piece.length > WRITE_BYTES) await this.flush();
-    this.#pieces.push(piece);
-    this.#bytes += piece.length;
-  }
-
-  flush(): Promise<void> {
-    const pieces = this.#pieces;
-    if (pieces.length === 0) return Promise.resolve();
-    this.#pieces = [];
-    this.#bytes = 0;
-    return this.#write(
-      pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces),
-    );
+  const groups = [...lineGroups(frames, max)];
+  let line = 0;
+  let g = 0;
+  while (g < groups.length) {
+    let size = 0;
+    let last = g;
+    for (; last < groups.length; last++) {
+      const bytes = groups[last]![1];
+      const n = headerLength(bytes) + bytes;
+      if (size > 0 && size + n > WRITE_BYTES) break;
+      size += n;
+    }
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (; g < last; g++) {
+      const [end, bytes] = groups[g]!;
+      at += writeHeader(out.subarray(at), OP_TEXT, bytes);
+      for (; line < end; line++) {
+        const bytes = frames[line]!.line;
+        out.set(bytes, at);
+        at += bytes.length;
+      }
+    }
+    await write(out);
   }
 }
 
