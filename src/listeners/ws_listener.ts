@@ -34,7 +34,7 @@ const DEFAULT_PORTS: Record<string, number> = { ws: 8888, wss: 8889 };
  * sizes, so that a busy publisher reads in large chunks and an idle
  * subscriber holds little (the parser copies what it keeps out of it).
  */
-const MIN_READ_BYTES = 1024;
+const MIN_READ_BYTES = 512;
 const MAX_READ_BYTES = 64 * 1024;
 /** A pause after a failed accept (descriptors exhausted), in milliseconds. */
 const ACCEPT_RETRY_MS = 100;
@@ -71,9 +71,19 @@ function accept(
   server: ServerPort,
 ): Listener {
   const stats = newStats();
-  const serving = new Set<Promise<void>>();
-  /** Connections not upgraded yet: closed with the listener. */
-  const early = new Set<Deno.Conn>();
+  const scope: Scope = { url, server, stats, early: new Set() };
+  // Connections being served: a count and one shared callback, nothing kept
+  // per connection.
+  let serving = 0;
+  let drained: (() => void) | undefined;
+  const settled = () => {
+    if (--serving === 0) drained?.();
+  };
+  const failed = (err: unknown) =>
+    log.debug("{listener}: connection failed: {error}", {
+      listener: url,
+      error: errorText(err),
+    });
   let closed = false;
   const accepting = (async () => {
     let failing = false;
@@ -94,15 +104,8 @@ function accept(
         continue;
       }
       failing = false;
-      const done = serveConn(conn, { url, server, stats, early })
-        .catch((err) =>
-          log.debug("{listener}: connection failed: {error}", {
-            listener: url,
-            error: errorText(err),
-          })
-        )
-        .finally(() => serving.delete(done));
-      serving.add(done);
+      serving++;
+      serveConn(conn, scope).catch(failed).then(settled);
     }
   })();
   return {
@@ -111,11 +114,11 @@ function accept(
     close() {
       closed = true;
       closeQuietly(listener);
-      for (const conn of early) closeQuietly(conn);
+      for (const conn of scope.early) closeQuietly(conn);
     },
-    finished: accepting.then(async () => {
-      while (serving.size > 0) await Promise.all(serving);
-    }),
+    finished: accepting.then(() =>
+      serving === 0 ? undefined : new Promise((resolve) => drained = resolve)
+    ),
   };
 }
 
@@ -124,16 +127,19 @@ interface Scope {
   url: string;
   server: ServerPort;
   stats: ListenerStats;
+  /** Connections not upgraded yet: closed with the listener. */
   early: Set<Deno.Conn>;
 }
 
+/**
+ * Reads the request head and answers it; an upgraded connection is then
+ * served by {@linkcode serveSocket}, returned rather than awaited so that
+ * nothing of the head (its text, headers, URL, the deadline) outlives the
+ * upgrade in this function's frame.
+ */
 async function serveConn(conn: Deno.Conn, scope: Scope): Promise<void> {
   const remote = conn.remoteAddr as Deno.NetAddr;
-  const info: ConnectionInfo = {
-    listener: scope.url,
-    remote: `${remote.hostname}:${remote.port}`,
-    stats: scope.stats,
-  };
+  const peer = `${remote.hostname}:${remote.port}`;
   // One deadline for the TLS handshake, the request head and the upgrade.
   scope.early.add(conn);
   const timeoutMs = scope.server.settings.requestTimeoutMs;
@@ -151,14 +157,20 @@ async function serveConn(conn: Deno.Conn, scope: Scope): Promise<void> {
     closeQuietly(conn);
     log.debug("{listener}: request from {remote} failed: {error}", {
       listener: scope.url,
-      remote: info.remote,
+      remote: peer,
       error: errorText(err),
     });
   } finally {
     clearTimeout(deadline);
     scope.early.delete(conn);
   }
-  if (upgrade !== undefined) await serveSocket(conn, upgrade, scope, info);
+  if (upgrade === undefined) return;
+  const info: ConnectionInfo = {
+    listener: scope.url,
+    remote: peer,
+    stats: scope.stats,
+  };
+  return serveSocket(conn, upgrade, scope, info);
 }
 
 /** Serves the protocol on an upgraded connection until either side ends it. */
@@ -186,7 +198,7 @@ async function serveSocket(
   const parser = new FrameParser(
     limits.maxMessageBytes + (upgrade.lines ? 1 : 0),
   );
-  let buffer = new Uint8Array(2 * MIN_READ_BYTES);
+  let buffer = new Uint8Array(MIN_READ_BYTES);
   let chunk = upgrade.rest;
   try {
     while (!connection.isClosed) {
