@@ -82,7 +82,8 @@ export class FrameParser {
   #fin = false;
   #opcode = 0;
   #remaining = 0;
-  readonly #mask = new Uint8Array(4);
+  /** Where the frame's mask lies in `#header` (read before the next header). */
+  #maskAt = 0;
   #maskOffset = 0;
   /** Whether the frame's payload is kept; it is copied only when split across chunks. */
   #keep = false;
@@ -92,7 +93,8 @@ export class FrameParser {
   // The data message being read: its opcode (0 when none), its parts.
   #message = 0;
   #discarding = false;
-  #parts: Uint8Array[] = [];
+  /** The frames of a fragmented message so far (none for most connections, ever). */
+  #parts: Uint8Array[] | undefined;
   #messageBytes = 0;
   #ended = false;
 
@@ -132,7 +134,7 @@ export class FrameParser {
         ) {
           // A final frame's whole payload is in the chunk: unmasked where it
           // lies (a view kept past this chunk would be overwritten).
-          unmask(chunk, offset, offset + n, this.#mask, 0);
+          unmask(chunk, offset, offset + n, this.#header, this.#maskAt, 0);
           this.#payload = chunk.subarray(offset, offset + n);
           this.#remaining = 0;
           offset += n;
@@ -181,7 +183,7 @@ export class FrameParser {
       length = view.getUint32(2) * 2 ** 32 + view.getUint32(6);
       at = 10;
     }
-    this.#mask.set(h.subarray(at, at + 4));
+    this.#maskAt = at;
     this.#maskOffset = 0;
     this.#remaining = length;
     this.#length = length;
@@ -212,7 +214,7 @@ export class FrameParser {
     if (!this.#discarding) {
       if (this.#messageBytes + length > this.#max) {
         this.#discarding = true;
-        this.#parts = [];
+        this.#parts = undefined;
         event = { kind: "too_large" };
       } else if (length > 0) {
         this.#messageBytes += length;
@@ -229,7 +231,14 @@ export class FrameParser {
       const payload = this.#payload ??= new Uint8Array(this.#length);
       const filled = this.#filled;
       payload.set(chunk.subarray(offset, offset + n), filled);
-      unmask(payload, filled, filled + n, this.#mask, this.#maskOffset);
+      unmask(
+        payload,
+        filled,
+        filled + n,
+        this.#header,
+        this.#maskAt,
+        this.#maskOffset,
+      );
       this.#filled += n;
       this.#maskOffset = (this.#maskOffset + n) & 3;
     }
@@ -250,15 +259,17 @@ export class FrameParser {
         return this.#close(payload);
     }
     if (!this.#fin) {
-      if (!this.#discarding && payload.length > 0) this.#parts.push(payload);
+      if (!this.#discarding && payload.length > 0) {
+        (this.#parts ??= []).push(payload);
+      }
       return;
     }
     const keep = !this.#discarding;
     let bytes = payload;
-    if (this.#parts.length > 0) {
+    if (this.#parts !== undefined) {
       if (payload.length > 0) this.#parts.push(payload);
       bytes = Buffer.concat(this.#parts);
-      this.#parts = [];
+      this.#parts = undefined;
     }
     this.#message = 0;
     this.#discarding = false;
@@ -289,7 +300,7 @@ export class FrameParser {
 
   #fail(reason: string, code = CLOSE_PROTOCOL_ERROR): Incoming {
     this.#ended = true;
-    this.#parts = [];
+    this.#parts = undefined;
     this.#payload = undefined;
     return { kind: "fail", code, reason };
   }
@@ -300,15 +311,18 @@ const maskWord32 = new Uint32Array(maskWord.buffer);
 
 /**
  * Unmasks `bytes[from..to)` in place, whose first byte takes the mask's byte
- * `start`: four bytes at a time where the buffer is aligned.
+ * `start`: four bytes at a time where the buffer is aligned. The mask is the
+ * four bytes of `header` from `at`.
  */
 function unmask(
   bytes: Uint8Array,
   from: number,
   to: number,
-  mask: Uint8Array,
+  header: Uint8Array,
+  at: number,
   start: number,
 ): void {
+  const mask = header.subarray(at, at + 4);
   let i = from;
   const offset = start - from;
   for (; i < to && ((bytes.byteOffset + i) & 3) !== 0; i++) {

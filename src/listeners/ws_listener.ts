@@ -23,7 +23,7 @@ import {
 import { bindAddress, boundUrl, type Listener } from "./listener.ts";
 import { encodeFrame, FrameParser, OP_PONG } from "./ws_frames.ts";
 import { readHead, type Upgrade, upgradeOrRespond } from "./ws_http.ts";
-import { Socket, webSocketOutlet } from "./ws_outlet.ts";
+import { Socket } from "./ws_outlet.ts";
 
 const log = getLogger(["mist", "ws"]);
 
@@ -188,9 +188,9 @@ async function serveSocket(
     // Harmless: the options are an optimisation.
   }
   const { limits } = scope.server.settings;
-  const socket = new Socket(conn);
+  const socket = new Socket(conn, upgrade.lines, limits.maxMessageBytes);
   const connection = scope.server.open(
-    webSocketOutlet(socket, upgrade.lines, limits.maxMessageBytes),
+    socket,
     info,
     upgrade.principal === undefined ? {} : { principal: upgrade.principal },
   );
@@ -208,6 +208,7 @@ async function serveSocket(
       ) {
         break;
       }
+      chunk = NOTHING; // not kept by an idle connection
       const n = await conn.read(buffer);
       if (n === null) break;
       info.stats.bytesReceived += n;
@@ -281,6 +282,7 @@ async function feed(
   return true;
 }
 
+const NOTHING = new Uint8Array(0);
 const LF = 0x0a;
 const CR = 0x0d;
 
