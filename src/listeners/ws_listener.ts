@@ -256,7 +256,10 @@ async function feed(
           wait = connection.receive(event.bytes);
           break;
         }
-        if (!await receiveLines(event.bytes, connection)) return false;
+        {
+          const done = receiveLines(event.bytes, connection);
+          if (done === false || (done !== true && !await done)) return false;
+        }
         break;
       case "binary":
         wait = connection.refuse(
@@ -288,22 +291,28 @@ const CR = 0x0d;
 
 /**
  * Line mode: hands each line of a text message to the connection (a `\r\n`
- * ending is accepted; blank lines are skipped).
+ * ending is accepted; blank lines are skipped), synchronously until the
+ * connection asks to wait.
  *
- * @returns false once the connection is closed
+ * @returns false once the connection is closed; a promise of that when it
+ *   had to wait
  */
-async function receiveLines(
+function receiveLines(
   bytes: Uint8Array,
   connection: Connection,
-): Promise<boolean> {
-  let start = 0;
+  start = 0,
+): boolean | Promise<boolean> {
   while (start < bytes.length) {
     let end = bytes.indexOf(LF, start);
     if (end < 0) end = bytes.length;
     const stop = end > start && bytes[end - 1] === CR ? end - 1 : end;
     if (stop > start) {
       const wait = connection.receive(bytes.subarray(start, stop));
-      if (wait !== undefined) await wait;
+      if (wait !== undefined) {
+        return wait.then(() =>
+          !connection.isClosed && receiveLines(bytes, connection, end + 1)
+        );
+      }
       if (connection.isClosed) return false;
     }
     start = end + 1;
