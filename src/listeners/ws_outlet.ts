@@ -38,7 +38,7 @@ const WRITE_BYTES = 64 * 1024;
  * at most {@linkcode WRITE_BYTES} is in flight beyond the outbound queue.
  *
  * One object per connection, its methods on the prototype: an idle
- * connection holds no closures here.
+ * connection holds one closure here (`#settled`) and no promise.
  */
 export class Socket implements Outlet {
   readonly #conn: Deno.Conn;
