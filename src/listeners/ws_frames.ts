@@ -8,7 +8,7 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
+import { Buffer, isUtf8 } from "node:buffer";
 import type { Frame } from "../protocol/codec.ts";
 
 /** The subprotocol of line mode (docs/protocol.md §1). */
@@ -31,13 +31,16 @@ export const CLOSE_POLICY_VIOLATION = 1008;
 
 /** What the parser found in the bytes read. */
 export type Incoming =
-  /** A whole text message, decoded. */
-  | { kind: "text"; text: string }
+  /**
+   * A whole text message, valid UTF-8: a view of the chunk parsed (unmasked
+   * in place) or of the parser's own buffer, good until the next chunk.
+   */
+  | { kind: "text"; bytes: Uint8Array }
   /** The start of a binary message: its payload is discarded, never buffered. */
   | { kind: "binary" }
   /** The start of a message over the maximum: the rest is discarded as it arrives. */
   | { kind: "too_large" }
-  /** A ping: answer with a pong carrying the same payload. */
+  /** A ping: answer with a pong carrying the same payload (good until the next chunk). */
   | { kind: "ping"; payload: Uint8Array }
   /** The client closes: echo its code, then end the connection. */
   | { kind: "close"; code: number | undefined }
@@ -45,6 +48,7 @@ export type Incoming =
   | { kind: "fail"; code: number; reason: string };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const EMPTY = new Uint8Array(0);
 
 /**
  * Parses the masked frames a client sends, from chunks of any size.
@@ -62,9 +66,11 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * // "Hi" in a masked text frame, mask 1 2 3 4, in two chunks.
  * const frame = [0x81, 0x82, 1, 2, 3, 4, 0x48 ^ 1, 0x69 ^ 2];
  * assert.deepEqual([...parser.parse(new Uint8Array(frame.slice(0, 3)))], []);
- * assert.deepEqual([...parser.parse(new Uint8Array(frame.slice(3)))], [
- *   { kind: "text", text: "Hi" },
- * ]);
+ * const [event] = [...parser.parse(new Uint8Array(frame.slice(3)))];
+ * assert.equal(event?.kind, "text");
+ * if (event?.kind === "text") {
+ *   assert.equal(new TextDecoder().decode(event.bytes), "Hi");
+ * }
  * ```
  */
 export class FrameParser {
@@ -76,14 +82,19 @@ export class FrameParser {
   #fin = false;
   #opcode = 0;
   #remaining = 0;
-  readonly #mask = new Uint8Array(4);
+  /** Where the frame's mask lies in `#header` (read before the next header). */
+  #maskAt = 0;
   #maskOffset = 0;
+  /** Whether the frame's payload is kept; it is copied only when split across chunks. */
+  #keep = false;
+  #length = 0;
   #payload: Uint8Array | undefined;
   #filled = 0;
   // The data message being read: its opcode (0 when none), its parts.
   #message = 0;
   #discarding = false;
-  #parts: Uint8Array[] = [];
+  /** The frames of a fragmented message so far (none for most connections, ever). */
+  #parts: Uint8Array[] | undefined;
   #messageBytes = 0;
   #ended = false;
 
@@ -118,8 +129,19 @@ export class FrameParser {
         if (this.#ended || this.#remaining > 0) continue;
       } else {
         const n = Math.min(this.#remaining, chunk.length - offset);
-        offset = this.#takePayload(chunk, offset, n);
-        if (this.#remaining > 0) continue;
+        if (
+          this.#keep && this.#fin && this.#filled === 0 && n === this.#length
+        ) {
+          // A final frame's whole payload is in the chunk: unmasked where it
+          // lies (a view kept past this chunk would be overwritten).
+          unmask(chunk, offset, offset + n, this.#header, this.#maskAt, 0);
+          this.#payload = chunk.subarray(offset, offset + n);
+          this.#remaining = 0;
+          offset += n;
+        } else {
+          offset = this.#takePayload(chunk, offset, n);
+          if (this.#remaining > 0) continue;
+        }
       }
       const event = this.#endFrame();
       if (event !== undefined) yield event;
@@ -161,17 +183,19 @@ export class FrameParser {
       length = view.getUint32(2) * 2 ** 32 + view.getUint32(6);
       at = 10;
     }
-    this.#mask.set(h.subarray(at, at + 4));
+    this.#maskAt = at;
     this.#maskOffset = 0;
     this.#remaining = length;
+    this.#length = length;
     this.#payload = undefined;
     this.#filled = 0;
+    this.#keep = false;
     if (this.#opcode >= 0x8) {
       if (this.#opcode > OP_PONG) return this.#fail("unknown opcode");
       if (!this.#fin || length > 125) {
         return this.#fail("control frames must be whole and short");
       }
-      this.#payload = new Uint8Array(length);
+      this.#keep = length > 0;
       return;
     }
     let event: Incoming | undefined;
@@ -190,11 +214,11 @@ export class FrameParser {
     if (!this.#discarding) {
       if (this.#messageBytes + length > this.#max) {
         this.#discarding = true;
-        this.#parts = [];
+        this.#parts = undefined;
         event = { kind: "too_large" };
       } else if (length > 0) {
         this.#messageBytes += length;
-        this.#payload = new Uint8Array(length);
+        this.#keep = true;
       }
     }
     return event;
@@ -203,11 +227,18 @@ export class FrameParser {
   /** Takes `n` payload bytes: unmasked into the frame's buffer, or skipped. */
   #takePayload(chunk: Uint8Array, offset: number, n: number): number {
     this.#remaining -= n;
-    const payload = this.#payload;
-    if (payload !== undefined) {
+    if (this.#keep) {
+      const payload = this.#payload ??= new Uint8Array(this.#length);
       const filled = this.#filled;
       payload.set(chunk.subarray(offset, offset + n), filled);
-      unmask(payload, filled, filled + n, this.#mask, this.#maskOffset);
+      unmask(
+        payload,
+        filled,
+        filled + n,
+        this.#header,
+        this.#maskAt,
+        this.#maskOffset,
+      );
       this.#filled += n;
       this.#maskOffset = (this.#maskOffset + n) & 3;
     }
@@ -217,7 +248,7 @@ export class FrameParser {
   /** A whole frame has been read. */
   #endFrame(): Incoming | undefined {
     this.#inPayload = false;
-    const payload = this.#payload ?? new Uint8Array(0);
+    const payload = this.#payload ?? EMPTY;
     this.#payload = undefined;
     switch (this.#opcode) {
       case OP_PING:
@@ -227,21 +258,28 @@ export class FrameParser {
       case OP_CLOSE:
         return this.#close(payload);
     }
-    if (!this.#discarding && payload.length > 0) this.#parts.push(payload);
-    if (!this.#fin) return;
+    if (!this.#fin) {
+      if (!this.#discarding && payload.length > 0) {
+        (this.#parts ??= []).push(payload);
+      }
+      return;
+    }
     const keep = !this.#discarding;
-    const parts = this.#parts;
+    let bytes = payload;
+    if (this.#parts !== undefined) {
+      if (payload.length > 0) this.#parts.push(payload);
+      bytes = Buffer.concat(this.#parts);
+      this.#parts = undefined;
+    }
     this.#message = 0;
     this.#discarding = false;
-    this.#parts = [];
     this.#messageBytes = 0;
     if (!keep) return;
-    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    try {
-      return { kind: "text", text: utf8.decode(bytes) };
-    } catch {
+    // One native check per message (in line mode, per frame of many lines).
+    if (!isUtf8(bytes)) {
       return this.#fail("a text message that is not UTF-8", CLOSE_INVALID_DATA);
     }
+    return { kind: "text", bytes };
   }
 
   #close(payload: Uint8Array): Incoming {
@@ -262,7 +300,7 @@ export class FrameParser {
 
   #fail(reason: string, code = CLOSE_PROTOCOL_ERROR): Incoming {
     this.#ended = true;
-    this.#parts = [];
+    this.#parts = undefined;
     this.#payload = undefined;
     return { kind: "fail", code, reason };
   }
@@ -273,15 +311,18 @@ const maskWord32 = new Uint32Array(maskWord.buffer);
 
 /**
  * Unmasks `bytes[from..to)` in place, whose first byte takes the mask's byte
- * `start`: four bytes at a time where the buffer is aligned.
+ * `start`: four bytes at a time where the buffer is aligned. The mask is the
+ * four bytes of `header` from `at`.
  */
 function unmask(
   bytes: Uint8Array,
   from: number,
   to: number,
-  mask: Uint8Array,
+  header: Uint8Array,
+  at: number,
   start: number,
 ): void {
+  const mask = header.subarray(at, at + 4);
   let i = from;
   const offset = start - from;
   for (; i < to && ((bytes.byteOffset + i) & 3) !== 0; i++) {

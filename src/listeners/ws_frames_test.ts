@@ -60,16 +60,32 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Parses bytes fed in chunks of `size` (copies: the parser unmasks in place). */
+/** An event as a test compares it: a text message decoded, a ping's payload copied. */
+type Event =
+  | Exclude<Incoming, { kind: "text" }>
+  | { kind: "text"; text: string };
+
+/**
+ * Parses bytes fed in chunks of `size` (copies: the parser unmasks in place),
+ * reading each event before the next chunk, as its views require.
+ */
 function parseInChunks(
   bytes: Uint8Array,
   size: number,
   max = 1 << 20,
-): Incoming[] {
+): Event[] {
   const parser = new FrameParser(max);
-  const events: Incoming[] = [];
+  const events: Event[] = [];
   for (let i = 0; i < bytes.length; i += size) {
-    events.push(...parser.parse(bytes.slice(i, i + size)));
+    for (const event of parser.parse(bytes.slice(i, i + size))) {
+      events.push(
+        event.kind === "text"
+          ? { kind: "text", text: new TextDecoder().decode(event.bytes) }
+          : event.kind === "ping"
+          ? { kind: "ping", payload: event.payload.slice() }
+          : event,
+      );
+    }
   }
   return events;
 }
@@ -105,6 +121,30 @@ Deno.test("FrameParser reassembles fragments, with control frames between them",
       { kind: "text", text: '{"command":"ping"}' },
     ]);
   }
+});
+
+Deno.test("FrameParser unmasks a whole frame in the chunk, and keeps no view of a chunk past it", () => {
+  const parser = new FrameParser(1024);
+  const whole = clientFrame(OP_TEXT, "in place");
+  const [event] = [...parser.parse(whole)];
+  assert.equal(event?.kind, "text");
+  if (event?.kind === "text") assert.equal(event.bytes.buffer, whole.buffer);
+  // Each fragment whole in its chunk, all read into one reused buffer.
+  const frames = [
+    clientFrame(OP_TEXT, "abcd", { fin: false }),
+    clientFrame(OP_CONTINUATION, "efgh", { fin: false }),
+    clientFrame(OP_CONTINUATION, "ijkl"),
+  ];
+  const buffer = new Uint8Array(64);
+  const texts: string[] = [];
+  for (const frame of frames) {
+    buffer.fill(0);
+    buffer.set(frame);
+    for (const e of parser.parse(buffer.subarray(0, frame.length))) {
+      if (e.kind === "text") texts.push(new TextDecoder().decode(e.bytes));
+    }
+  }
+  assert.deepEqual(texts, ["abcdefghijkl"]);
 });
 
 Deno.test("FrameParser refuses a message over the maximum from its header, without its payload", () => {

@@ -8,7 +8,6 @@
  */
 
 import { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
 import { writeAll } from "../_util/io.ts";
 import type { Principal } from "../core/principal.ts";
 import type { ServerPort } from "../server/port.ts";
@@ -60,6 +59,7 @@ export interface Upgrade {
 }
 
 const CRLFCRLF = Buffer.from("\r\n\r\n");
+const NOTHING = new Uint8Array(0);
 
 /**
  * Reads a request head; answers `431` (and gives `undefined`) for one over
@@ -70,7 +70,8 @@ const CRLFCRLF = Buffer.from("\r\n\r\n");
  */
 export async function readHead(conn: Deno.Conn): Promise<Head | undefined> {
   // Most heads fit in 1 KiB; the buffer grows to the cap only for others.
-  let buffer = Buffer.alloc(1024);
+  // Pooled: no backing store of its own left to the collector per connection.
+  let buffer = Buffer.allocUnsafe(1024);
   let filled = 0;
   while (true) {
     if (filled === buffer.length) {
@@ -96,7 +97,9 @@ export async function readHead(conn: Deno.Conn): Promise<Head | undefined> {
     return {
       ...head,
       // A copy: a view would keep the head's buffer for the connection's life.
-      rest: new Uint8Array(buffer.subarray(end + 4, filled)),
+      rest: end + 4 === filled
+        ? NOTHING
+        : new Uint8Array(buffer.subarray(end + 4, filled)),
       bytes: filled,
     };
   }
@@ -180,9 +183,7 @@ export async function upgradeOrRespond(
       return await respond(conn, failure(err, undefined, { command: "" }));
     }
     const lines = offersLines(headers.get("sec-websocket-protocol"));
-    const accept = createHash("sha1")
-      .update(headers.get("sec-websocket-key")! + ACCEPT_GUID)
-      .digest("base64");
+    const accept = await acceptKey(headers.get("sec-websocket-key")!);
     await writeAll(
       conn,
       Buffer.from(
@@ -218,6 +219,15 @@ export async function upgradeOrRespond(
       response = json(404, { error: "not found" });
   }
   return await respond(conn, response, method === "HEAD");
+}
+
+/** The `Sec-WebSocket-Accept` of a key (RFC 6455 §4.2.2). */
+async function acceptKey(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-1",
+    Buffer.from(key + ACCEPT_GUID, "latin1"),
+  );
+  return Buffer.from(digest).toString("base64");
 }
 
 /** Why an upgrade request is refused (RFC 6455 §4.2.1), or nothing. */

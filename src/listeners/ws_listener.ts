@@ -27,9 +27,9 @@ import {
   type Listener,
   rebindable,
 } from "./listener.ts";
-import { encodeFrame, FrameParser, OP_PONG, splitLines } from "./ws_frames.ts";
+import { encodeFrame, FrameParser, OP_PONG } from "./ws_frames.ts";
 import { readHead, type Upgrade, upgradeOrRespond } from "./ws_http.ts";
-import { Socket, webSocketOutlet } from "./ws_outlet.ts";
+import { Socket } from "./ws_outlet.ts";
 
 const log = getLogger(["mist", "ws"]);
 
@@ -40,7 +40,7 @@ const DEFAULT_PORTS: Record<string, number> = { ws: 8888, wss: 8889 };
  * sizes, so that a busy publisher reads in large chunks and an idle
  * subscriber holds little (the parser copies what it keeps out of it).
  */
-const MIN_READ_BYTES = 1024;
+const MIN_READ_BYTES = 512;
 const MAX_READ_BYTES = 64 * 1024;
 /** A pause after a failed accept (descriptors exhausted), in milliseconds. */
 const ACCEPT_RETRY_MS = 100;
@@ -88,9 +88,19 @@ function accept(
   tls?: { rebind: ((next: TlsCertificate) => Deno.Listener) | undefined },
 ): Listener {
   const stats = newStats();
-  const serving = new Set<Promise<void>>();
-  /** Connections not upgraded yet: closed with the listener. */
-  const early = new Set<Deno.Conn>();
+  const scope: Scope = { url, server, stats, early: new Set() };
+  // Connections being served: a count and one shared callback, nothing kept
+  // per connection.
+  let serving = 0;
+  let drained: (() => void) | undefined;
+  const settled = () => {
+    if (--serving === 0) drained?.();
+  };
+  const failed = (err: unknown) =>
+    log.debug("{listener}: connection failed: {error}", {
+      listener: url,
+      error: errorText(err),
+    });
   let closed = false;
   /** The listener accepting; a new certificate replaces it. */
   let current = first;
@@ -120,15 +130,8 @@ function accept(
         continue;
       }
       failing = false;
-      const done = serveConn(conn, { url, server, stats, early })
-        .catch((err) =>
-          log.debug("{listener}: connection failed: {error}", {
-            listener: url,
-            error: errorText(err),
-          })
-        )
-        .finally(() => serving.delete(done));
-      serving.add(done);
+      serving++;
+      serveConn(conn, scope).catch(failed).then(settled);
     }
   };
   run(first);
@@ -139,7 +142,7 @@ function accept(
     close() {
       closed = true;
       closeQuietly(current);
-      for (const conn of early) closeQuietly(conn);
+      for (const conn of scope.early) closeQuietly(conn);
     },
     ...(tls === undefined ? {} : {
       async renewCertificate(next: TlsCertificate): Promise<boolean> {
@@ -158,7 +161,7 @@ function accept(
     }),
     finished: (async () => {
       while (loops.size > 0) await Promise.all(loops);
-      while (serving.size > 0) await Promise.all(serving);
+      if (serving > 0) await new Promise<void>((resolve) => drained = resolve);
     })(),
   };
 }
@@ -168,16 +171,19 @@ interface Scope {
   url: string;
   server: ServerPort;
   stats: ListenerStats;
+  /** Connections not upgraded yet: closed with the listener. */
   early: Set<Deno.Conn>;
 }
 
+/**
+ * Reads the request head and answers it; an upgraded connection is then
+ * served by {@linkcode serveSocket}, returned rather than awaited so that
+ * nothing of the head (its text, headers, URL, the deadline) outlives the
+ * upgrade in this function's frame.
+ */
 async function serveConn(conn: Deno.Conn, scope: Scope): Promise<void> {
   const remote = conn.remoteAddr as Deno.NetAddr;
-  const info: ConnectionInfo = {
-    listener: scope.url,
-    remote: `${remote.hostname}:${remote.port}`,
-    stats: scope.stats,
-  };
+  const peer = `${remote.hostname}:${remote.port}`;
   // One deadline for the TLS handshake, the request head and the upgrade.
   scope.early.add(conn);
   const timeoutMs = scope.server.settings.requestTimeoutMs;
@@ -195,14 +201,20 @@ async function serveConn(conn: Deno.Conn, scope: Scope): Promise<void> {
     closeQuietly(conn);
     log.debug("{listener}: request from {remote} failed: {error}", {
       listener: scope.url,
-      remote: info.remote,
+      remote: peer,
       error: errorText(err),
     });
   } finally {
     clearTimeout(deadline);
     scope.early.delete(conn);
   }
-  if (upgrade !== undefined) await serveSocket(conn, upgrade, scope, info);
+  if (upgrade === undefined) return;
+  const info: ConnectionInfo = {
+    listener: scope.url,
+    remote: peer,
+    stats: scope.stats,
+  };
+  return serveSocket(conn, upgrade, scope, info);
 }
 
 /** Serves the protocol on an upgraded connection until either side ends it. */
@@ -220,9 +232,9 @@ async function serveSocket(
     // Harmless: the options are an optimisation.
   }
   const { limits } = scope.server.settings;
-  const socket = new Socket(conn);
+  const socket = new Socket(conn, upgrade.lines, limits.maxMessageBytes);
   const connection = scope.server.open(
-    webSocketOutlet(socket, upgrade.lines, limits.maxMessageBytes),
+    socket,
     info,
     upgrade.principal === undefined ? {} : { principal: upgrade.principal },
   );
@@ -230,7 +242,7 @@ async function serveSocket(
   const parser = new FrameParser(
     limits.maxMessageBytes + (upgrade.lines ? 1 : 0),
   );
-  let buffer = new Uint8Array(2 * MIN_READ_BYTES);
+  let buffer = new Uint8Array(MIN_READ_BYTES);
   let chunk = upgrade.rest;
   try {
     while (!connection.isClosed) {
@@ -240,6 +252,7 @@ async function serveSocket(
       ) {
         break;
       }
+      chunk = NOTHING; // not kept by an idle connection
       const n = await conn.read(buffer);
       if (n === null) break;
       info.stats.bytesReceived += n;
@@ -281,14 +294,15 @@ async function feed(
     let wait: void | Promise<void> = undefined;
     switch (event.kind) {
       case "text":
+        // The bytes, as TCP hands them over: a canonical publish is forwarded
+        // as it came, without being decoded.
         if (!lines) {
-          wait = connection.receive(event.text);
+          wait = connection.receive(event.bytes);
           break;
         }
-        for (const line of splitLines(event.text)) {
-          const next = connection.receive(line);
-          if (next !== undefined) await next;
-          if (connection.isClosed) return false;
+        {
+          const done = receiveLines(event.bytes, connection);
+          if (done === false || (done !== true && !await done)) return false;
         }
         break;
       case "binary":
@@ -311,6 +325,41 @@ async function feed(
     }
     if (wait !== undefined) await wait;
     if (connection.isClosed) return false;
+  }
+  return true;
+}
+
+const NOTHING = new Uint8Array(0);
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Line mode: hands each line of a text message to the connection (a `\r\n`
+ * ending is accepted; blank lines are skipped), synchronously until the
+ * connection asks to wait.
+ *
+ * @returns false once the connection is closed; a promise of that when it
+ *   had to wait
+ */
+function receiveLines(
+  bytes: Uint8Array,
+  connection: Connection,
+  start = 0,
+): boolean | Promise<boolean> {
+  while (start < bytes.length) {
+    let end = bytes.indexOf(LF, start);
+    if (end < 0) end = bytes.length;
+    const stop = end > start && bytes[end - 1] === CR ? end - 1 : end;
+    if (stop > start) {
+      const wait = connection.receive(bytes.subarray(start, stop));
+      if (wait !== undefined) {
+        return wait.then(() =>
+          !connection.isClosed && receiveLines(bytes, connection, end + 1)
+        );
+      }
+      if (connection.isClosed) return false;
+    }
+    start = end + 1;
   }
   return true;
 }

@@ -25,20 +25,39 @@ const CLOSE_GRACE_MS = 1000;
 
 type Write = (bytes: Uint8Array) => Promise<void>;
 
+/** Bytes gathered into one write, at most (a frame larger is written alone). */
+const WRITE_BYTES = 64 * 1024;
+
 /**
- * The writing side of an upgraded connection: one write at a time (a pong
- * never lands inside a batch of frames), then one close frame.
+ * The writing side of an upgraded connection, and its outlet: one write at a
+ * time (a pong never lands inside a batch of frames), then one close frame.
+ *
+ * A flush that fits one write and finds the socket idle is taken at once (so
+ * the outbox may queue more while it is written, as a socket buffer would);
+ * otherwise the flush waits for the socket to take it. At most one write of
+ * at most {@linkcode WRITE_BYTES} is in flight beyond the outbound queue.
+ *
+ * One object per connection, its methods on the prototype: an idle
+ * connection holds one closure here (`#settled`) and no promise.
  */
-export class Socket {
+export class Socket implements Outlet {
   readonly #conn: Deno.Conn;
-  readonly #write: Write;
-  #tail: Promise<void> = Promise.resolve();
+  readonly #lines: boolean;
+  /** In line mode, the largest text frame's payload. */
+  readonly #max: number;
+  #tail: Promise<void> = DONE;
   #pending = 0;
   #ending = false;
 
-  constructor(conn: Deno.Conn) {
+  /**
+   * @param conn the upgraded connection
+   * @param lines whether it speaks line mode
+   * @param max the largest message, in bytes
+   */
+  constructor(conn: Deno.Conn, lines: boolean, max: number) {
     this.#conn = conn;
-    this.#write = (bytes) => writeAll(conn, bytes);
+    this.#lines = lines;
+    this.#max = max;
   }
 
   /** Whether nothing is being written. */
@@ -54,27 +73,27 @@ export class Socket {
 
   /** Writes bytes after what is being written. */
   send(bytes: Uint8Array): Promise<void> {
-    if (this.#pending === 0) return this.#track(this.#write(bytes));
-    return this.run((write) => write(bytes));
+    if (this.#pending === 0) return this.#track(writeAll(this.#conn, bytes));
+    return this.#run((write) => write(bytes));
   }
 
   /** Runs a job that writes through `write`, after what is being written. */
-  run(job: (write: Write) => Promise<void>): Promise<void> {
+  #run(job: (write: Write) => Promise<void>): Promise<void> {
+    const write: Write = (bytes) => writeAll(this.#conn, bytes);
     return this.#track(
-      this.#pending === 0
-        ? job(this.#write)
-        : this.#tail.then(() => job(this.#write)),
+      this.#pending === 0 ? job(write) : this.#tail.then(() => job(write)),
     );
   }
 
   #track(written: Promise<void>): Promise<void> {
     this.#pending++;
-    this.#tail = written.then(this.#settle, this.#settle);
+    this.#tail = written.then(this.#settled, this.#settled);
     return written;
   }
 
-  readonly #settle = () => {
-    this.#pending--;
+  /** A write ended: an idle socket keeps no promise of its last one. */
+  readonly #settled = () => {
+    if (--this.#pending === 0) this.#tail = DONE;
   };
 
   /** Sends a close frame (once), then closes the socket. */
@@ -87,95 +106,98 @@ export class Socket {
       closeQuietly(this.#conn);
     });
   }
+
+  /** The outlet's write: a flush of frames. */
+  write(frames: readonly Frame[]): void | Promise<void> {
+    const idle = this.#pending === 0;
+    let bytes = 0;
+    for (const frame of frames) bytes += frame.size;
+    const lines = this.#lines;
+    const written = !lines && frames.length === 1
+      ? this.send(frames[0]!.webSocket(textFrameOf))
+      : this.#run((write) =>
+        lines
+          ? writeLines(write, frames, this.#max)
+          : writeFrames(write, frames)
+      );
+    if (!idle || bytes > WRITE_BYTES) return written;
+    // Taken: a failure closes the socket, which ends the read loop.
+    written.catch(() => this.abort());
+  }
+
+  /** The outlet's close: the server ends the connection. */
+  close(): void {
+    this.end(CLOSE_GOING_AWAY, "closing");
+  }
 }
 
-/** Bytes gathered into one write, at most (a frame larger is written alone). */
-const WRITE_BYTES = 64 * 1024;
+const DONE = Promise.resolve();
 
-/**
- * The outlet: a flush that fits one write and finds the socket idle is taken
- * at once (so the outbox may queue more while it is written, as a socket
- * buffer would); otherwise the flush waits for the socket to take it. At most
- * one write of at most {@linkcode WRITE_BYTES} is in flight beyond the
- * outbound queue.
- */
-export function webSocketOutlet(
-  socket: Socket,
-  lines: boolean,
-  max: number,
-): Outlet {
-  return {
-    write(frames: readonly Frame[]): void | Promise<void> {
-      const idle = socket.idle;
-      let bytes = 0;
-      for (const frame of frames) bytes += frame.size;
-      const written = !lines && frames.length === 1
-        ? socket.send(frames[0]!.webSocket(textFrameOf))
-        : socket.run((write) =>
-          lines ? writeLines(write, frames, max) : writeFrames(write, frames)
-        );
-      if (!idle || bytes > WRITE_BYTES) return written;
-      // Taken: a failure closes the socket, which ends the read loop.
-      written.catch(() => socket.abort());
-    },
-    close() {
-      socket.end(CLOSE_GOING_AWAY, "closing");
-    },
-  };
-}
-
-/** Plain mode: each frame's shared bytes, gathered into bounded writes. */
+/** Plain mode: each frame's shared bytes, joined into writes of at most {@linkcode WRITE_BYTES}. */
 async function writeFrames(
   write: Write,
   frames: readonly Frame[],
 ): Promise<void> {
-  const batch = new Batch(write);
-  for (const frame of frames) await batch.add(frame.webSocket(textFrameOf));
-  await batch.flush();
+  let i = 0;
+  while (i < frames.length) {
+    const first = frames[i]!.webSocket(textFrameOf);
+    let size = first.length;
+    let end = i + 1;
+    for (; end < frames.length; end++) {
+      const next = frames[end]!.webSocket(textFrameOf).length;
+      if (size + next > WRITE_BYTES) break;
+      size += next;
+    }
+    if (end === i + 1) {
+      await write(first);
+      i = end;
+      continue;
+    }
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (; i < end; i++) {
+      const bytes = frames[i]!.webSocket(textFrameOf);
+      out.set(bytes, at);
+      at += bytes.length;
+    }
+    await write(out);
+  }
 }
 
-/** Line mode: the frames' lines packed into as few text frames as the maximum allows. */
+/**
+ * Line mode: the frames' lines packed into as few text frames as the maximum
+ * allows, headers and lines copied straight into one buffer per write of at
+ * most {@linkcode WRITE_BYTES} (a larger text frame is written alone).
+ */
 async function writeLines(
   write: Write,
   frames: readonly Frame[],
   max: number,
 ): Promise<void> {
-  const batch = new Batch(write);
-  let start = 0;
-  for (const [end, bytes] of lineGroups(frames, max)) {
-    const header = new Uint8Array(headerLength(bytes));
-    writeHeader(header, OP_TEXT, bytes);
-    await batch.add(header);
-    for (let i = start; i < end; i++) await batch.add(frames[i]!.line);
-    start = end;
-  }
-  await batch.flush();
-}
-
-/** Gathers pieces into one buffer of at most {@linkcode WRITE_BYTES}, written when full. */
-class Batch {
-  readonly #write: Write;
-  #pieces: Uint8Array[] = [];
-  #bytes = 0;
-
-  constructor(write: Write) {
-    this.#write = write;
-  }
-
-  async add(piece: Uint8Array): Promise<void> {
-    if (this.#bytes + piece.length > WRITE_BYTES) await this.flush();
-    this.#pieces.push(piece);
-    this.#bytes += piece.length;
-  }
-
-  flush(): Promise<void> {
-    const pieces = this.#pieces;
-    if (pieces.length === 0) return Promise.resolve();
-    this.#pieces = [];
-    this.#bytes = 0;
-    return this.#write(
-      pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces),
-    );
+  const groups = [...lineGroups(frames, max)];
+  let line = 0;
+  let g = 0;
+  while (g < groups.length) {
+    let size = 0;
+    let last = g;
+    for (; last < groups.length; last++) {
+      const bytes = groups[last]![1];
+      const n = headerLength(bytes) + bytes;
+      if (size > 0 && size + n > WRITE_BYTES) break;
+      size += n;
+    }
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (; g < last; g++) {
+      const [end, bytes] = groups[g]!;
+      at += writeHeader(out.subarray(at), OP_TEXT, bytes);
+      for (; line < end; line++) {
+        const bytes = frames[line]!.line;
+        out.set(bytes, at);
+        at += bytes.length;
+      }
+    }
+    await write(out);
   }
 }
 

@@ -441,3 +441,72 @@ Deno.test({
     assert.equal(n, null);
   },
 });
+
+Deno.test("line mode: canonical publishes are forwarded as sent, and invalid UTF-8 outside data closes with 1007 before any line of its frame", async () => {
+  await using server = await allServer();
+  const url = addressOf(server, "ws");
+  await using subscriber = await WsClient.connect(url);
+  await subscriber.request({ command: "subscribe", tags: ["a"], id: 1 });
+  using conn = await Deno.connect(hostPort(url));
+  const raw = await RawWebSocket.handshake(conn, "/subscribe/websocket", {
+    "sec-websocket-protocol": "mist.lines",
+  });
+  const lines = [
+    '{"command":"publish","tags":["a"],"data":"é 1"}',
+    '{"command":"publish","tags":["a"],"data":"2"}',
+  ];
+  await raw.sendText(lines.join("\n") + "\r\n\n");
+  for (const line of lines) {
+    assert.deepEqual(await subscriber.next(), JSON.parse(line));
+  }
+  // A frame whose second line has a byte that is not UTF-8 in a tag: the
+  // whole frame is refused, its first (valid) line included.
+  const bad = concatBytes(
+    encoder.encode('{"command":"publish","tags":["a"],"data":"lost"}\n'),
+    encoder.encode('{"command":"publish","tags":["a'),
+    new Uint8Array([0xff]),
+    encoder.encode('"],"data":"x"}\n'),
+  );
+  assert.equal(await closeCodeAfterLines(url, bad), 1007);
+  await using other = await WsClient.connect(url);
+  await other.send({ command: "publish", tags: ["a"], data: "after" });
+  assert.deepEqual(await subscriber.next(), {
+    command: "publish",
+    tags: ["a"],
+    data: "after",
+  });
+});
+
+function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  return new Uint8Array(parts.flatMap((p) => [...p]));
+}
+
+/** The close code the server sends after one masked text frame in line mode. */
+async function closeCodeAfterLines(url: string, payload: Uint8Array) {
+  using conn = await Deno.connect(hostPort(url));
+  await RawWebSocket.handshake(conn, "/subscribe/websocket", {
+    "sec-websocket-protocol": "mist.lines",
+  });
+  const mask = [1, 2, 3, 4];
+  const header = payload.length < 126
+    ? [0x81, 0x80 | payload.length]
+    : [0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff];
+  await writeAll(
+    conn,
+    new Uint8Array([
+      ...header,
+      ...mask,
+      ...payload.map((b, i) => b ^ mask[i % 4]!),
+    ]),
+  );
+  const received: number[] = [];
+  const buffer = new Uint8Array(4096);
+  while (true) {
+    const n = await conn.read(buffer).catch(() => null);
+    if (n === null) break;
+    received.push(...buffer.subarray(0, n));
+  }
+  const at = received.lastIndexOf(0x88);
+  assert.ok(at >= 0, "a close frame");
+  return (received[at + 2]! << 8) | received[at + 3]!;
+}
