@@ -23,7 +23,7 @@ const log = getLogger(["mist", "tcp"]);
  * in a row that used less than a quarter of it.
  */
 export const READ_BUFFER = Object.freeze({
-  smallest: 512,
+  smallest: 256,
   largest: 64 * 1024,
   shrinkAfter: 16,
 });
