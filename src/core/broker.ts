@@ -8,7 +8,16 @@
 
 import { MistError } from "../protocol/errors.ts";
 import { deliveryFrame, type Frame } from "../protocol/codec.ts";
-import { SetTrie, tagSet, type TrieNode } from "./set_trie.ts";
+import {
+  SetTrie,
+  smallAdd,
+  smallDelete,
+  smallHas,
+  type SmallSet,
+  smallSize,
+  tagSet,
+  type TrieNode,
+} from "./set_trie.ts";
 
 /** Whatever receives deliveries: a connection, in the server. */
 export interface Subscriber {
@@ -22,7 +31,8 @@ export interface Subscriber {
 class Member<S> {
   /** The last publish delivered to this member: "once per connection". */
   seq = 0;
-  readonly nodes = new Set<TrieNode<Member<S>>>();
+  /** Its subscriptions' nodes: one, most often. */
+  nodes: SmallSet<TrieNode<Member<S>>> | undefined;
   constructor(readonly subscriber: S) {}
 }
 
@@ -88,14 +98,14 @@ export class Broker<S extends Subscriber = Subscriber> {
       if (max < 1) throw new MistError("too_many_subscriptions");
       member = new Member(subscriber);
       this.#members.set(subscriber, member);
-    } else if (member.nodes.size >= max) {
+    } else if (smallSize(member.nodes) >= max) {
       const node = this.#trie.find(set);
-      if (node !== undefined && member.nodes.has(node)) return false;
+      if (node !== undefined && smallHas(member.nodes, node)) return false;
       throw new MistError("too_many_subscriptions");
     }
     const node = this.#trie.add(set, member);
-    if (member.nodes.has(node)) return false;
-    member.nodes.add(node);
+    if (smallHas(member.nodes, node)) return false;
+    member.nodes = smallAdd(member.nodes, node);
     this.#subscriptions++;
     return true;
   }
@@ -111,7 +121,7 @@ export class Broker<S extends Subscriber = Subscriber> {
     const member = this.#members.get(subscriber);
     if (member === undefined) return false;
     const node = this.#trie.find(tagSet(tags));
-    if (node === undefined || !member.nodes.has(node)) return false;
+    if (node === undefined || !smallHas(member.nodes, node)) return false;
     this.#drop(member, node);
     return true;
   }
@@ -127,7 +137,7 @@ export class Broker<S extends Subscriber = Subscriber> {
     const member = this.#members.get(subscriber);
     if (member === undefined) return 0;
     let removed = 0;
-    for (const node of [...member.nodes]) {
+    for (const node of [...member.nodes ?? []]) {
       if (!keep(node.tags)) {
         this.#drop(member, node);
         removed++;
@@ -147,10 +157,10 @@ export class Broker<S extends Subscriber = Subscriber> {
   }
 
   #drop(member: Member<S>, node: TrieNode<Member<S>>): void {
-    member.nodes.delete(node);
+    smallDelete(member.nodes, node);
     this.#trie.delete(node, member);
     this.#subscriptions--;
-    if (member.nodes.size === 0) this.#members.delete(member.subscriber);
+    if (smallSize(member.nodes) === 0) this.#members.delete(member.subscriber);
   }
 
   /**
@@ -162,7 +172,9 @@ export class Broker<S extends Subscriber = Subscriber> {
   subscriptions(subscriber: S): string[][] {
     const member = this.#members.get(subscriber);
     if (member === undefined) return [];
-    return [...member.nodes].map((node) => node.tags).sort(compareTagLists);
+    return [...member.nodes ?? []].map((node) => node.tags).sort(
+      compareTagLists,
+    );
   }
 
   /**
@@ -173,7 +185,7 @@ export class Broker<S extends Subscriber = Subscriber> {
   tags(): string[] {
     const tags = new Set<string>();
     for (const member of this.#members.values()) {
-      for (const node of member.nodes) {
+      for (const node of member.nodes ?? []) {
         for (const tag of node.tags) tags.add(tag);
       }
     }
@@ -187,7 +199,7 @@ export class Broker<S extends Subscriber = Subscriber> {
    * @returns how many it holds
    */
   count(subscriber: S): number {
-    return this.#members.get(subscriber)?.nodes.size ?? 0;
+    return smallSize(this.#members.get(subscriber)?.nodes);
   }
 
   /**

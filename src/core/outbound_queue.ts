@@ -11,6 +11,22 @@ export interface Sized {
 }
 
 /**
+ * Checks a queue capacity, for a holder that makes its queue later.
+ *
+ * @param capacity the capacity in bytes
+ * @returns the capacity
+ * @throws {RangeError} when it is not a positive integer
+ */
+export function checkCapacity(capacity: number): number {
+  if (!Number.isSafeInteger(capacity) || capacity < 1) {
+    throw new RangeError(
+      `capacity must be a positive integer, got ${capacity}`,
+    );
+  }
+  return capacity;
+}
+
+/**
  * A FIFO of frames bounded in bytes, with a drop-newest overflow policy.
  *
  * Bytes stay counted from {@linkcode OutboundQueue.offer} until the writer
@@ -46,12 +62,7 @@ export class OutboundQueue<F extends Sized> {
    * @throws {RangeError} when it is not a positive integer
    */
   constructor(capacity: number) {
-    if (!Number.isSafeInteger(capacity) || capacity < 1) {
-      throw new RangeError(
-        `capacity must be a positive integer, got ${capacity}`,
-      );
-    }
-    this.capacity = capacity;
+    this.capacity = checkCapacity(capacity);
   }
 
   /** Bytes queued or being written. */

@@ -108,3 +108,37 @@ Deno.test("SetTrie agrees with a brute-force subset test on random workloads", (
   }
   assert.ok(checked >= 10_000, `only ${checked} cases checked`);
 });
+
+Deno.test("SetTrie keeps members in order as a node's small set grows into a Set and shrinks", () => {
+  const trie = new SetTrie<string>();
+  const members = Array.from({ length: 20 }, (_, i) => `m${i}`);
+  let node;
+  for (const m of members) node = trie.add(["a"], m);
+  trie.add(["a"], "m3"); // again: still one
+  for (const m of ["m0", "m5", "m19"]) {
+    assert.equal(trie.delete(node!, m), true);
+  }
+  assert.equal(trie.delete(node!, "m5"), false);
+  const seen: string[] = [];
+  trie.match(["a", "b"], (m) => seen.push(m));
+  assert.deepEqual(
+    seen,
+    members.filter((m) => !["m0", "m5", "m19"].includes(m)),
+  );
+  for (const m of seen) trie.delete(node!, m);
+  assert.equal(trie.nodeCount, 0);
+});
+
+Deno.test("SetTrie: a small node deletes in order and prunes when empty", () => {
+  const trie = new SetTrie<string>();
+  const node = trie.add(["x", "y"], "p");
+  trie.add(["x", "y"], "q");
+  trie.add(["x", "y"], "r");
+  assert.equal(trie.delete(node, "q"), true);
+  const seen: string[] = [];
+  trie.match(["x", "y"], (m) => seen.push(m));
+  assert.deepEqual(seen, ["p", "r"]);
+  trie.delete(node, "p");
+  trie.delete(node, "r");
+  assert.equal(trie.nodeCount, 0);
+});

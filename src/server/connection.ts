@@ -94,7 +94,8 @@ export class Connection {
   /** Whether TRACE is on, read once: asking LogTape per command costs 4 %. */
   readonly #trace = log.isEnabledFor("trace");
   #isClosed = false;
-  readonly #closed = Promise.withResolvers<void>();
+  /** Made when someone first waits for the close: most connections have no one. */
+  #closed: PromiseWithResolvers<void> | undefined;
 
   /**
    * Opens a connection; listeners get one from `ServerPort.open`.
@@ -142,6 +143,8 @@ export class Connection {
 
   /** Resolves once the connection has closed. */
   get closed(): Promise<void> {
+    if (this.#isClosed) return Promise.resolve();
+    this.#closed ??= Promise.withResolvers();
     return this.#closed.promise;
   }
 
@@ -411,6 +414,6 @@ export class Connection {
         id: this.id,
       });
     }
-    this.#closed.resolve();
+    this.#closed?.resolve();
   }
 }

@@ -8,7 +8,7 @@
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { settlesWithin } from "../_util/deadline.ts";
 import { limitedLog } from "../_util/rate_limit.ts";
-import { OutboundQueue } from "../core/outbound_queue.ts";
+import { checkCapacity, OutboundQueue } from "../core/outbound_queue.ts";
 import { encode, type Frame } from "../protocol/codec.ts";
 import type { ListenerStats, Outlet } from "./transport.ts";
 
@@ -37,7 +37,12 @@ export interface OutboxOptions {
  */
 export class Outbox {
   readonly #outlet: Outlet;
-  readonly #queue: OutboundQueue<Frame>;
+  readonly #capacity: number;
+  /**
+   * Made with the first frame: an idle subscriber that never receives one
+   * (the most common connection of all) does not pay for it.
+   */
+  #queue: OutboundQueue<Frame> | undefined;
   readonly #failed: (error: unknown) => void;
   readonly #stats: ListenerStats;
   /** Flushes written, to time one in {@linkcode TIMED_FLUSH_EVERY}. */
@@ -53,19 +58,19 @@ export class Outbox {
    */
   constructor(outlet: Outlet, options: OutboxOptions) {
     this.#outlet = outlet;
-    this.#queue = new OutboundQueue(options.capacity);
+    this.#capacity = checkCapacity(options.capacity);
     this.#failed = options.failed;
     this.#stats = options.stats;
   }
 
   /** Bytes queued or being written now. */
   get bytes(): number {
-    return this.#queue.bytes;
+    return this.#queue?.bytes ?? 0;
   }
 
   /** The most bytes the queue ever held. */
   get peak(): number {
-    return this.#queue.peak;
+    return this.#queue?.peak ?? 0;
   }
 
   /**
@@ -75,7 +80,7 @@ export class Outbox {
    * @returns whether it was queued (else it was dropped and counted)
    */
   offer(frame: Frame): boolean {
-    const queued = this.#queue.offer(frame);
+    const queued = this.#queued().offer(frame);
     this.#schedule();
     return queued;
   }
@@ -86,7 +91,7 @@ export class Outbox {
    * @param frame the frame
    */
   force(frame: Frame): void {
-    this.#queue.force(frame);
+    this.#queued().force(frame);
     this.#schedule();
   }
 
@@ -97,9 +102,15 @@ export class Outbox {
    * @returns the promise, or nothing
    */
   writable(): void | Promise<void> {
-    if (!this.#queue.full || this.#closed) return;
+    if (this.#queue === undefined || !this.#queue.full || this.#closed) {
+      return;
+    }
     this.#writable ??= Promise.withResolvers();
     return this.#writable.promise;
+  }
+
+  #queued(): OutboundQueue<Frame> {
+    return this.#queue ??= new OutboundQueue(this.#capacity);
   }
 
   #schedule(): void {
@@ -109,11 +120,12 @@ export class Outbox {
   }
 
   async #flush(): Promise<void> {
+    const queue = this.#queued();
     try {
       while (!this.#closed) {
-        const dropped = this.#queue.takeDropped();
+        const dropped = queue.takeDropped();
         if (dropped > 0) {
-          this.#queue.force(encode({ command: "dropped", data: `${dropped}` }));
+          queue.force(encode({ command: "dropped", data: `${dropped}` }));
           limitedLog(
             log,
             "info",
@@ -122,25 +134,25 @@ export class Outbox {
             { dropped },
           );
         }
-        if (!this.#queue.pending) break;
+        if (!queue.pending) break;
         // Reading the clock for every write would cost a fan-out of 100 a
         // sixth of its time: one write in 16 is timed.
         const started = (this.#flushes++ & TIMED_FLUSH_MASK) === 0
           ? performance.now()
           : -1;
-        const frames = this.#queue.take();
+        const frames = queue.take();
         let bytes = 0;
         for (const frame of frames) bytes += frame.size;
         const written = this.#outlet.write(frames);
         if (written !== undefined) await written;
-        this.#queue.release(bytes);
+        queue.release(bytes);
         this.#stats.bytesSent += bytes;
         if (started >= 0) {
           this.#stats.flushSeconds.observe(
             (performance.now() - started) / 1000,
           );
         }
-        if (this.#writable !== undefined && !this.#queue.full) {
+        if (this.#writable !== undefined && !queue.full) {
           this.#writable.resolve();
           this.#writable = undefined;
         }
@@ -161,7 +173,7 @@ export class Outbox {
    * @returns whether the queue was emptied in time
    */
   async drain(timeoutMs: number): Promise<boolean> {
-    if (!this.#flushing || this.#closed) return !this.#queue.pending;
+    if (!this.#flushing || this.#closed) return !this.#queue?.pending;
     this.#idle ??= Promise.withResolvers();
     await settlesWithin(this.#idle.promise, timeoutMs);
     return !this.#flushing;
