@@ -94,7 +94,8 @@ an environment variable MIST_<KEY>: see below):
                             e.g. https://app.example.com, or * for any (repeatable)
 
 Sizes are bytes, or a number with KiB, MiB, GiB, KB, MB or GB.
-The server stops cleanly on SIGINT or SIGTERM; a second one exits at once.
+The server stops cleanly on SIGINT or SIGTERM; a second one (half a second or
+more later) exits at once.
 SIGHUP reads the configuration again and applies the log level and format,
 the limits and queue size of new connections and shutdown-timeout; it logs
 which other changed keys need a restart.
@@ -191,6 +192,12 @@ function help(args: readonly string[]): number {
 
 /** The exit code of a forced exit on a second signal: 128 + its number. */
 const FORCED_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+/**
+ * A repeat sooner than this after the first signal is the same one, delivered
+ * twice: Ctrl-C signals the whole process group, and `deno task` forwards it
+ * to the server too.
+ */
+const REPEAT_MS = 500;
 
 async function runServer(
   config: Config,
@@ -200,12 +207,14 @@ async function runServer(
   // Signals first: one that arrives while listeners start still stops cleanly.
   const stop = Promise.withResolvers<void>();
   let stopping = false;
+  let stoppedAt = 0;
   let reloader: Reloader | undefined;
   const handlers: [Deno.Signal, () => void][] = [
     ...(["SIGINT", "SIGTERM"] as const).map((
       signal,
     ): [Deno.Signal, () => void] => [signal, () => {
       if (stopping) {
+        if (performance.now() - stoppedAt < REPEAT_MS) return;
         log.warn(
           "{signal} received again, exiting now with code {code} without waiting for the drain",
           { signal, code: FORCED_EXIT[signal] },
@@ -213,6 +222,7 @@ async function runServer(
         Deno.exit(FORCED_EXIT[signal]);
       }
       stopping = true;
+      stoppedAt = performance.now();
       log.info("{signal} received, shutting down", { signal });
       stop.resolve();
     }]),
