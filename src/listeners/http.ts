@@ -33,6 +33,7 @@ import { AcceptFailures } from "./accept_failures.ts";
 import { requestedSubscriptions, serveEvents } from "./sse.ts";
 import {
   checkOrigin,
+  commonRoute,
   failure,
   json,
   methodNotAllowed,
@@ -65,16 +66,12 @@ export function listenHttp(
   url: URL,
   server: ServerPort,
 ): Promise<Listener> {
-  return Promise.resolve(startHttp(url, server, true));
+  return Promise.resolve(startHttp(url, server));
 }
 
-function startHttp(
-  url: URL,
-  server: ServerPort,
-  api: boolean,
-): Listener {
+function startHttp(url: URL, server: ServerPort): Listener {
   const scheme = url.protocol.slice(0, -1);
-  const secure = scheme === "https" || scheme === "wss";
+  const secure = scheme === "https";
   /** The certificate new connections get; a new one replaces it. */
   let tls = server.settings.tls;
   if (secure && tls === undefined) {
@@ -94,7 +91,6 @@ function startHttp(
     const remote = info.remoteAddr as Deno.NetAddr;
     return respond(request, {
       server,
-      api,
       info: {
         listener: bound,
         remote: `${remote.hostname}:${remote.port}`,
@@ -188,7 +184,6 @@ function startHttp(
 /** What one request is answered with: the server, and where it came from. */
 interface Scope {
   server: ServerPort;
-  api: boolean;
   info: ConnectionInfo;
 }
 
@@ -236,40 +231,13 @@ async function respond(request: Request, r: Scope): Promise<Response> {
       return json(400, { error: `bad WebSocket upgrade: ${err.message}` });
     }
   }
-  const routed = await common(request, url, r) ??
-    (r.api ? await api(request, url, r) : undefined);
+  const routed = await commonRoute(request.method, path, r.server) ??
+    await api(request, url, r);
   if (routed === undefined) return json(404, { error: "not found" });
   return head ? withoutBody(routed) : routed;
 }
 
-/** The routes of every HTTP listener, `ws://` included; `undefined` for others. */
-async function common(
-  request: Request,
-  url: URL,
-  r: Scope,
-): Promise<Response | undefined> {
-  const get = request.method === "GET" || request.method === "HEAD";
-  switch (url.pathname) {
-    case "/ping":
-      if (!get) return methodNotAllowed("GET, HEAD");
-      return new Response("pong\n", {
-        headers: { "content-type": "text/plain; charset=utf-8" },
-      });
-    case "/health/live":
-    case "/health/ready":
-    case "/health": {
-      if (!get) return methodNotAllowed("GET, HEAD");
-      const check = url.pathname === "/health/live" ? "live" : "ready";
-      const health = await r.server.health(check);
-      return json(health.ok ? 200 : 503, health, {
-        "cache-control": "no-store",
-      });
-    }
-  }
-  return undefined;
-}
-
-/** The routes of `http://` and `https://` only; `undefined` for others. */
+/** The routes of `http://` and `https://` beyond the common ones; `undefined` for others. */
 async function api(
   request: Request,
   url: URL,

@@ -11,7 +11,7 @@ import { errorText } from "../_util/text.ts";
 import type { Principal } from "../core/principal.ts";
 import { errorReply } from "../protocol/codec.ts";
 import { type ErrorContext, MistError } from "../protocol/errors.ts";
-import type { ListenerSettings } from "../server/port.ts";
+import type { ListenerSettings, ServerPort } from "../server/port.ts";
 import {
   ORIGIN_REFUSED,
   type OriginVerdict,
@@ -269,4 +269,40 @@ export function checkOrigin(
     }
   }
   return verdict;
+}
+
+/**
+ * The routes every HTTP-speaking listener serves, `ws://` included
+ * (docs/protocol.md §8): `/ping` and the health checks, for `GET` and `HEAD`.
+ *
+ * @param method the request's method
+ * @param path the request's path
+ * @param server the server's side, for its health
+ * @returns the response, or `undefined` for another path
+ */
+export async function commonRoute(
+  method: string,
+  path: string,
+  server: Pick<ServerPort, "health">,
+): Promise<Response | undefined> {
+  const get = method === "GET" || method === "HEAD";
+  switch (path) {
+    case "/ping":
+      if (!get) return methodNotAllowed("GET, HEAD");
+      return new Response("pong\n", {
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      });
+    case "/health/live":
+    case "/health/ready":
+    case "/health": {
+      if (!get) return methodNotAllowed("GET, HEAD");
+      const health = await server.health(
+        path === "/health/live" ? "live" : "ready",
+      );
+      return json(health.ok ? 200 : 503, health, {
+        "cache-control": "no-store",
+      });
+    }
+  }
+  return undefined;
 }

@@ -13,6 +13,7 @@ import type { Principal } from "../core/principal.ts";
 import type { ServerPort } from "../server/port.ts";
 import {
   checkOrigin,
+  commonRoute,
   failure,
   json,
   methodNotAllowed,
@@ -153,7 +154,6 @@ export async function upgradeOrRespond(
   const wantsUpgrade = headers.get("upgrade")?.toLowerCase() === "websocket";
   const get = method === "GET" || method === "HEAD";
   const path = url.pathname;
-  let response: Response;
   if (path === "/subscribe/websocket" || (path === "/" && wantsUpgrade)) {
     if (!get) return await respond(conn, methodNotAllowed("GET, HEAD"));
     // The origin policy (§9) before anything else a browser could learn from.
@@ -196,28 +196,8 @@ export async function upgradeOrRespond(
     );
     return { principal, lines, rest: head.rest };
   }
-  switch (path) {
-    case "/ping":
-      if (!get) return await respond(conn, methodNotAllowed("GET, HEAD"));
-      response = new Response("pong\n", {
-        headers: { "content-type": "text/plain; charset=utf-8" },
-      });
-      break;
-    case "/health/live":
-    case "/health/ready":
-    case "/health": {
-      if (!get) return await respond(conn, methodNotAllowed("GET, HEAD"));
-      const health = await server.health(
-        path === "/health/live" ? "live" : "ready",
-      );
-      response = json(health.ok ? 200 : 503, health, {
-        "cache-control": "no-store",
-      });
-      break;
-    }
-    default:
-      response = json(404, { error: "not found" });
-  }
+  const response = await commonRoute(method, path, server) ??
+    json(404, { error: "not found" });
   return await respond(conn, response, method === "HEAD");
 }
 
