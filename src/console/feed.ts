@@ -9,6 +9,7 @@
 
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import type { ServerStats } from "../server/metrics.ts";
+import type { ListenerStats } from "../server/transport.ts";
 import type { HealthReport } from "../server/port.ts";
 
 const encoder = new TextEncoder();
@@ -25,6 +26,16 @@ export interface FeedSource {
   health(check?: "live" | "ready"): Promise<HealthReport>;
 }
 
+/** The counters of a listener the page shows. */
+type ListenerCounter =
+  | "connections"
+  | "accepted"
+  | "received"
+  | "delivered"
+  | "dropped"
+  | "bytesReceived"
+  | "bytesSent";
+
 /** One snapshot, as the page receives it (counters only; the page computes rates). */
 export interface ConsoleSnapshot {
   /** When it was taken, in milliseconds since the epoch. */
@@ -32,16 +43,7 @@ export interface ConsoleSnapshot {
   node: string;
   version: string;
   /** Per listener: its bound URL and counters. */
-  listeners: {
-    url: string;
-    connections: number;
-    accepted: number;
-    received: number;
-    delivered: number;
-    dropped: number;
-    bytesReceived: number;
-    bytesSent: number;
-  }[];
+  listeners: ({ url: string } & Pick<ListenerStats, ListenerCounter>)[];
   subscriptions: number;
   queuedBytes: number;
   authFailures: number;
