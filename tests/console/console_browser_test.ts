@@ -8,47 +8,13 @@
  */
 
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "npm:playwright-core@^1.65.1";
+import type { Browser, Page } from "npm:playwright-core@^1.65.1";
 import { MemoryAuthenticator } from "../../src/auth/memory.ts";
 import { addressOf, allServer, eventually, LineClient } from "../_helpers.ts";
-import { requiring } from "../_service.ts";
-
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(
-  (path) => {
-    try {
-      return Deno.statSync(path).isFile;
-    } catch {
-      return false;
-    }
-  },
-);
-const chromiumTest = requiring({
-  name: "browser",
-  missing: CHROMIUM === undefined ? "Chromium is not installed" : undefined,
-  install: "apt-get install chromium",
-});
+import { chromiumTest, launchBrowser } from "../_browser.ts";
 
 const SCREENSHOTS = Deno.env.get("MIST_SCREENSHOTS") ??
   new URL("../../.screenshots/console/", import.meta.url).pathname;
-
-async function launch(): Promise<Browser> {
-  return await chromium.launch({
-    executablePath: CHROMIUM!,
-    headless: true,
-    // Chromium's own outgoing connections (updates, sync, QUIC probes) are
-    // refused on this network: these flags keep it from trying.
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    timeout: 30_000,
-  });
-}
 
 /** Waits until an element's text satisfies a test. */
 async function textOf(
@@ -86,7 +52,7 @@ async function screenshot(tab: Page, name: string): Promise<void> {
 chromiumTest("the web console in headless Chromium", async (t) => {
   let browser: Browser | undefined;
   try {
-    browser = await launch();
+    browser = await launchBrowser();
     const context = await browser.newContext({
       viewport: { width: 1280, height: 900 },
     });

@@ -8,23 +8,8 @@
 
 import assert from "node:assert/strict";
 import { addressOf, allServer, eventually, LineClient } from "../_helpers.ts";
-import { requiring } from "../_service.ts";
-import { type Browser, chromium, type Page } from "npm:playwright-core@^1.65.1";
-
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(
-  (path) => {
-    try {
-      return Deno.statSync(path).isFile;
-    } catch {
-      return false;
-    }
-  },
-);
-const chromiumTest = requiring({
-  name: "browser",
-  missing: CHROMIUM === undefined ? "Chromium is not installed" : undefined,
-  install: "apt-get install chromium",
-});
+import { chromiumTest, launchBrowser } from "../_browser.ts";
+import type { Browser, Page } from "npm:playwright-core@^1.65.1";
 
 /** The page: the original README's example, recording what it receives. */
 function readmePage(wsUrl: string): string {
@@ -100,22 +85,7 @@ function servePages(pages: Record<string, string>) {
 async function withBrowser(test: (browser: Browser) => Promise<void>) {
   let browser: Browser | undefined;
   try {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM!,
-      headless: true,
-      // Chromium's own outgoing connections (updates, sync, QUIC probes)
-      // are refused on this network: these flags keep it from trying.
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-      timeout: 30_000,
-    });
+    browser = await launchBrowser();
     await test(browser);
   } finally {
     await browser?.close();
