@@ -112,3 +112,94 @@ export async function acceptLoop<C extends Deno.Conn>(
     accepted(conn);
   }
 }
+
+/**
+ * Accepts on a listening socket, which a new certificate may replace, and
+ * keeps count of the connections being served: a count, nothing kept per
+ * connection.
+ */
+export class Acceptor<C extends Deno.Conn = Deno.Conn> {
+  readonly #failures: AcceptFailures;
+  readonly #accepted: (conn: C) => Promise<unknown>;
+  readonly #stop = new AbortController();
+  /** The accept loops: the current socket's, and one replaced meanwhile. */
+  readonly #loops = new Set<Promise<void>>();
+  #current: { listener: Deno.Listener<C>; stop: AbortController };
+  #serving = 0;
+  #idle: PromiseWithResolvers<void> | undefined;
+
+  /**
+   * Starts accepting.
+   *
+   * @param listener the bound socket
+   * @param failures the listener's accept failures
+   * @param accepted serves one connection; what it returns settles when done
+   */
+  constructor(
+    listener: Deno.Listener<C>,
+    failures: AcceptFailures,
+    accepted: (conn: C) => Promise<unknown>,
+  ) {
+    this.#failures = failures;
+    this.#accepted = accepted;
+    this.#current = { listener, stop: new AbortController() };
+    this.#run(this.#current);
+  }
+
+  /** Whether {@linkcode Acceptor.close} was called. */
+  get closed(): boolean {
+    return this.#stop.signal.aborted;
+  }
+
+  #run(each: { listener: Deno.Listener<C>; stop: AbortController }): void {
+    const signal = AbortSignal.any([this.#stop.signal, each.stop.signal]);
+    const settled = () => {
+      if (--this.#serving === 0) this.#idle?.resolve();
+    };
+    const loop = acceptLoop(each.listener, this.#failures, signal, (conn) => {
+      this.#serving++;
+      this.#accepted(conn).then(settled, settled);
+    }).finally(() => this.#loops.delete(loop));
+    this.#loops.add(loop);
+  }
+
+  /**
+   * Accepts on `next` from now on and closes the socket it replaces, once
+   * `next` listens (bound beside it with `SO_REUSEPORT`: no moment without a
+   * socket listening). Connections open go on.
+   *
+   * @param next the new socket
+   */
+  async replace(next: Deno.Listener<C>): Promise<void> {
+    const replaced = this.#current;
+    const old = [...this.#loops];
+    this.#current = { listener: next, stop: new AbortController() };
+    this.#run(this.#current);
+    replaced.stop.abort();
+    closeQuietly(replaced.listener);
+    // Its socket is gone once its accept has failed.
+    await Promise.all(old);
+  }
+
+  /** Stops accepting; connections being served go on. */
+  close(): void {
+    this.#stop.abort();
+    closeQuietly(this.#current.listener);
+  }
+
+  /** Resolves once accepting has stopped and every connection has ended. */
+  async finished(): Promise<void> {
+    while (this.#loops.size > 0) await Promise.all(this.#loops);
+    if (this.#serving === 0) return;
+    this.#idle ??= Promise.withResolvers();
+    await this.#idle.promise;
+  }
+}
+
+function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch {
+    // Already closed.
+  }
+}

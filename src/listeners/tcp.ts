@@ -18,7 +18,7 @@ import {
 } from "./listener.ts";
 import { type LineStream, serveConnection } from "./line_stream.ts";
 import { listenTlsClientAuth } from "./tls_node.ts";
-import { AcceptFailures, acceptLoop } from "./accept_failures.ts";
+import { AcceptFailures, Acceptor } from "./accept_failures.ts";
 
 const log = getLogger(["mist", "tcp"]);
 
@@ -111,72 +111,40 @@ export function serveConnections(
   tls?: { rebind: ((next: TlsCertificate) => Deno.Listener) | undefined },
 ): Listener {
   const stats = newStats();
-  /** Connections being served, and who waits for the last one to end. */
-  let serving = 0;
-  let ended: PromiseWithResolvers<void> | undefined;
-  const settled = () => {
-    if (--serving === 0) ended?.resolve();
-  };
   /** Connections still in their TLS handshake: closed with the listener. */
   const handshaking = new Set<Deno.Conn>();
-  const failures = new AcceptFailures(() => url, stats);
-  const stop = new AbortController();
   const timeoutMs = server.settings.tlsHandshakeTimeoutMs;
   const serve = async (conn: Deno.Conn) => {
     if (await handshake(conn, handshaking, timeoutMs)) {
       await serveConnection(new ConnStream(conn), url, server, stats);
     }
   };
-  const accepted = (conn: Deno.Conn) => {
+  const acceptor = new Acceptor(
+    listener,
+    new AcceptFailures(() => url, stats),
     // Plain TCP has no handshake: its connection is served at once, with one
     // promise and no closure of its own (18,000 idle ones hold them).
-    const served = "handshake" in conn
-      ? serve(conn)
-      : serveConnection(new ConnStream(conn), url, server, stats);
-    serving++;
-    served.then(settled, settled);
-  };
-  /** The accept loops: the current listener's, and one replaced meanwhile. */
-  const loops = new Set<Promise<void>>();
-  let current = { listener, stop: new AbortController() };
-  const run = (each: typeof current) => {
-    const signal = AbortSignal.any([stop.signal, each.stop.signal]);
-    const loop = acceptLoop(each.listener, failures, signal, accepted)
-      .finally(() => loops.delete(loop));
-    loops.add(loop);
-  };
-  run(current);
+    (conn) =>
+      "handshake" in conn
+        ? serve(conn)
+        : serveConnection(new ConnStream(conn), url, server, stats),
+  );
   const rebind = tls?.rebind;
   return {
     url,
     stats,
     close() {
-      stop.abort();
-      closeQuietly(current.listener);
+      acceptor.close();
       for (const conn of handshaking) conn.close();
     },
     ...(tls === undefined ? {} : {
       async renewCertificate(next: TlsCertificate): Promise<boolean> {
-        if (rebind === undefined || stop.signal.aborted) return false;
-        // Bound beside the old one (SO_REUSEPORT) before it closes: no
-        // moment without a socket listening. Open connections go on.
-        const replaced = current;
-        const old = [...loops];
-        current = { listener: rebind(next), stop: new AbortController() };
-        run(current);
-        replaced.stop.abort();
-        closeQuietly(replaced.listener);
-        // Its socket is gone once its accept has failed.
-        await Promise.all(old);
+        if (rebind === undefined || acceptor.closed) return false;
+        await acceptor.replace(rebind(next));
         return true;
       },
     }),
-    finished: (async () => {
-      while (loops.size > 0) await Promise.all(loops);
-      if (serving === 0) return;
-      ended ??= Promise.withResolvers();
-      await ended.promise;
-    })(),
+    finished: acceptor.finished(),
   };
 }
 

@@ -30,6 +30,7 @@ import {
 import { encodeFrame, FrameParser, OP_PONG } from "./ws_frames.ts";
 import { readHead, type Upgrade, upgradeOrRespond } from "./ws_http.ts";
 import { Socket } from "./ws_outlet.ts";
+import { AcceptFailures, Acceptor } from "./accept_failures.ts";
 
 const log = getLogger(["mist", "ws"]);
 
@@ -42,8 +43,6 @@ const DEFAULT_PORTS: Record<string, number> = { ws: 8888, wss: 8889 };
  */
 const MIN_READ_BYTES = 512;
 const MAX_READ_BYTES = 64 * 1024;
-/** A pause after a failed accept (descriptors exhausted), in milliseconds. */
-const ACCEPT_RETRY_MS = 100;
 
 /**
  * Starts a `ws://` or `wss://` listener.
@@ -89,80 +88,33 @@ function accept(
 ): Listener {
   const stats = newStats();
   const scope: Scope = { url, server, stats, early: new Set() };
-  // Connections being served: a count and one shared callback, nothing kept
-  // per connection.
-  let serving = 0;
-  let drained: (() => void) | undefined;
-  const settled = () => {
-    if (--serving === 0) drained?.();
-  };
   const failed = (err: unknown) =>
     log.debug("{listener}: connection failed: {error}", {
       listener: url,
       error: errorText(err),
     });
-  let closed = false;
-  /** The listener accepting; a new certificate replaces it. */
-  let current = first;
-  /** The accept loops: the current listener's, and one replaced meanwhile. */
-  const loops = new Set<Promise<void>>();
-  const run = (listener: Deno.Listener) => {
-    const loop = acceptOn(listener).finally(() => loops.delete(loop));
-    loops.add(loop);
-  };
-  const acceptOn = async (listener: Deno.Listener) => {
-    let failing = false;
-    while (!closed && listener === current) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (closed || listener !== current) break;
-        if (err instanceof Deno.errors.BadResource) break;
-        if (!failing) {
-          log.error("{listener}: accept failed, retrying: {error}", {
-            listener: url,
-            error: errorText(err),
-          });
-        }
-        failing = true;
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
-        continue;
-      }
-      failing = false;
-      serving++;
-      serveConn(conn, scope).catch(failed).then(settled);
-    }
-  };
-  run(first);
+  // One shared callback, nothing kept per connection.
+  const acceptor = new Acceptor(
+    first,
+    new AcceptFailures(() => url, stats),
+    (conn) => serveConn(conn, scope).catch(failed),
+  );
   const rebind = tls?.rebind;
   return {
     url,
     stats,
     close() {
-      closed = true;
-      closeQuietly(current);
+      acceptor.close();
       for (const conn of scope.early) closeQuietly(conn);
     },
     ...(tls === undefined ? {} : {
       async renewCertificate(next: TlsCertificate): Promise<boolean> {
-        if (rebind === undefined || closed) return false;
-        // Bound beside the old one (SO_REUSEPORT) before it closes: no
-        // moment without a socket listening. Open connections go on.
-        const replaced = current;
-        const old = [...loops];
-        current = rebind(next);
-        run(current);
-        closeQuietly(replaced);
-        // Its socket is gone once its accept has failed.
-        await Promise.all(old);
+        if (rebind === undefined || acceptor.closed) return false;
+        await acceptor.replace(rebind(next));
         return true;
       },
     }),
-    finished: (async () => {
-      while (loops.size > 0) await Promise.all(loops);
-      if (serving > 0) await new Promise<void>((resolve) => drained = resolve);
-    })(),
+    finished: acceptor.finished(),
   };
 }
 
