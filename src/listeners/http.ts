@@ -1,5 +1,6 @@
 /**
- * The HTTP listeners on `Deno.serve`, `http://` and `https://`: the HTTP API
+ * The HTTP listeners, `http://` and `https://`, on mist's HTTP/1.1 front
+ * (http_front.ts): the HTTP API
  * of docs/protocol.md §8 (`/ping`, the WebSocket upgrade, `POST /publish`,
  * Server-Sent Events at `/subscribe`, `/health/live`, `/health/ready`,
  * `/metrics`), and the web console (`/console`, `src/console/`). The `ws://`
@@ -11,8 +12,6 @@
  * @module
  */
 
-import { getLogger } from "npm:@logtape/logtape@^2.4.2";
-import { sleep } from "../_util/deadline.ts";
 import { checkMetrics, type Principal } from "../core/principal.ts";
 import {
   type CommandRequest,
@@ -20,16 +19,9 @@ import {
   type Message,
 } from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
-import { type ConnectionInfo, newStats } from "../server/transport.ts";
-import type { ServerPort, TlsCertificate } from "../server/port.ts";
-import {
-  bindAddress,
-  boundUrl,
-  canRebind,
-  type Listener,
-  rebindable,
-} from "./listener.ts";
-import { AcceptFailures } from "./accept_failures.ts";
+import type { ServerPort } from "../server/port.ts";
+import type { Listener } from "./listener.ts";
+import { type Exchange, listenFront } from "./http_front.ts";
 import { requestedSubscriptions, serveEvents } from "./sse.ts";
 import {
   checkOrigin,
@@ -44,10 +36,8 @@ import {
   readBody,
   withCors,
 } from "./http_io.ts";
-import { acceptWebSocket } from "./websocket.ts";
+import { type Accepted, upgradeRoute } from "./ws_http.ts";
 import { serveConsole } from "../console/routes.ts";
-
-const log = getLogger(["mist", "http"]);
 
 const DEFAULT_PORTS: Record<string, number> = {
   http: 8080,
@@ -60,181 +50,38 @@ const DEFAULT_PORTS: Record<string, number> = {
  * @param url e.g. `http://127.0.0.1:8080`
  * @param server the server's side
  * @returns the started listener
- * @throws {Error} for `https://` without a certificate; the errors of `Deno.serve`
+ * @throws {Error} for `https://` without a certificate; the errors of
+ *   `Deno.listen` and `Deno.listenTls`
  */
 export function listenHttp(
   url: URL,
   server: ServerPort,
 ): Promise<Listener> {
-  return Promise.resolve(startHttp(url, server));
-}
-
-function startHttp(url: URL, server: ServerPort): Listener {
-  const scheme = url.protocol.slice(0, -1);
-  const secure = scheme === "https";
-  /** The certificate new connections get; a new one replaces it. */
-  let tls = server.settings.tls;
-  if (secure && tls === undefined) {
-    throw new Error(
-      `${scheme}:// needs a certificate: set tls-cert and tls-key`,
-    );
-  }
-  const stats = newStats();
-  let bound = "";
-  const failures = new AcceptFailures(() => bound, stats);
-  const stop = new AbortController();
-  /** Every Deno.serve started: the one accepting, and those still serving. */
-  const instances = new Set<Deno.HttpServer>();
-  /** The one accepting. */
-  let current: Deno.HttpServer;
-  const handler = (request: Request, info: Deno.ServeHandlerInfo) => {
-    const remote = info.remoteAddr as Deno.NetAddr;
-    return respond(request, {
-      server,
-      info: {
-        listener: bound,
-        remote: `${remote.hostname}:${remote.port}`,
-        stats,
-      },
-    });
-  };
-  type Address = { hostname: string; port: number; reusePort?: true };
-  const start = (address: Address) => {
-    const http = Deno.serve({
-      ...address,
-      ...(secure ? { cert: tls!.cert, key: tls!.key } : {}),
-      onListen() {},
-      onError(err) {
-        log.error("{listener}: request failed: {error}", {
-          listener: bound,
-          error: err,
-        });
-        return json(500, { error: "internal error" });
-      },
-    }, handler);
-    instances.add(http);
-    current = http;
-    // Deno.serve's accept loop ends for good on the first accept error
-    // (EMFILE) and rejects `finished`; its open connections go on. Another
-    // Deno.serve takes over the port once one can be opened.
-    http.finished.then(() => instances.delete(http), (err) => {
-      instances.delete(http);
-      const port = (http.addr as Deno.NetAddr).port;
-      if (!stop.signal.aborted && http === current) {
-        void restart({ ...address, port }, err);
-      }
-    });
-    return http;
-  };
-  const restart = async (address: Address, err: unknown) => {
-    let pauseMs = failures.failed(err);
-    while (!stop.signal.aborted) {
-      await sleep(pauseMs, stop.signal);
-      if (stop.signal.aborted) return;
-      try {
-        start(address);
-        failures.succeeded();
-        return;
-      } catch (err) {
-        pauseMs = failures.failed(err);
-      }
-    }
-  };
-  const address = bindAddress(url, DEFAULT_PORTS[scheme] ?? 80);
-  const first = start(secure ? rebindable(address) : address);
-  const addr = first.addr as Deno.NetAddr;
-  bound = boundUrl(scheme, addr);
-  const finished = Promise.withResolvers<void>();
-  const renewable = canRebind();
-  return {
-    url: bound,
-    stats,
-    ...(!secure ? {} : {
-      async renewCertificate(next: TlsCertificate): Promise<boolean> {
-        if (!renewable || stop.signal.aborted) return false;
-        // Bound beside the old one (SO_REUSEPORT), which then stops
-        // accepting and lets its open connections and streams finish.
-        const replaced = current;
-        const before = tls;
-        tls = next;
-        try {
-          start({ ...address, port: addr.port, reusePort: true });
-        } catch (err) {
-          tls = before;
-          throw err;
-        }
-        replaced.shutdown().catch(() => {});
-        // Deno.serve closes its listening socket on the next turn.
-        await sleep(0);
-        return true;
-      },
-    }),
-    close() {
-      if (stop.signal.aborted) return;
-      stop.abort();
-      // Resolves once open streams end: the server closes their connections.
-      Promise.all(
-        [...instances].map((http) => http.shutdown().catch(() => {})),
-      ).then(() => finished.resolve());
-    },
-    finished: finished.promise,
-  };
+  return Promise.resolve(listenFront(url, server, {
+    defaultPort: DEFAULT_PORTS[url.protocol.slice(0, -1)] ?? 80,
+    keepAlive: true,
+    route: (request, exchange) => respond(request, { server, ...exchange }),
+  }));
 }
 
 /** What one request is answered with: the server, and where it came from. */
-interface Scope {
+interface Scope extends Exchange {
   server: ServerPort;
-  info: ConnectionInfo;
 }
 
-async function respond(request: Request, r: Scope): Promise<Response> {
+/**
+ * Every route of the listener. A `GET` route answers `HEAD` too (PROTOCOL.md
+ * §8): the same status and headers; the front writes no body.
+ */
+async function respond(
+  request: Request,
+  r: Scope,
+): Promise<Response | Accepted> {
   const url = new URL(request.url);
-  const path = url.pathname;
-  const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
-  // Every GET route answers HEAD too (PROTOCOL.md §8): the same status and
-  // headers, no body.
-  const head = request.method === "HEAD";
-  const get = head || request.method === "GET";
-  if (path === "/subscribe/websocket" || (path === "/" && upgrade)) {
-    if (!get) return methodNotAllowed("GET, HEAD");
-    if (
-      checkOrigin(
-        request.headers,
-        url.protocol === "https:",
-        r.server.settings,
-        r.info.listener,
-        "WebSocket upgrade",
-      ) === "refused"
-    ) {
-      return originRefused("");
-    }
-    if (!upgrade || head) {
-      return json(426, { error: "expected a WebSocket upgrade" });
-    }
-    let principal: Principal | undefined;
-    try {
-      const token = presentedToken(request, url);
-      if (token !== undefined) principal = await r.server.authenticate(token);
-    } catch (err) {
-      return failure(err, undefined, { command: "" });
-    }
-    try {
-      return acceptWebSocket(
-        request,
-        r.server,
-        r.info,
-        principal === undefined ? {} : { principal },
-      );
-    } catch (err) {
-      // Deno refuses a malformed upgrade (no Sec-WebSocket-Key, ...).
-      if (!(err instanceof TypeError)) throw err;
-      return json(400, { error: `bad WebSocket upgrade: ${err.message}` });
-    }
-  }
-  const routed = await commonRoute(request.method, path, r.server) ??
-    await api(request, url, r);
-  if (routed === undefined) return json(404, { error: "not found" });
-  return head ? withoutBody(routed) : routed;
+  return await upgradeRoute(request, r, r.server) ??
+    await commonRoute(request.method, url.pathname, r.server) ??
+    await api(request, url, r) ??
+    json(404, { error: "not found" });
 }
 
 /** The routes of `http://` and `https://` beyond the common ones; `undefined` for others. */
@@ -259,7 +106,7 @@ async function api(
       const methods = publishing ? "POST" : "GET, HEAD";
       const verdict = checkOrigin(
         request.headers,
-        url.protocol === "https:",
+        r.secure,
         r.server.settings,
         r.info.listener,
         `${request.method} ${url.pathname}`,
@@ -341,14 +188,6 @@ const EVENT_STREAM_HEADERS = {
   "x-accel-buffering": "no",
 };
 
-function withoutBody(response: Response): Response {
-  response.body?.cancel().catch(() => {});
-  return new Response(null, {
-    status: response.status,
-    headers: response.headers,
-  });
-}
-
 async function publish(
   request: Request,
   url: URL,
@@ -365,7 +204,6 @@ async function publish(
   if (body instanceof MistError) {
     return failure(body, principal, { command: "publish" });
   }
-  r.info.stats.bytesReceived += body.byteLength;
   let decoded: CommandRequest = { command: "publish" };
   // A connection for this one request: the publish command runs as it would
   // on any other transport.

@@ -1,0 +1,387 @@
+/**
+ * mist's own HTTP/1.1 front, shared by `http://`, `https://`, `ws://` and
+ * `wss://`: an accept loop on `Deno.listen` / `Deno.listenTls` (through
+ * `Acceptor`), one deadline (`request-timeout`) for the TLS handshake and for
+ * each request head, keep-alive between them too, pipelined requests answered
+ * in order, request bodies read as the route pulls them, and each answer
+ * written by http_wire.ts, or a WebSocket upgrade handed to `serveSocket`.
+ * What a request is answered with is the listener's {@linkcode Route}.
+ *
+ * @module
+ */
+
+import { getLogger } from "npm:@logtape/logtape@^2.4.2";
+import { Buffer } from "node:buffer";
+import { writeAll } from "../_util/io.ts";
+import { errorText } from "../_util/text.ts";
+import type { ServerPort, TlsCertificate } from "../server/port.ts";
+import {
+  type ConnectionInfo,
+  type ListenerStats,
+  newStats,
+} from "../server/transport.ts";
+import { AcceptFailures, Acceptor } from "./accept_failures.ts";
+import { json } from "./http_io.ts";
+import {
+  BadRequest,
+  type Body,
+  framing,
+  hasToken,
+  type Head,
+  readBody,
+  Wire,
+  writeFixed,
+  writeStreamed,
+} from "./http_wire.ts";
+import {
+  bindAddress,
+  boundUrl,
+  canRebind,
+  type Listener,
+  rebindable,
+} from "./listener.ts";
+import type { Accepted } from "./ws_http.ts";
+import { serveSocket } from "./ws_session.ts";
+
+const log = getLogger(["mist", "http"]);
+
+/**
+ * What the route left unread of a body the front reads and discards to keep
+ * the connection; past it the connection is closed instead.
+ */
+const SKIP_BYTES = 64 * 1024;
+
+/** One request, as its route sees it. */
+export interface Exchange {
+  /** Whether it came over TLS. */
+  readonly secure: boolean;
+  /** The HTTP version of its request line. */
+  readonly version: "1.0" | "1.1";
+  /** Where it came from. */
+  readonly info: ConnectionInfo;
+}
+
+/**
+ * What a listener answers each request with: a response, or an accepted
+ * WebSocket upgrade.
+ */
+export type Route = (
+  request: Request,
+  exchange: Exchange,
+) => Promise<Response | Accepted>;
+
+/** How a listener of the front is set up. */
+export interface FrontOptions {
+  /** The port when the URL names none. */
+  defaultPort: number;
+  /** What each request is answered with. */
+  route: Route;
+  /** Whether a connection serves more than one request (false: closed after the first). */
+  keepAlive: boolean;
+}
+
+/**
+ * Starts a listener on the front.
+ *
+ * @param url e.g. `http://127.0.0.1:8080`; `https:` and `wss:` listen on TLS
+ * @param server the server's side; TLS needs its `tls` certificate
+ * @param options the route and defaults
+ * @returns the started listener
+ * @throws {Error} for TLS without a certificate; the errors of `Deno.listen`
+ *   and `Deno.listenTls`
+ */
+export function listenFront(
+  url: URL,
+  server: ServerPort,
+  options: FrontOptions,
+): Listener {
+  const scheme = url.protocol.slice(0, -1);
+  let address = bindAddress(url, options.defaultPort);
+  if (scheme !== "https" && scheme !== "wss") {
+    const listener = Deno.listen({ ...address, transport: "tcp" });
+    const bound = boundUrl(scheme, listener.addr as Deno.NetAddr);
+    return accept(listener, bound, server, options);
+  }
+  const tls = server.settings.tls;
+  if (tls === undefined) {
+    throw new Error(
+      `${scheme}:// needs a certificate: set tls-cert and tls-key`,
+    );
+  }
+  address = rebindable(address);
+  const bind = (certificate: TlsCertificate) =>
+    Deno.listenTls({
+      ...address,
+      cert: certificate.cert,
+      key: certificate.key,
+      // HTTP/2 is not served: a client offering both gets HTTP/1.1.
+      alpnProtocols: ["http/1.1"],
+    });
+  const listener = bind(tls);
+  address.port = listener.addr.port;
+  const bound = boundUrl(scheme, listener.addr);
+  return accept(listener, bound, server, options, {
+    rebind: canRebind() ? bind : undefined,
+  });
+}
+
+/** What serving one connection needs. */
+interface Scope {
+  readonly url: string;
+  readonly host: string;
+  readonly server: ServerPort;
+  readonly stats: ListenerStats;
+  readonly options: FrontOptions;
+  /** Connections waiting for a request head: closed with the listener. */
+  readonly idle: Set<Deno.Conn>;
+  closed: boolean;
+}
+
+function accept(
+  first: Deno.Listener,
+  url: string,
+  server: ServerPort,
+  options: FrontOptions,
+  tls?: { rebind: ((next: TlsCertificate) => Deno.Listener) | undefined },
+): Listener {
+  const stats = newStats();
+  const scope: Scope = {
+    url,
+    host: new URL(url).host,
+    server,
+    stats,
+    options,
+    idle: new Set(),
+    closed: false,
+  };
+  // One shared callback, nothing kept per connection.
+  const acceptor = new Acceptor(
+    first,
+    new AcceptFailures(() => url, stats),
+    (conn) => serveConn(conn, scope),
+  );
+  const rebind = tls?.rebind;
+  return {
+    url,
+    stats,
+    close() {
+      scope.closed = true;
+      acceptor.close();
+      for (const conn of scope.idle) closeQuietly(conn);
+    },
+    ...(tls === undefined ? {} : {
+      async renewCertificate(next: TlsCertificate): Promise<boolean> {
+        if (rebind === undefined || acceptor.closed) return false;
+        await acceptor.replace(rebind(next));
+        return true;
+      },
+    }),
+    finished: acceptor.finished(),
+  };
+}
+
+/** What answering one request left: the connection goes on, ends, or is upgraded. */
+type Outcome = "again" | "end" | Accepted;
+
+/**
+ * Serves requests on one connection until it ends; an upgraded connection
+ * is then served by {@linkcode serveSocket}, returned rather than awaited so
+ * that nothing of the requests outlives the upgrade in this function's frame.
+ */
+async function serveConn(conn: Deno.Conn, scope: Scope): Promise<void> {
+  const remote = conn.remoteAddr as Deno.NetAddr;
+  const info: ConnectionInfo = {
+    listener: scope.url,
+    remote: `${remote.hostname}:${remote.port}`,
+    stats: scope.stats,
+  };
+  const wire = new Wire(conn, scope.stats);
+  const timeoutMs = scope.server.settings.requestTimeoutMs;
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  const wait = () => {
+    scope.idle.add(conn);
+    if (timeoutMs > 0) {
+      deadline = setTimeout(() => closeQuietly(conn), timeoutMs);
+    }
+  };
+  const busy = () => {
+    clearTimeout(deadline);
+    scope.idle.delete(conn);
+  };
+  let outcome: Outcome = "end";
+  try {
+    // One deadline for the TLS handshake and the first request head.
+    wait();
+    if ("handshake" in conn) await (conn as Deno.TlsConn).handshake();
+    do {
+      if (outcome === "again") wait();
+      let head: Head | undefined;
+      try {
+        head = await wire.head();
+      } catch (err) {
+        if (!(err instanceof BadRequest)) throw err;
+        busy();
+        await refuse(conn, err);
+        break;
+      }
+      busy();
+      if (head === undefined) break;
+      outcome = await answer(conn, wire, head, scope, info, { wait, busy });
+    } while (outcome === "again" && !scope.closed);
+  } catch (err) {
+    log.debug("{listener}: connection from {remote} failed: {error}", {
+      listener: scope.url,
+      remote: info.remote,
+      error: errorText(err),
+    });
+    outcome = "end";
+  } finally {
+    busy();
+  }
+  if (typeof outcome === "string") return closeQuietly(conn);
+  return serveSocket(
+    conn,
+    { principal: outcome.principal, lines: outcome.lines, rest: wire.rest() },
+    scope.server,
+    info,
+  );
+}
+
+const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
+
+/** Answers one request; says what the connection does next. */
+async function answer(
+  conn: Deno.Conn,
+  wire: Wire,
+  head: Head,
+  scope: Scope,
+  info: ConnectionInfo,
+  deadline: { wait(): void; busy(): void },
+): Promise<Outcome> {
+  const { method, headers, version } = head;
+  let request: Request;
+  let body: Body;
+  let expects = false;
+  try {
+    const how = framing(headers);
+    const expect = headers.get("expect");
+    if (expect !== null) {
+      if (expect.toLowerCase() !== "100-continue") {
+        throw new BadRequest(417, "only Expect: 100-continue is served");
+      }
+      expects = version === "1.1";
+    }
+    body = readBody(
+      wire,
+      how,
+      () => expects ? writeAll(conn, CONTINUE) : Promise.resolve(),
+    );
+    const withBody = method !== "GET" && method !== "HEAD" &&
+      !body.ended;
+    request = new Request(requestUrl(head, scope), {
+      method,
+      headers,
+      ...(withBody ? { body: body.stream, duplex: "half" } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof BadRequest)) throw err;
+    await refuse(conn, err);
+    return "end";
+  }
+  const secure = "handshake" in conn;
+  let response: Response | Accepted;
+  try {
+    response = await scope.options.route(request, { secure, version, info });
+  } catch (err) {
+    log.error("{listener}: request failed: {error}", {
+      listener: scope.url,
+      error: err,
+    });
+    response = json(500, { error: "internal error" });
+  }
+  if (!(response instanceof Response)) {
+    await writeAll(conn, response.head);
+    return response;
+  }
+  if (isStream(response) && method !== "HEAD") {
+    await writeStreamed(conn, response, version === "1.1", closedBy(conn));
+    return "end";
+  }
+  let keepAlive = scope.options.keepAlive && !scope.closed &&
+    (version === "1.1"
+      ? !hasToken(headers.get("connection"), "close")
+      : hasToken(headers.get("connection"), "keep-alive"));
+  // A body the client was told to hold back (no 100 Continue) may come or
+  // not: the connection cannot be read past it.
+  if (!body.ended && expects && !body.started) keepAlive = false;
+  await writeFixed(conn, response, {
+    head: method === "HEAD",
+    keepAlive,
+    sayKeepAlive: version === "1.0",
+  });
+  if (!keepAlive) return "end";
+  if (body.ended) return "again";
+  // What the route left of the body is read past, if it is short, under the
+  // same deadline as a request head.
+  deadline.wait();
+  const skipped = await body.skip(SKIP_BYTES);
+  deadline.busy();
+  return skipped ? "again" : "end";
+}
+
+/** Responses written as they come: event streams. The rest are read whole. */
+function isStream(response: Response): boolean {
+  return response.body !== null &&
+    (response.headers.get("content-type") ?? "").startsWith(
+      "text/event-stream",
+    );
+}
+
+/** Settles when the client closes its side (what it sends meanwhile is dropped). */
+async function closedBy(conn: Deno.Conn): Promise<void> {
+  const scratch = new Uint8Array(256);
+  try {
+    while (await conn.read(scratch) !== null);
+  } catch {
+    // Closed.
+  }
+}
+
+/** The request's URL: its target on the `Host` it names, else the listener's. */
+function requestUrl(head: Head, scope: Scope): URL {
+  const scheme = scope.url.startsWith("https:") || scope.url.startsWith("wss:")
+    ? "https"
+    : "http";
+  const named = head.headers.get("host") ?? "";
+  // Only a host (and port): no user, no path the URL parser would read.
+  const host = /^[A-Za-z0-9._~!$&'()*+,;=:[\]-]+$/.test(named) &&
+      !named.includes("@")
+    ? named
+    : scope.host;
+  try {
+    return new URL(`${scheme}://${host}${head.target}`);
+  } catch {
+    try {
+      return new URL(`${scheme}://${scope.host}${head.target}`);
+    } catch {
+      throw new BadRequest(400, "bad request target");
+    }
+  }
+}
+
+/** Answers a request that cannot be served, and ends the connection. */
+async function refuse(conn: Deno.Conn, err: BadRequest): Promise<void> {
+  await writeFixed(conn, json(err.status, { error: err.message }), {
+    head: false,
+    keepAlive: false,
+    sayKeepAlive: false,
+  }).catch(() => {});
+}
+
+function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch {
+    // Already closed.
+  }
+}
