@@ -312,13 +312,23 @@ async function answer(
       ? !hasToken(headers.get("connection"), "close")
       : hasToken(headers.get("connection"), "keep-alive"));
   // A body the client was told to hold back (no 100 Continue) may come or
-  // not: the connection cannot be read past it.
-  if (!body.ended && expects && !body.started) keepAlive = false;
+  // not, and a long one is not worth reading: the connection cannot be read
+  // past either.
+  const unread = !body.ended &&
+    ((expects && !body.started) || body.left > SKIP_BYTES);
+  if (unread) keepAlive = false;
   await writeFixed(conn, response, {
     head: method === "HEAD",
     keepAlive,
     sayKeepAlive: version === "1.0",
   });
+  if (unread && !(expects && !body.started)) {
+    // Closing with the client's bytes unread would reset the connection,
+    // and the client could lose the answer: what it sends next is read and
+    // dropped, bounded, until it closes or the deadline does.
+    deadline.wait();
+    await linger(conn);
+  }
   if (!keepAlive) return "end";
   if (body.ended) return "again";
   // What the route left of the body is read past, if it is short, under the
@@ -327,6 +337,25 @@ async function answer(
   const skipped = await body.skip(SKIP_BYTES);
   deadline.busy();
   return skipped ? "again" : "end";
+}
+
+/** The most bytes read and dropped before closing a connection with a body unread. */
+const LINGER_BYTES = 1024 * 1024;
+
+/** Ends the writing side, then reads and drops what comes, up to {@linkcode LINGER_BYTES}. */
+async function linger(conn: Deno.Conn): Promise<void> {
+  const scratch = new Uint8Array(16 * 1024);
+  let dropped = 0;
+  try {
+    await conn.closeWrite();
+    while (dropped < LINGER_BYTES) {
+      const n = await conn.read(scratch);
+      if (n === null) return;
+      dropped += n;
+    }
+  } catch {
+    // Closed meanwhile.
+  }
 }
 
 /** Responses written as they come: event streams. The rest are read whole. */

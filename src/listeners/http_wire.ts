@@ -238,6 +238,8 @@ export interface Body {
   readonly stream: ReadableStream<Uint8Array>;
   /** Whether every byte of the body was read (the next request follows). */
   readonly ended: boolean;
+  /** The bytes of it not read yet, when its length is known; else `Infinity`. */
+  readonly left: number;
   /** Whether the route asked for the body (`100 Continue` was sent). */
   readonly started: boolean;
   /**
@@ -311,6 +313,9 @@ export function readBody(
     },
     get started() {
       return started;
+    },
+    get left() {
+      return ended ? 0 : how === "chunked" ? Infinity : left;
     },
     async skip(max: number): Promise<boolean> {
       started = true;
