@@ -99,16 +99,16 @@ const ROW_TIMEOUT_MS = 60_000;
 const none = () => [];
 const ROWS: [string, Measure][] = [
   ["1 EMFILE flood on tcp:// and http://", onServer(none, emfile)],
-  [
-    "2 100 connections that never send a request head (ws://)",
+  ...(["ws", "http"] as const).map((scheme): [string, Measure] => [
+    `2 100 connections that never send a request head (${scheme}://)`,
     onServer(
       (t) => t.has("request-timeout") ? ["--request-timeout", "1"] : [],
       (s, t) =>
-        silentHeads(s, 100, 3000).then((f) =>
+        silentHeads(s, 100, 3000, scheme).then((f) =>
           t.has("request-timeout") ? `${f} (request-timeout 1)` : f
         ),
     ),
-  ],
+  ]),
   [
     "3 600 TCP subscribers stop reading, 16 MB burst",
     onServer(none, async (s) => {

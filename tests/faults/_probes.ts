@@ -96,16 +96,17 @@ export async function emfile(server: FaultServer): Promise<string> {
   return "survived, but tcp:// or http:// still not answering after 15 s";
 }
 
-/** Row 2: connections that never send their request head to ws://. */
+/** Row 2: connections that never send their request head to ws:// or http://. */
 export async function silentHeads(
   server: FaultServer,
   count: number,
   waitMs: number,
+  scheme: "ws" | "http" = "ws",
 ): Promise<string> {
   const conns = await Promise.all(
     Array.from(
       { length: count },
-      () => Deno.connect(hostPort(server.url("ws"))),
+      () => Deno.connect(hostPort(server.url(scheme))),
     ),
   );
   let closed = 0;
