@@ -433,8 +433,9 @@ export class MistServer implements AsyncDisposable, ServerPort {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       // From here on a new connection is closed as soon as it opens. The
-      // listeners stop only after the drain: shutting down Deno.serve ends
-      // its WebSockets at once, before they are written what they are owed.
+      // listeners stop only after the drain, and then end their idle
+      // keep-alive connections; streams and WebSockets end as their
+      // connections are closed, once written what they are owed.
       this.#lag.stop();
       this.#sweep.stop();
       const connections = [...this.#connections];
@@ -446,7 +447,7 @@ export class MistServer implements AsyncDisposable, ServerPort {
       for (const listener of this.#listeners) listener.close();
       for (const connection of connections) connection.close();
       // A WebSocket peer that never answers the close handshake, or an event
-      // stream whose client stopped reading, would hold Deno.serve open.
+      // stream whose client stopped reading, would hold its listener open.
       const ended = await settlesWithin(
         Promise.all(this.#listeners.map((listener) => listener.finished)),
         CLOSE_GRACE_MS,

@@ -1,9 +1,9 @@
 /**
- * The WebSocket listener (src/listeners/websocket.ts) and the HTTP
- * listener's upgrade paths: the protocol suite (docs/protocol.md §2–§7) with one
- * JSON object per text frame, at both upgrade paths, then what only
- * WebSocket has: binary frames, readers that stop reading, handshakes that
- * never finish.
+ * WebSocket on the HTTP listener's upgrade paths (src/listeners/ws_http.ts,
+ * served by ws_session.ts as on ws://): the protocol suite (docs/protocol.md
+ * §2–§7) with one JSON object per text frame, at both upgrade paths, then
+ * what only WebSocket has: binary frames, readers that stop reading,
+ * handshakes that never finish.
  */
 
 import assert from "node:assert/strict";
