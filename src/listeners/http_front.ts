@@ -22,17 +22,15 @@ import {
 } from "../server/transport.ts";
 import { AcceptFailures, Acceptor } from "./accept_failures.ts";
 import { json } from "./http_io.ts";
+import { BadRequest, hasToken, type Head, Wire } from "./http_wire.ts";
+import { type Body, framing, readBody } from "./http_body.ts";
 import {
-  BadRequest,
-  type Body,
-  framing,
-  hasToken,
-  type Head,
-  readBody,
-  Wire,
+  closedBy,
+  isStream,
+  linger,
   writeFixed,
   writeStreamed,
-} from "./http_wire.ts";
+} from "./http_reply.ts";
 import {
   bindAddress,
   boundUrl,
@@ -303,9 +301,14 @@ async function answer(
     await writeAll(conn, response.head);
     return response;
   }
-  if (isStream(response) && method !== "HEAD") {
-    await writeStreamed(conn, response, version === "1.1", closedBy(conn));
-    return "end";
+  if (isStream(response)) {
+    if (method !== "HEAD") {
+      await writeStreamed(conn, response, version === "1.1", closedBy(conn));
+      return "end";
+    }
+    // Its head only: the stream is not read (it would never end).
+    response.body!.cancel().catch(() => {});
+    response = new Response(null, response);
   }
   let keepAlive = scope.options.keepAlive && !scope.closed &&
     (version === "1.1"
@@ -337,43 +340,6 @@ async function answer(
   const skipped = await body.skip(SKIP_BYTES);
   deadline.busy();
   return skipped ? "again" : "end";
-}
-
-/** The most bytes read and dropped before closing a connection with a body unread. */
-const LINGER_BYTES = 1024 * 1024;
-
-/** Ends the writing side, then reads and drops what comes, up to {@linkcode LINGER_BYTES}. */
-async function linger(conn: Deno.Conn): Promise<void> {
-  const scratch = new Uint8Array(16 * 1024);
-  let dropped = 0;
-  try {
-    await conn.closeWrite();
-    while (dropped < LINGER_BYTES) {
-      const n = await conn.read(scratch);
-      if (n === null) return;
-      dropped += n;
-    }
-  } catch {
-    // Closed meanwhile.
-  }
-}
-
-/** Responses written as they come: event streams. The rest are read whole. */
-function isStream(response: Response): boolean {
-  return response.body !== null &&
-    (response.headers.get("content-type") ?? "").startsWith(
-      "text/event-stream",
-    );
-}
-
-/** Settles when the client closes its side (what it sends meanwhile is dropped). */
-async function closedBy(conn: Deno.Conn): Promise<void> {
-  const scratch = new Uint8Array(256);
-  try {
-    while (await conn.read(scratch) !== null);
-  } catch {
-    // Closed.
-  }
 }
 
 /** The request's URL: its target on the `Host` it names, else the listener's. */

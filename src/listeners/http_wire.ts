@@ -1,15 +1,13 @@
 /**
- * HTTP/1.1 on a socket, the bytes only (RFC 9112): the request head read with
- * a size cap, request bodies by `Content-Length` or chunked, read as the
- * route asks for them, and responses written with a `content-length` or, for
- * an event stream, chunked as the chunks come. The connection loop is
- * http_front.ts.
+ * The reading side of HTTP/1.1 on a socket (RFC 9112): the request head read
+ * with a size cap, and the bytes past it, which bodies (http_body.ts) and the
+ * next pipelined request read. Responses are http_reply.ts; the connection
+ * loop is http_front.ts.
  *
  * @module
  */
 
 import { Buffer } from "node:buffer";
-import { writeAll } from "../_util/io.ts";
 import type { ListenerStats } from "../server/transport.ts";
 
 /** The longest request head read, in bytes; longer ones get `431`. */
@@ -18,27 +16,6 @@ export const MAX_HEAD_BYTES = 8 * 1024;
 const MAX_LINE_BYTES = 1024;
 /** The most body bytes one read takes from the socket. */
 const BODY_READ_BYTES = 64 * 1024;
-
-const REASONS: Record<number, string> = {
-  100: "Continue",
-  101: "Switching Protocols",
-  200: "OK",
-  202: "Accepted",
-  204: "No Content",
-  303: "See Other",
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  413: "Content Too Large",
-  417: "Expectation Failed",
-  426: "Upgrade Required",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  503: "Service Unavailable",
-};
 
 /** A request head. */
 export interface Head {
@@ -233,139 +210,6 @@ export function parseHead(text: string): Head | undefined {
   };
 }
 
-/** A request body being read: its stream, and whether it was read to its end. */
-export interface Body {
-  readonly stream: ReadableStream<Uint8Array>;
-  /** Whether every byte of the body was read (the next request follows). */
-  readonly ended: boolean;
-  /** The bytes of it not read yet, when its length is known; else `Infinity`. */
-  readonly left: number;
-  /** Whether the route asked for the body (`100 Continue` was sent). */
-  readonly started: boolean;
-  /**
-   * Reads what the route left of the body, discarding it, up to `max` bytes.
-   *
-   * @returns whether the body ended (false: past `max`, or unreadable)
-   */
-  skip(max: number): Promise<boolean>;
-}
-
-/**
- * A request body as a stream, read from the wire only as it is pulled: nothing
- * of it is buffered here beyond one read.
- *
- * @param wire the connection's reading side
- * @param how how the body is delimited
- * @param first called on the first pull (to send `100 Continue`)
- * @returns the body
- */
-export function readBody(
-  wire: Wire,
-  how: Framing,
-  first: () => Promise<void>,
-): Body {
-  let left = how === "chunked" ? 0 : how.length;
-  let ended = how !== "chunked" && left === 0;
-  let started = false;
-  /** The next bytes, `null` once the body has ended. */
-  const next = async (): Promise<Uint8Array | null> => {
-    if (how === "chunked") {
-      while (left === 0) {
-        const line = await wire.line();
-        const size = /^([0-9a-fA-F]{1,12})[ \t]*(;.*)?$/.exec(line);
-        if (size === null) throw new BadRequest(400, "bad chunked body");
-        left = parseInt(size[1]!, 16);
-        if (left === 0) {
-          while (await wire.line() !== ""); // trailers, ignored
-          return null;
-        }
-      }
-    } else if (left === 0) {
-      return null;
-    }
-    const bytes = await wire.take(left);
-    if (bytes === null) throw new BodyCutShort();
-    left -= bytes.length;
-    if (how === "chunked" && left === 0 && await wire.line() !== "") {
-      throw new BadRequest(400, "bad chunked body");
-    }
-    return bytes;
-  };
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!started) {
-        started = true;
-        await first();
-      }
-      const bytes = await next();
-      if (bytes === null) {
-        ended = true;
-        controller.close();
-      } else {
-        controller.enqueue(bytes);
-      }
-    },
-  }, { highWaterMark: 0 });
-  return {
-    stream,
-    get ended() {
-      return ended;
-    },
-    get started() {
-      return started;
-    },
-    get left() {
-      return ended ? 0 : how === "chunked" ? Infinity : left;
-    },
-    async skip(max: number): Promise<boolean> {
-      started = true;
-      let skipped = 0;
-      try {
-        while (!ended && skipped <= max) {
-          const bytes = await next();
-          if (bytes === null) ended = true;
-          else skipped += bytes.length;
-        }
-      } catch {
-        return false;
-      }
-      return ended;
-    },
-  };
-}
-
-/** How a request's body is delimited (RFC 9112 §6.3). */
-export type Framing = { length: number } | "chunked";
-
-/**
- * The framing of a request's body.
- *
- * @throws {BadRequest} `400` for both `Content-Length` and
- *   `Transfer-Encoding`, a length that is not one number, or a coding
- *   other than chunked (`501`): what request smuggling is made of
- */
-export function framing(headers: Headers): Framing {
-  const coding = headers.get("transfer-encoding");
-  const length = headers.get("content-length");
-  if (coding !== null) {
-    if (length !== null) {
-      throw new BadRequest(400, "both Content-Length and Transfer-Encoding");
-    }
-    if (coding.trim().toLowerCase() !== "chunked") {
-      throw new BadRequest(501, "only the chunked transfer coding is served");
-    }
-    return "chunked";
-  }
-  if (length === null) return { length: 0 };
-  // Repeated headers are joined with ", ": all must be the same number.
-  const values = new Set(length.split(",").map((v) => v.trim()));
-  const [value] = values;
-  if (values.size !== 1 || !/^\d{1,15}$/.test(value!)) {
-    throw new BadRequest(400, "bad Content-Length");
-  }
-  return { length: Number(value) };
-}
-
 /**
  * Whether a header lists a token (`Connection: keep-alive, Upgrade`).
  *
@@ -375,114 +219,4 @@ export function framing(headers: Headers): Framing {
 export function hasToken(value: string | null, token: string): boolean {
   return value !== null &&
     value.split(",").some((t) => t.trim().toLowerCase() === token);
-}
-
-/** Headers the front writes itself, never copied from a response. */
-const FRAMING_HEADERS = new Set([
-  "content-length",
-  "transfer-encoding",
-  "connection",
-  "keep-alive",
-]);
-
-/**
- * The status line and headers of a response.
- *
- * @param status the status
- * @param headers the response's headers
- * @param extra the framing headers, e.g. `content-length: 5\r\n`
- */
-export function headBytes(
-  status: number,
-  headers: Headers,
-  extra: string,
-): Buffer {
-  let text = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`;
-  for (const [name, value] of headers) {
-    if (!FRAMING_HEADERS.has(name)) text += `${name}: ${value}\r\n`;
-  }
-  return Buffer.from(text + extra + "\r\n", "latin1");
-}
-
-/** How a response is written. */
-export interface Writing {
-  /** A response to `HEAD`: the head only. */
-  head: boolean;
-  /** Whether the connection stays open after it. */
-  keepAlive: boolean;
-  /** HTTP/1.0 asked for keep-alive, which then is said. */
-  sayKeepAlive: boolean;
-}
-
-/**
- * Writes a response whose body is known whole: a `content-length`, one write.
- */
-export async function writeFixed(
-  conn: Deno.Conn,
-  response: Response,
-  how: Writing,
-): Promise<void> {
-  const body = response.body === null
-    ? NOTHING
-    : new Uint8Array(await response.arrayBuffer());
-  const noBody = response.status === 204 || response.status === 304;
-  const extra = (noBody ? "" : `content-length: ${body.length}\r\n`) +
-    connectionHeader(how);
-  const head = headBytes(response.status, response.headers, extra);
-  await writeAll(
-    conn,
-    how.head || noBody || body.length === 0
-      ? head
-      : Buffer.concat([head, body]),
-  );
-}
-
-/**
- * Writes a streamed response as its chunks come, each write awaited (a client
- * that does not read holds one chunk here, the rest waits upstream): chunked,
- * then the connection is closed. Ends when the stream ends or `gone` settles
- * (the client closed), whichever is first.
- */
-export async function writeStreamed(
-  conn: Deno.Conn,
-  response: Response,
-  chunked: boolean,
-  gone: Promise<unknown>,
-): Promise<void> {
-  const reader = response.body!.getReader();
-  gone.then(() => reader.cancel().catch(() => {}), () => {});
-  await writeAll(
-    conn,
-    headBytes(
-      response.status,
-      response.headers,
-      (chunked ? "transfer-encoding: chunked\r\n" : "") +
-        "connection: close\r\n",
-    ),
-  );
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (value.length === 0) continue;
-      await writeAll(
-        conn,
-        chunked
-          ? Buffer.concat([
-            Buffer.from(`${value.length.toString(16)}\r\n`, "latin1"),
-            value,
-            CRLF,
-          ])
-          : value,
-      );
-    }
-    if (chunked) await writeAll(conn, Buffer.from("0\r\n\r\n", "latin1"));
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-}
-
-function connectionHeader(how: Writing): string {
-  if (!how.keepAlive) return "connection: close\r\n";
-  return how.sayKeepAlive ? "connection: keep-alive\r\n" : "";
 }
