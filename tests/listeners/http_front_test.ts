@@ -79,6 +79,18 @@ class RawHttp implements Disposable {
     return { status: code, headers, body };
   }
 
+  /** Everything until the server closes the connection. */
+  async rest(): Promise<string> {
+    let text = decoder.decode(this.#buffer);
+    this.#buffer = new Uint8Array(0);
+    const buffer = new Uint8Array(4096);
+    while (true) {
+      const n = await this.conn.read(buffer).catch(() => null);
+      if (n === null) return text;
+      text += decoder.decode(buffer.subarray(0, n));
+    }
+  }
+
   /** Whether the server closed the connection (rather than sending more). */
   async closed(): Promise<boolean> {
     if (this.#buffer.length > 0) return false;
@@ -368,4 +380,20 @@ Deno.test("the http:// upgrade refuses a WebSocket message over max-message-size
     command: "",
     error: "message too large",
   });
+});
+
+Deno.test("closing the server ends an idle keep-alive connection and an event stream, and the listener finishes", async () => {
+  const server = await allServer();
+  using idle = await RawHttp.connect(httpOf(server));
+  await idle.send("GET /ping HTTP/1.1\r\n\r\n");
+  assert.equal((await idle.response()).status, 200);
+  using events = await RawHttp.connect(httpOf(server));
+  await events.send("GET /subscribe?tags=a HTTP/1.1\r\n\r\n");
+  // The stream's head; its first chunk is the ": subscribed" comment.
+  const head = await events.response("HEAD");
+  assert.equal(head.headers.get("transfer-encoding"), "chunked");
+  await server.close();
+  assert.ok(await idle.closed(), "the idle connection is closed");
+  // The stream ends cleanly: its last chunk, then the close.
+  assert.match(await events.rest(), /: subscribed\n\n\r\n0\r\n\r\n$/);
 });
