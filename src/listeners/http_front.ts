@@ -282,6 +282,11 @@ async function answer(
       ...(withBody ? { body: body.stream, duplex: "half" } : {}),
     });
   } catch (err) {
+    // The platform refuses some requests outright (TRACE, CONNECT).
+    if (err instanceof TypeError) {
+      await refuse(conn, new BadRequest(400, "bad request"));
+      return "end";
+    }
     if (!(err instanceof BadRequest)) throw err;
     await refuse(conn, err);
     return "end";

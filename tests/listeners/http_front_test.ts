@@ -263,6 +263,7 @@ Deno.test("request smuggling: both Content-Length and Transfer-Encoding, or a ba
       "a negative length",
       "POST /publish HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
     ],
+    ["a method the platform refuses", "TRACE / HTTP/1.1\r\n\r\n"],
     [
       "a bad chunk size",
       "POST /publish HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n",
