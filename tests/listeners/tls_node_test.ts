@@ -8,7 +8,7 @@ import { dirname } from "node:path";
 import { connect } from "../../src/client/client.ts";
 import { serve } from "../../src/server/server.ts";
 import { testCertificate } from "../_certificates.ts";
-import { hostPort, LineClient } from "../_helpers.ts";
+import { eventually, hostPort, LineClient } from "../_helpers.ts";
 import { args, runProgram, ServerProcess } from "../_program.ts";
 
 const certificate = await testCertificate();
@@ -272,6 +272,66 @@ Deno.test({
     await endsWithoutHandshake(server.addresses[0]!);
   },
 });
+
+Deno.test({
+  name:
+    "tls:// with a client CA frees the descriptor of a client that never handshakes at tls-handshake-timeout, and keeps accepted connections alive",
+  ignore,
+  async fn() {
+    const { ca, cert, key } = certificate!;
+    await using server = await serve({
+      listeners: ["tls://127.0.0.1:0"],
+      tls: { cert, key, clientCa: ca },
+      tlsHandshakeTimeoutMs: 300,
+    });
+    const address = hostPort(server.addresses[0]!);
+    const before = openDescriptors();
+    const silent = await Deno.connect(address);
+    const port = (silent.localAddr as Deno.NetAddr).port;
+    try {
+      // The server's side of it has SO_KEEPALIVE: its keepalive timer runs.
+      await eventually(
+        () => serverTimer(address.port, port) === "02",
+        "a keepalive timer on the accepted connection",
+      );
+      assert.equal(openDescriptors(), before + 2); // the client's and the server's
+      const n = await silent.read(new Uint8Array(64)).catch(() => null);
+      assert.equal(n, null); // EOF from the deadline, without a byte sent
+    } finally {
+      silent.close();
+    }
+    await eventually(
+      () => openDescriptors() === before,
+      "both descriptors freed",
+    );
+    assert.equal(serverTimer(address.port, port), undefined);
+  },
+});
+
+/** The descriptors this process holds. */
+function openDescriptors(): number {
+  return [...Deno.readDirSync("/proc/self/fd")].length;
+}
+
+/**
+ * The timer of the server's side of a loopback TCP connection in
+ * /proc/net/tcp (`02`: keepalive), or `undefined` when it is gone.
+ */
+function serverTimer(
+  serverPort: number,
+  clientPort: number,
+): string | undefined {
+  const hex = (port: number) =>
+    port.toString(16).toUpperCase().padStart(4, "0");
+  const local = `:${hex(serverPort)}`, remote = `:${hex(clientPort)}`;
+  for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n")) {
+    const [, from, to, state, , timer] = line.trim().split(/\s+/);
+    if (from?.endsWith(local) && to?.endsWith(remote) && state === "01") {
+      return timer?.slice(0, 2);
+    }
+  }
+  return undefined;
+}
 
 /** Whether the server ends a TCP connection that never starts its TLS handshake. */
 async function endsWithoutHandshake(url: string): Promise<void> {
