@@ -136,17 +136,23 @@ export class Access {
    * Who a connection is that presented this token.
    *
    * @param token the presented token, or `undefined` when none was
+   * @param connection the id of the connection presenting it, for the log
+   *   line of a refusal (one per connection per interval); none for an HTTP
+   *   request or an upgrade
    * @returns its principal: `open` while authentication is off, `metrics`
    *   for the metrics token
    * @throws {MistError} `invalid token` for a token that is neither the admin
    *   token, the metrics token nor registered; `authenticator unavailable`
    */
-  async principal(token: string | undefined): Promise<Principal> {
+  async principal(
+    token: string | undefined,
+    connection?: number,
+  ): Promise<Principal> {
     if (this.#authenticator === undefined || token === undefined) {
       return this.unidentified;
     }
     // A lone surrogate would hash like U+FFFD: such a token names no one.
-    if (!token.isWellFormed()) throw this.#refuse();
+    if (!token.isWellFormed()) throw this.#refuse(connection);
     if (tokensEqual(token, this.#adminToken!)) return ADMIN;
     if (
       this.#metricsToken !== undefined &&
@@ -156,14 +162,14 @@ export class Access {
     }
     const readAt = this.#generation;
     const tags = await this.#authenticator.getTags(token);
-    if (tags === undefined) throw this.#refuse();
+    if (tags === undefined) throw this.#refuse(connection);
     const principal = tokenPrincipal(tokenDigest(token), tags);
     this.#readAt.set(principal, readAt);
     this.#presented.set(principal, token);
     return principal;
   }
 
-  #refuse(): MistError {
+  #refuse(connection: number | undefined): MistError {
     this.#refused++;
     // Never the token: only that one was refused, on whichever transport.
     limitedLog(
@@ -171,9 +177,8 @@ export class Access {
       "info",
       "refused-token",
       "Refused an invalid token ({refused} since start)",
-      {
-        refused: this.#refused,
-      },
+      { refused: this.#refused },
+      connection,
     );
     return new MistError("invalid_token");
   }

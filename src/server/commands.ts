@@ -98,7 +98,9 @@ function basicCommands(
         throw new MistError("auth_not_first");
       }
       if (request.data === undefined) throw new MistError("invalid_token");
-      connection.adopt(await server.access.principal(request.data));
+      connection.adopt(
+        await server.access.principal(request.data, connection.id),
+      );
     }],
   ];
 }

@@ -115,6 +115,7 @@ export class Connection {
     this.info = info;
     this.local = options.local ?? false;
     this.#outbox = new Outbox(outlet, {
+      id: this.id,
       capacity: host.queueBytes,
       stats: info.stats,
       failed: (err) => {
@@ -282,6 +283,7 @@ export class Connection {
         command: context.command === "" ? "(unreadable)" : context.command,
         error: error.message,
       },
+      this.id,
     );
     this.send(errorReply(error, context));
   }

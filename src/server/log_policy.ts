@@ -2,7 +2,7 @@
  * At which level an error reply is logged (docs/operations.md, Logs): a
  * client's own faults at DEBUG, the limits it meets at INFO, the server's
  * budget at WARN, as an operator may need to raise it. Every one of these
- * lines is rate-limited (`_util/rate_limit.ts`): a client decides how often
+ * lines is rate-limited per connection (`_util/rate_limit.ts`): a client decides how often
  * they happen.
  *
  * @module

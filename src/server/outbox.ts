@@ -20,6 +20,8 @@ const TIMED_FLUSH_MASK = TIMED_FLUSH_EVERY - 1;
 
 /** How an {@linkcode Outbox} is set up. */
 export interface OutboxOptions {
+  /** The connection's id: its drops are logged apart from the others'. */
+  id?: number;
   /** The queue's capacity in bytes. */
   capacity: number;
   /** Called once when a write fails (the outbox is then useless). */
@@ -37,6 +39,7 @@ export interface OutboxOptions {
  */
 export class Outbox {
   readonly #outlet: Outlet;
+  readonly #id: number | undefined;
   readonly #capacity: number;
   /**
    * Made with the first frame: an idle subscriber that never receives one
@@ -58,6 +61,7 @@ export class Outbox {
    */
   constructor(outlet: Outlet, options: OutboxOptions) {
     this.#outlet = outlet;
+    this.#id = options.id;
     this.#capacity = checkCapacity(options.capacity);
     this.#failed = options.failed;
     this.#stats = options.stats;
@@ -132,6 +136,7 @@ export class Outbox {
             "dropped",
             "A slow consumer missed {dropped} deliveries: its queue was full",
             { dropped },
+            this.#id,
           );
         }
         if (!queue.pending) break;
