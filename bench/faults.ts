@@ -147,17 +147,19 @@ const ROWS: [string, Measure][] = [
     }),
   ],
   [
-    "8 4,000 WebSockets connect, ping, close (ws://, then http://)",
+    "8 4,000 WebSockets connect, ping, close (with a close frame, or hang up)",
     async (t) => {
       await using server = await FaultServer.startCollectable(t.dir);
       const figures = [];
       for (const scheme of ["ws", "http"] as const) {
-        const r = await wsChurn(server, 4000, true, scheme);
-        figures.push(
-          `${scheme}: heap after GC +${
-            (r.heapGrowth! / MiB).toFixed(1)
-          } MiB, RSS +${mib(r.rssGrowth)}, ${r.open ?? "?"} left open`,
-        );
+        for (const close of ["frame", "drop"] as const) {
+          const r = await wsChurn(server, 4000, true, scheme, close);
+          figures.push(
+            `${scheme} ${close}: heap after GC +${
+              (r.heapGrowth! / MiB).toFixed(1)
+            } MiB, RSS +${mib(r.rssGrowth)}, ${r.open ?? "?"} left open`,
+          );
+        }
       }
       return figures.join("; ");
     },

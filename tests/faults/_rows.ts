@@ -184,11 +184,29 @@ export interface WsChurn {
   open: number | undefined;
 }
 
-async function churn(url: string, total: number, parallel = 8): Promise<void> {
+/**
+ * How a churned WebSocket client leaves: `frame`, a browser's WebSocket that
+ * sends a close frame and waits for the server's; `drop`, a raw client that
+ * hangs up its TCP connection without a close frame (a tab killed, a network
+ * gone): on Deno's `upgradeWebSocket` only the close frame cancels its
+ * idle-timeout ping timer, which holds the closed socket until it fires.
+ */
+export type ChurnClose = "frame" | "drop";
+
+async function churn(
+  url: string,
+  total: number,
+  close: ChurnClose = "frame",
+  parallel = 8,
+): Promise<void> {
   let started = 0;
   const one = async () => {
     while (started < total) {
       started++;
+      if (close === "drop") {
+        await pingAndDrop(url);
+        continue;
+      }
       const socket = new WebSocket(`${url}/subscribe/websocket`);
       await new Promise<void>((resolve, reject) => {
         socket.onopen = () => socket.send(`{"command":"ping"}`);
@@ -201,25 +219,52 @@ async function churn(url: string, total: number, parallel = 8): Promise<void> {
   await Promise.all(Array.from({ length: parallel }, one));
 }
 
+/** A raw WebSocket client: upgrade, ping, pong, then a TCP close without a close frame. */
+async function pingAndDrop(url: string): Promise<void> {
+  const conn = await Deno.connect(hostPort(url));
+  try {
+    await writeAll(
+      conn,
+      encoder.encode(
+        "GET /subscribe/websocket HTTP/1.1\r\nHost: localhost\r\n" +
+          "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+          "Sec-WebSocket-Version: 13\r\n\r\n",
+      ),
+    );
+    await readUntil(conn, "\r\n\r\n");
+    // One masked text frame (mask 0: the payload as is).
+    const ping = encoder.encode(`{"command":"ping"}`);
+    await writeAll(
+      conn,
+      new Uint8Array([0x81, 0x80 | ping.length, 0, 0, 0, 0, ...ping]),
+    );
+    await readUntil(conn, "pong");
+  } finally {
+    conn.close();
+  }
+}
+
 /**
  * Row 8: `total` WebSocket clients connect to the `ws://` listener (or the
- * `http://` listener's upgrade), ping and close.
+ * `http://` listener's upgrade), ping and close, as `close` says.
  */
 export async function wsChurn(
   server: FaultServer,
   total: number,
   collectable = false,
   scheme: "ws" | "http" = "ws",
+  close: ChurnClose = "frame",
 ): Promise<WsChurn> {
   const url = server.url(scheme).replace(/^http/, "ws");
-  await churn(url, 500); // warm-up: code, caches and pools settle
+  await churn(url, 500, close); // warm-up: code, caches and pools settle
   await sleep(500);
   const rss0 = await server.rss();
   const heap = () =>
     collectable ? server.heapAfterGc() : server.metric("mist_heap_used_bytes");
   const heap0 = await heap();
-  await churn(url, total);
-  await sleep(1000);
+  await churn(url, total, close);
+  await sleep(2000);
   const rss1 = await server.rss();
   const heap1 = await heap();
   const open = await server.metric("mist_connections");

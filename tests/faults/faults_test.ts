@@ -64,15 +64,31 @@ for (const scheme of ["ws", "http"] as const) {
   });
 }
 
-Deno.test("4,000 WebSocket clients that connect, ping and close on ws:// and on the http:// upgrade leave no connection and no heap behind", async () => {
+Deno.test("4,000 ws:// clients that ping and hang up without a close frame leave no heap behind; with a close frame, on ws:// and the http:// upgrade, neither", async () => {
   await using server = await FaultServer.startCollectable(ROOT);
-  for (const scheme of ["ws", "http"] as const) {
-    const { heapGrowth, open } = await wsChurn(server, 4000, true, scheme);
-    assert.equal(open, 0, scheme);
+  // Deno's upgradeWebSocket (the old ws://, the http:// upgrade still) cancels
+  // its idle-timeout ping timer only on a close frame: a client that just
+  // hangs up leaves its socket, and its connection, reachable from that
+  // timer for half the idle timeout (old tree: +21 MiB after a full GC, 2 s
+  // and 10 s after the churn).
+  const runs = [
+    ["ws", "drop"],
+    ["ws", "frame"],
+    ["http", "frame"],
+  ] as const;
+  for (const [scheme, close] of runs) {
+    const { heapGrowth, open } = await wsChurn(
+      server,
+      4000,
+      true,
+      scheme,
+      close,
+    );
+    assert.equal(open, 0, `${scheme}, ${close}`);
     // After a full collection: what closed sockets still retain.
     assert.ok(
       heapGrowth! < 4 * MiB,
-      `${scheme}: heap grew ${(heapGrowth! / MiB).toFixed(1)} MiB`,
+      `${scheme}, ${close}: heap grew ${(heapGrowth! / MiB).toFixed(1)} MiB`,
     );
   }
 });
