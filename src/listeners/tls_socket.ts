@@ -15,7 +15,6 @@
 
 import { Duplex } from "node:stream";
 import * as tls from "node:tls";
-import { writeAll } from "../_util/io.ts";
 import { errorText } from "../_util/text.ts";
 import type { TlsCertificate } from "../server/port.ts";
 
@@ -94,7 +93,9 @@ export class ServerTls {
     }
     const verify = this.#clientCa !== undefined;
     const socket = new tls.TLSSocket(
-      new ConnDuplex(conn).on("error", () => {}), // the TLS socket over it reports them
+      Duplex.fromWeb({ readable: conn.readable, writable: conn.writable }, {
+        allowHalfOpen: true,
+      }).on("error", () => {}), // the TLS socket over it reports them
       {
         isServer: true,
         secureContext: this.#context,
@@ -140,57 +141,6 @@ export class ServerTls {
     return promise;
   }
 }
-
-/**
- * The TCP connection as the stream `node:tls` runs over: its own reads and
- * writes, not `Duplex.fromWeb` over its web streams (a layer less per write).
- */
-class ConnDuplex extends Duplex {
-  readonly #conn: Deno.TcpConn;
-  #reading = false;
-
-  constructor(conn: Deno.TcpConn) {
-    super({ allowHalfOpen: true });
-    this.#conn = conn;
-  }
-
-  override _read(): void {
-    if (this.#reading) return;
-    this.#reading = true;
-    const buffer = new Uint8Array(READ_BYTES);
-    this.#conn.read(buffer).then((n) => {
-      this.#reading = false;
-      if (n === null) this.push(null);
-      else if (this.push(buffer.subarray(0, n))) this._read();
-    }, (err) => {
-      this.#reading = false;
-      this.destroy(err);
-    });
-  }
-
-  override _write(
-    chunk: Uint8Array,
-    _encoding: string,
-    done: (error?: Error | null) => void,
-  ): void {
-    writeAll(this.#conn, chunk).then(() => done(), done);
-  }
-
-  override _final(done: (error?: Error | null) => void): void {
-    this.#conn.closeWrite().then(() => done(), () => done());
-  }
-
-  override _destroy(
-    error: Error | null,
-    done: (error?: Error | null) => void,
-  ): void {
-    closeQuietly(this.#conn);
-    done(error);
-  }
-}
-
-/** The most one read of the TCP connection takes. */
-const READ_BYTES = 16 * 1024;
 
 function closeQuietly(closable: { close(): void }): void {
   try {
