@@ -41,7 +41,7 @@ export const WRITE_CHUNK_BYTES = 4 * READ_BUFFER.largest;
 
 /**
  * What serving the line protocol needs of one connection: a `Deno.Conn`
- * (`tcp.ts`) or a `node:tls` socket (`tls_node.ts`).
+ * (`tcp.ts`) or a `node:tls` socket (`tls_socket.ts`).
  */
 export interface LineStream {
   /** Reads into `buffer`: how many bytes, or `null` once the peer finished sending. */

@@ -46,9 +46,14 @@ export interface TlsStream {
 export class ServerTls {
   #context: tls.SecureContext;
   #clientCa: string | undefined;
+  readonly #alpn: string[] | undefined;
 
-  /** @param certificate the certificate, its key, and an optional client CA */
-  constructor(certificate: TlsCertificate) {
+  /**
+   * @param certificate the certificate, its key, and an optional client CA
+   * @param alpn the application protocols offered (ALPN), e.g. `["http/1.1"]`
+   */
+  constructor(certificate: TlsCertificate, alpn?: string[]) {
+    this.#alpn = alpn;
     this.#clientCa = certificate.clientCa;
     this.#context = this.#contextOf(certificate);
   }
@@ -102,6 +107,7 @@ export class ServerTls {
         // With a client CA, the handshake fails without a certificate it signed.
         requestCert: verify,
         rejectUnauthorized: verify,
+        ...(this.#alpn === undefined ? {} : { ALPNProtocols: this.#alpn }),
       },
     );
     const { promise, resolve, reject } = Promise.withResolvers<TlsStream>();

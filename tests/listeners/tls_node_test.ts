@@ -10,6 +10,7 @@ import { serve } from "../../src/server/server.ts";
 import { testCertificate } from "../_certificates.ts";
 import { eventually, hostPort, LineClient } from "../_helpers.ts";
 import { args, runProgram, ServerProcess } from "../_program.ts";
+import { ServerTls } from "../../src/listeners/tls_socket.ts";
 
 const certificate = await testCertificate();
 const ignore = certificate === undefined;
@@ -371,5 +372,41 @@ Deno.test({
     assert.deepEqual(await after.request({ command: "ping" }), PONG);
     await refused(url, stranger);
     assert.deepEqual(await before.request({ command: "ping" }), PONG);
+  },
+});
+
+Deno.test({
+  name:
+    "ServerTls on a Deno.listen connection: offers its ALPN protocols, reads and writes, and a renewed certificate serves the next handshake",
+  ignore,
+  async fn() {
+    const renewed = (await testCertificate())!;
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const tls = new ServerTls(certificate!, ["http/1.1"]);
+    const echo = async () => {
+      const stream = await tls.start(await listener.accept(), 5000);
+      const buffer = new Uint8Array(64);
+      const n = await stream.read(buffer);
+      await stream.write(buffer.subarray(0, n!));
+      stream.close();
+    };
+    for (const ca of [certificate!.ca, renewed.ca]) {
+      const served = echo();
+      const client = await Deno.connectTls({
+        hostname: "localhost",
+        port: listener.addr.port,
+        caCerts: [ca],
+        alpnProtocols: ["h2", "http/1.1"],
+      });
+      assert.equal((await client.handshake()).alpnProtocol, "http/1.1");
+      await client.write(new TextEncoder().encode("hello"));
+      const buffer = new Uint8Array(64);
+      const n = await client.read(buffer);
+      assert.equal(new TextDecoder().decode(buffer.subarray(0, n!)), "hello");
+      assert.equal(await client.read(buffer).catch(() => null), null);
+      client.close();
+      await served;
+      tls.renew(renewed);
+    }
   },
 });
