@@ -114,17 +114,13 @@ export async function acceptLoop<C extends Deno.Conn>(
 }
 
 /**
- * Accepts on a listening socket, which a new certificate may replace, and
- * keeps count of the connections being served: a count, nothing kept per
- * connection.
+ * Accepts on a listening socket and keeps count of the connections being
+ * served: a count, nothing kept per connection.
  */
 export class Acceptor<C extends Deno.Conn = Deno.Conn> {
-  readonly #failures: AcceptFailures;
-  readonly #accepted: (conn: C) => Promise<unknown>;
+  readonly #listener: Deno.Listener<C>;
   readonly #stop = new AbortController();
-  /** The accept loops: the current socket's, and one replaced meanwhile. */
-  readonly #loops = new Set<Promise<void>>();
-  #current: { listener: Deno.Listener<C>; stop: AbortController };
+  readonly #loop: Promise<void>;
   #serving = 0;
   #idle: PromiseWithResolvers<void> | undefined;
 
@@ -140,56 +136,25 @@ export class Acceptor<C extends Deno.Conn = Deno.Conn> {
     failures: AcceptFailures,
     accepted: (conn: C) => Promise<unknown>,
   ) {
-    this.#failures = failures;
-    this.#accepted = accepted;
-    this.#current = { listener, stop: new AbortController() };
-    this.#run(this.#current);
-  }
-
-  /** Whether {@linkcode Acceptor.close} was called. */
-  get closed(): boolean {
-    return this.#stop.signal.aborted;
-  }
-
-  #run(each: { listener: Deno.Listener<C>; stop: AbortController }): void {
-    const signal = AbortSignal.any([this.#stop.signal, each.stop.signal]);
+    this.#listener = listener;
     const settled = () => {
       if (--this.#serving === 0) this.#idle?.resolve();
     };
-    const loop = acceptLoop(each.listener, this.#failures, signal, (conn) => {
+    this.#loop = acceptLoop(listener, failures, this.#stop.signal, (conn) => {
       this.#serving++;
-      this.#accepted(conn).then(settled, settled);
-    }).finally(() => this.#loops.delete(loop));
-    this.#loops.add(loop);
-  }
-
-  /**
-   * Accepts on `next` from now on and closes the socket it replaces, once
-   * `next` listens (bound beside it with `SO_REUSEPORT`: no moment without a
-   * socket listening). Connections open go on.
-   *
-   * @param next the new socket
-   */
-  async replace(next: Deno.Listener<C>): Promise<void> {
-    const replaced = this.#current;
-    const old = [...this.#loops];
-    this.#current = { listener: next, stop: new AbortController() };
-    this.#run(this.#current);
-    replaced.stop.abort();
-    closeQuietly(replaced.listener);
-    // Its socket is gone once its accept has failed.
-    await Promise.all(old);
+      accepted(conn).then(settled, settled);
+    });
   }
 
   /** Stops accepting; connections being served go on. */
   close(): void {
     this.#stop.abort();
-    closeQuietly(this.#current.listener);
+    closeQuietly(this.#listener);
   }
 
   /** Resolves once accepting has stopped and every connection has ended. */
   async finished(): Promise<void> {
-    while (this.#loops.size > 0) await Promise.all(this.#loops);
+    await this.#loop;
     if (this.#serving === 0) return;
     this.#idle ??= Promise.withResolvers();
     await this.#idle.promise;

@@ -51,7 +51,7 @@ const DEFAULT_PORTS: Record<string, number> = {
  * @param server the server's side
  * @returns the started listener
  * @throws {Error} for `https://` without a certificate; the errors of
- *   `Deno.listen` and `Deno.listenTls`
+ *   `Deno.listen`
  */
 export function listenHttp(
   url: URL,

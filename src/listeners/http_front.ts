@@ -1,7 +1,7 @@
 /**
  * mist's own HTTP/1.1 front, shared by `http://`, `https://`, `ws://` and
- * `wss://`: an accept loop on `Deno.listen` / `Deno.listenTls` (through
- * `Acceptor`), one deadline (`request-timeout`) for the TLS handshake and for
+ * `wss://`: an accept loop on `Deno.listen` (through `Acceptor`), TLS on
+ * `node:tls` over each connection (tls_socket.ts), one deadline (`request-timeout`) for the TLS handshake and for
  * each request head, keep-alive between them too, pipelined requests answered
  * in order, request bodies read as the route pulls them, and each answer
  * written by http_wire.ts, or a WebSocket upgrade handed to `serveSocket`.
@@ -34,10 +34,10 @@ import {
 import {
   bindAddress,
   boundUrl,
-  canRebind,
+  type ByteConn,
   type Listener,
-  rebindable,
 } from "./listener.ts";
+import { ServerTls } from "./tls_socket.ts";
 import type { Accepted } from "./ws_http.ts";
 import { serveSocket } from "./ws_session.ts";
 
@@ -86,7 +86,6 @@ export interface FrontOptions {
  * @param options the route and defaults
  * @returns the started listener
  * @throws {Error} for TLS without a certificate; the errors of `Deno.listen`
- *   and `Deno.listenTls`
  */
 export function listenFront(
   url: URL,
@@ -94,33 +93,23 @@ export function listenFront(
   options: FrontOptions,
 ): Listener {
   const scheme = url.protocol.slice(0, -1);
-  let address = bindAddress(url, options.defaultPort);
-  if (scheme !== "https" && scheme !== "wss") {
-    const listener = Deno.listen({ ...address, transport: "tcp" });
-    const bound = boundUrl(scheme, listener.addr as Deno.NetAddr);
-    return accept(listener, bound, server, options);
-  }
-  const tls = server.settings.tls;
-  if (tls === undefined) {
+  const secure = scheme === "https" || scheme === "wss";
+  const certificate = server.settings.tls;
+  if (secure && certificate === undefined) {
     throw new Error(
       `${scheme}:// needs a certificate: set tls-cert and tls-key`,
     );
   }
-  address = rebindable(address);
-  const bind = (certificate: TlsCertificate) =>
-    Deno.listenTls({
-      ...address,
-      cert: certificate.cert,
-      key: certificate.key,
-      // HTTP/2 is not served: a client offering both gets HTTP/1.1.
-      alpnProtocols: ["http/1.1"],
-    });
-  const listener = bind(tls);
-  address.port = listener.addr.port;
-  const bound = boundUrl(scheme, listener.addr);
-  return accept(listener, bound, server, options, {
-    rebind: canRebind() ? bind : undefined,
+  // TLS runs on node:tls over each accepted TCP connection (tls_socket.ts),
+  // so that a deadline frees a client that never finishes its handshake.
+  const listener = Deno.listen({
+    ...bindAddress(url, options.defaultPort),
+    transport: "tcp",
   });
+  const bound = boundUrl(scheme, listener.addr);
+  // HTTP/2 is not served: a client offering both gets HTTP/1.1.
+  const tls = secure ? new ServerTls(certificate!, ["http/1.1"]) : undefined;
+  return accept(listener, bound, server, options, tls);
 }
 
 /** What serving one connection needs. */
@@ -133,14 +122,16 @@ interface Scope {
   /** Connections waiting for a request head: closed with the listener. */
   readonly idle: Set<Deno.Conn>;
   closed: boolean;
+  /** The TLS of `https://` and `wss://`. */
+  readonly tls: ServerTls | undefined;
 }
 
 function accept(
-  first: Deno.Listener,
+  first: Deno.TcpListener,
   url: string,
   server: ServerPort,
   options: FrontOptions,
-  tls?: { rebind: ((next: TlsCertificate) => Deno.Listener) | undefined },
+  tls: ServerTls | undefined,
 ): Listener {
   const stats = newStats();
   const scope: Scope = {
@@ -151,6 +142,7 @@ function accept(
     options,
     idle: new Set(),
     closed: false,
+    tls,
   };
   // One shared callback, nothing kept per connection.
   const acceptor = new Acceptor(
@@ -158,7 +150,6 @@ function accept(
     new AcceptFailures(() => url, stats),
     (conn) => serveConn(conn, scope),
   );
-  const rebind = tls?.rebind;
   return {
     url,
     stats,
@@ -168,10 +159,10 @@ function accept(
       for (const conn of scope.idle) closeQuietly(conn);
     },
     ...(tls === undefined ? {} : {
-      async renewCertificate(next: TlsCertificate): Promise<boolean> {
-        if (rebind === undefined || acceptor.closed) return false;
-        await acceptor.replace(rebind(next));
-        return true;
+      renewCertificate(next: TlsCertificate): Promise<boolean> {
+        // Only the context of new handshakes changes: nothing to bind again.
+        tls.renew(next);
+        return Promise.resolve(true);
       },
     }),
     finished: acceptor.finished(),
@@ -186,31 +177,41 @@ type Outcome = "again" | "end" | Accepted;
  * is then served by {@linkcode serveSocket}, returned rather than awaited so
  * that nothing of the requests outlives the upgrade in this function's frame.
  */
-async function serveConn(conn: Deno.Conn, scope: Scope): Promise<void> {
-  const remote = conn.remoteAddr as Deno.NetAddr;
+async function serveConn(tcp: Deno.TcpConn, scope: Scope): Promise<void> {
+  const remote = tcp.remoteAddr;
   const info: ConnectionInfo = {
     listener: scope.url,
     remote: `${remote.hostname}:${remote.port}`,
     stats: scope.stats,
   };
-  const wire = new Wire(conn, scope.stats);
+  try {
+    tcp.setNoDelay(true);
+    // Finds peers that vanished (no FIN, no RST) after the system's keepalive time.
+    tcp.setKeepAlive(true);
+  } catch {
+    // Closed already: the first read says so.
+  }
   const timeoutMs = scope.server.settings.requestTimeoutMs;
+  // The deadline closes the TCP connection: that ends a TLS handshake too.
   let deadline: ReturnType<typeof setTimeout> | undefined;
   const wait = () => {
-    scope.idle.add(conn);
+    scope.idle.add(tcp);
     if (timeoutMs > 0) {
-      deadline = setTimeout(() => closeQuietly(conn), timeoutMs);
+      deadline = setTimeout(() => closeQuietly(tcp), timeoutMs);
     }
   };
   const busy = () => {
     clearTimeout(deadline);
-    scope.idle.delete(conn);
+    scope.idle.delete(tcp);
   };
   let outcome: Outcome = "end";
+  let conn: ByteConn = tcp;
+  let wire: Wire | undefined;
   try {
     // One deadline for the TLS handshake and the first request head.
     wait();
-    if ("handshake" in conn) await (conn as Deno.TlsConn).handshake();
+    if (scope.tls !== undefined) conn = await scope.tls.start(tcp, Infinity);
+    wire = new Wire(conn, scope.stats);
     do {
       if (outcome === "again") wait();
       let head: Head | undefined;
@@ -239,7 +240,7 @@ async function serveConn(conn: Deno.Conn, scope: Scope): Promise<void> {
   if (typeof outcome === "string") return closeQuietly(conn);
   return serveSocket(
     conn,
-    { principal: outcome.principal, lines: outcome.lines, rest: wire.rest() },
+    { principal: outcome.principal, lines: outcome.lines, rest: wire!.rest() },
     scope.server,
     info,
   );
@@ -249,7 +250,7 @@ const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
 
 /** Answers one request; says what the connection does next. */
 async function answer(
-  conn: Deno.Conn,
+  conn: ByteConn,
   wire: Wire,
   head: Head,
   scope: Scope,
@@ -291,7 +292,7 @@ async function answer(
     await refuse(conn, err);
     return "end";
   }
-  const secure = "handshake" in conn;
+  const secure = scope.tls !== undefined;
   let response: Response | Accepted;
   try {
     response = await scope.options.route(request, { secure, version, info });
@@ -370,7 +371,7 @@ function requestUrl(head: Head, scope: Scope): URL {
 }
 
 /** Answers a request that cannot be served, and ends the connection. */
-async function refuse(conn: Deno.Conn, err: BadRequest): Promise<void> {
+async function refuse(conn: ByteConn, err: BadRequest): Promise<void> {
   await writeFixed(conn, json(err.status, { error: err.message }), {
     head: false,
     keepAlive: false,

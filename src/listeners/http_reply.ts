@@ -7,6 +7,7 @@
 
 import { Buffer } from "node:buffer";
 import { writeAll } from "../_util/io.ts";
+import type { ByteConn } from "./listener.ts";
 
 const REASONS: Record<number, string> = {
   100: "Continue",
@@ -73,7 +74,7 @@ export interface Writing {
  * Writes a response whose body is known whole: a `content-length`, one write.
  */
 export async function writeFixed(
-  conn: Deno.Conn,
+  conn: ByteConn,
   response: Response,
   how: Writing,
 ): Promise<void> {
@@ -102,7 +103,7 @@ export async function writeFixed(
  * (the client closed), whichever is first.
  */
 export async function writeStreamed(
-  conn: Deno.Conn,
+  conn: ByteConn,
   response: Response,
   chunked: boolean,
   gone: Promise<unknown>,
@@ -149,7 +150,7 @@ function connectionHeader(how: Writing): string {
 const LINGER_BYTES = 1024 * 1024;
 
 /** Ends the writing side, then reads and drops what comes, up to {@linkcode LINGER_BYTES}. */
-export async function linger(conn: Deno.Conn): Promise<void> {
+export async function linger(conn: ByteConn): Promise<void> {
   const scratch = new Uint8Array(16 * 1024);
   let dropped = 0;
   try {
@@ -173,7 +174,7 @@ export function isStream(response: Response): boolean {
 }
 
 /** Settles when the client closes its side (what it sends meanwhile is dropped). */
-export async function closedBy(conn: Deno.Conn): Promise<void> {
+export async function closedBy(conn: ByteConn): Promise<void> {
   const scratch = new Uint8Array(256);
   try {
     while (await conn.read(scratch) !== null);

@@ -9,6 +9,7 @@
 
 import { Buffer } from "node:buffer";
 import type { ListenerStats } from "../server/transport.ts";
+import type { ByteConn } from "./listener.ts";
 
 /** The longest request head read, in bytes; longer ones get `431`. */
 export const MAX_HEAD_BYTES = 8 * 1024;
@@ -39,7 +40,7 @@ const NOTHING = new Uint8Array(0);
 
 /** The reading side of one connection: what was read past what was asked. */
 export class Wire {
-  readonly #conn: Deno.Conn;
+  readonly #conn: ByteConn;
   readonly #stats: ListenerStats;
   // Most heads fit in 1 KiB; the buffer grows to the cap only for others.
   // Pooled: no backing store of its own left to the collector per connection.
@@ -47,7 +48,7 @@ export class Wire {
   #start = 0;
   #end = 0;
 
-  constructor(conn: Deno.Conn, stats: ListenerStats) {
+  constructor(conn: ByteConn, stats: ListenerStats) {
     this.#conn = conn;
     this.#stats = stats;
   }

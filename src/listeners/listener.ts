@@ -35,35 +35,20 @@ export interface Listener {
 }
 
 /**
- * Whether a listener can open a second listening socket on its own address
- * (`SO_REUSEPORT`), as a new certificate needs: on Linux, when the program
- * runs with `--unstable-net` (without it Deno exits on the option).
- *
- * @returns true when {@linkcode rebindable} sets `reusePort`
+ * A connection as the listeners read and write it: a `Deno.Conn`, or a TLS
+ * connection on `node:tls` (`tls_socket.ts`).
  */
-export function canRebind(): boolean {
-  // Deno offers listenDatagram only with --unstable-net, as it does reusePort.
-  return Deno.build.os === "linux" && "listenDatagram" in Deno;
-}
-
-/**
- * The address to bind a TLS listener on so that it can bind again for a new
- * certificate: with `reusePort` when {@linkcode canRebind}. The port is first
- * bound once without it, so that a port another process listens on fails
- * with "address in use" as before, instead of being shared with it.
- *
- * @param address where to listen
- * @returns the bind options
- * @throws {Deno.errors.AddrInUse} when something listens there already
- */
-export function rebindable(
-  address: { hostname: string; port: number },
-): { hostname: string; port: number; reusePort?: true } {
-  if (!canRebind()) return address;
-  if (address.port !== 0) {
-    Deno.listen({ ...address, transport: "tcp" }).close();
-  }
-  return { ...address, reusePort: true };
+export interface ByteConn {
+  /** Reads into `buffer`: how many bytes, or `null` once the peer finished sending. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes some of `bytes`: how many were written. */
+  write(bytes: Uint8Array): Promise<number>;
+  /** Ends the sending side; reads go on. */
+  closeWrite(): Promise<void>;
+  /** Closes both sides. */
+  close(): void;
+  /** The peer's address. */
+  readonly remoteAddr: Deno.Addr;
 }
 
 /**

@@ -1,28 +1,6 @@
 import assert from "node:assert/strict";
 import { testCertificate } from "../../tests/_certificates.ts";
-import { canRebind, checkCertificate, rebindable } from "./listener.ts";
-
-Deno.test({
-  name:
-    "rebindable() binds beside itself, but a port another listener holds stays in use",
-  ignore: !canRebind(),
-  fn() {
-    using first = Deno.listen(rebindable({ hostname: "127.0.0.1", port: 0 }));
-    const { port } = first.addr;
-    // The same listener binding again, as a new certificate does.
-    using second = Deno.listen({
-      hostname: "127.0.0.1",
-      port,
-      reusePort: true,
-    });
-    assert.equal(second.addr.port, port);
-    // A second server asking for the port is refused, not let in beside it.
-    assert.throws(
-      () => rebindable({ hostname: "127.0.0.1", port }),
-      Deno.errors.AddrInUse,
-    );
-  },
-});
+import { checkCertificate } from "./listener.ts";
 
 const a = await testCertificate();
 const b = await testCertificate();

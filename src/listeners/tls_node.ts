@@ -1,8 +1,9 @@
 /**
- * The `tls://` listener on `node:tls` (`tls_socket.ts`) over `Deno.listen`:
- * the one that verifies client certificates (mutual TLS), which
- * `Deno.listenTls` cannot ask for. Each connection is served by the same loop
- * as every other `tcp://` and `tls://` connection.
+ * The `tls://` listener: `node:tls` (`tls_socket.ts`) over `Deno.listen`, so
+ * that a handshake deadline frees its connection, accepted connections keep
+ * alive, and client certificates (mutual TLS) can be asked for; none of which
+ * `Deno.listenTls` allows. Each connection is served by the same loop as
+ * every `tcp://` connection.
  *
  * @module
  */
@@ -28,7 +29,7 @@ const log = getLogger(["mist", "tcp"]);
  * @returns the started listener
  * @throws {Error} the errors of listening (address in use)
  */
-export function listenTlsClientAuth(
+export function listenTlsNode(
   address: { hostname: string; port: number },
   server: ServerPort,
   certificate: TlsCertificate,
@@ -56,7 +57,19 @@ export function listenTlsClientAuth(
       } finally {
         handshaking.delete(conn);
       }
-      await serveConnection(stream, bound, server, stats);
+      await serveConnection(
+        {
+          remote: stream.remote,
+          read: (buffer) => stream.read(buffer),
+          write: async (bytes) => {
+            await stream.write(bytes);
+          },
+          close: () => stream.close(),
+        },
+        bound,
+        server,
+        stats,
+      );
     },
   );
   return Promise.resolve({

@@ -22,8 +22,10 @@ import type { TlsCertificate } from "../server/port.ts";
 export interface TlsStream {
   /** Reads into `buffer`: how many bytes, or `null` once the peer finished sending. */
   read(buffer: Uint8Array): Promise<number | null>;
-  /** Writes all of `bytes`. */
-  write(bytes: Uint8Array): Promise<void>;
+  /** Writes all of `bytes`: their length, once the TCP connection took them. */
+  write(bytes: Uint8Array): Promise<number>;
+  /** Ends the sending side after a close_notify; reads go on. */
+  closeWrite(): Promise<void>;
   /** Closes after a close_notify that waits at most a second. */
   close(): void;
   /** The peer, `HOST:PORT`. */
@@ -204,14 +206,18 @@ function socketStream(socket: tls.TLSSocket, conn: Deno.TcpConn): TlsStream {
       else chunks[0] = chunk.subarray(n);
       return n;
     },
-    write(bytes: Uint8Array): Promise<void> {
+    write(bytes: Uint8Array): Promise<number> {
       return new Promise((resolve, reject) => {
         if (socket.destroyed || !socket.writable) {
           reject(failure ?? new Error("the connection is closed"));
           return;
         }
-        socket.write(bytes, (err) => err ? reject(err) : resolve());
+        socket.write(bytes, (err) => err ? reject(err) : resolve(bytes.length));
       });
+    },
+    closeWrite(): Promise<void> {
+      socket.end();
+      return Promise.resolve();
     },
     close() {
       if (socket.destroyed) {

@@ -22,7 +22,7 @@ const DEFAULT_PORTS: Record<string, number> = { ws: 8888, wss: 8889 };
  * @param server the server's side; `wss://` needs its `tls` certificate
  * @returns the started listener
  * @throws {Error} for `wss://` without a certificate; the errors of
- *   `Deno.listen` and `Deno.listenTls`
+ *   `Deno.listen`
  */
 export function listenWs(url: URL, server: ServerPort): Promise<Listener> {
   return Promise.resolve(listenFront(url, server, {

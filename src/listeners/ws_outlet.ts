@@ -19,6 +19,7 @@ import {
   OP_TEXT,
   writeHeader,
 } from "./ws_frames.ts";
+import type { ByteConn } from "./listener.ts";
 
 /** How long a close frame may take to leave before the socket is closed anyway. */
 const CLOSE_GRACE_MS = 1000;
@@ -41,7 +42,7 @@ const WRITE_BYTES = 64 * 1024;
  * connection holds one closure here (`#settled`) and no promise.
  */
 export class Socket implements Outlet {
-  readonly #conn: Deno.Conn;
+  readonly #conn: ByteConn;
   readonly #lines: boolean;
   /** In line mode, the largest text frame's payload. */
   readonly #max: number;
@@ -54,7 +55,7 @@ export class Socket implements Outlet {
    * @param lines whether it speaks line mode
    * @param max the largest message, in bytes
    */
-  constructor(conn: Deno.Conn, lines: boolean, max: number) {
+  constructor(conn: ByteConn, lines: boolean, max: number) {
     this.#conn = conn;
     this.#lines = lines;
     this.#max = max;

@@ -17,6 +17,7 @@ import type { ConnectionInfo } from "../server/transport.ts";
 import { encodeFrame, FrameParser, OP_PONG } from "./ws_frames.ts";
 import type { Upgrade } from "./ws_http.ts";
 import { Socket } from "./ws_outlet.ts";
+import type { ByteConn } from "./listener.ts";
 
 const log = getLogger(["mist", "ws"]);
 
@@ -38,7 +39,7 @@ const MAX_READ_BYTES = 64 * 1024;
  * @param info where the connection came from, for logs and counters
  */
 export async function serveSocket(
-  conn: Deno.Conn,
+  conn: ByteConn,
   upgrade: Upgrade,
   server: ServerPort,
   info: ConnectionInfo,
