@@ -280,6 +280,8 @@ export async function openWire(job: Job, counts: Counts): Promise<Wire> {
   let conn: Deno.Conn;
   let lines = false;
   let push: (chunk: Uint8Array) => void;
+  /** What came after the upgrade's response head: the first frames. */
+  let first: Uint8Array = new Uint8Array(0);
   let closed = false;
   if (ws) {
     const upgraded = await upgrade(url, job);
@@ -295,24 +297,12 @@ export async function openWire(job: Job, counts: Counts): Promise<Wire> {
       },
     });
     push = (chunk) => parser.push(chunk);
-    if (upgraded.rest.length > 0) push(upgraded.rest);
+    first = upgraded.rest;
   } else {
     conn = await dial(url, job.caCerts);
     const scanner = new LineScanner(handler);
     push = (chunk) => scanner.push(chunk);
   }
-  (async () => {
-    const buf = new Uint8Array(256 * 1024);
-    try {
-      for (let n; (n = await conn.read(buf)) !== null;) {
-        push(buf.subarray(0, n));
-        counts.share();
-      }
-    } catch {
-      // Ended: counted below.
-    }
-    if (!closed) counts.end();
-  })();
   const wire: Wire = {
     lines,
     write(batch, ends) {
@@ -328,6 +318,19 @@ export async function openWire(job: Job, counts: Counts): Promise<Wire> {
       }
     },
   };
+  (async () => {
+    const buf = new Uint8Array(256 * 1024);
+    try {
+      if (first.length > 0) push(first);
+      for (let n; (n = await conn.read(buf)) !== null;) {
+        push(buf.subarray(0, n));
+        counts.share();
+      }
+    } catch {
+      // Ended: counted below.
+    }
+    if (!closed) counts.end();
+  })();
   if (job.token !== undefined && !ws) {
     const auth = job.protocol === "resp"
       ? resp(["AUTH", job.token])

@@ -6,6 +6,8 @@ import {
   FrameParser,
   mask,
   PACK,
+  upgrade,
+  writeAll,
 } from "./bench_ws.ts";
 
 const decoder = new TextDecoder();
@@ -85,4 +87,100 @@ Deno.test("mask is its own inverse", () => {
   assert.notEqual(decoder.decode(bytes), "the quick brown fox");
   mask(bytes, 2, 15, key);
   assert.equal(decoder.decode(bytes), "the quick brown fox");
+});
+
+/**
+ * A one-connection WebSocket server on a raw socket: it answers the upgrade
+ * (accepting mist.lines when offered, with `accept` to spoil the key), sends
+ * "hello" in the same write as its 101, and collects the client's messages.
+ */
+function rawServer(accept?: string) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const seen = { offered: "" as string | null, messages: [] as string[] };
+  const done = (async () => {
+    const conn = await listener.accept();
+    const buf = new Uint8Array(65536);
+    let head = "";
+    while (!head.includes("\r\n\r\n")) {
+      const n = await conn.read(buf);
+      if (n === null) return;
+      head += decoder.decode(buf.subarray(0, n));
+    }
+    const field = (name: string) =>
+      new RegExp(`^${name}: (.*)$`, "mi").exec(head)?.[1]?.trim() ?? null;
+    seen.offered = field("Sec-WebSocket-Protocol");
+    const hash = await crypto.subtle.digest(
+      "SHA-1",
+      new TextEncoder().encode(
+        field("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11",
+      ),
+    );
+    const response = "HTTP/1.1 101 Switching Protocols\r\n" +
+      "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+      `Sec-WebSocket-Accept: ${
+        accept ?? btoa(String.fromCharCode(...new Uint8Array(hash)))
+      }\r\n` +
+      (seen.offered ? "Sec-WebSocket-Protocol: mist.lines\r\n" : "") +
+      "\r\n";
+    const head101 = new TextEncoder().encode(response);
+    const bytes = new Uint8Array(head101.length + 7);
+    bytes.set(head101);
+    bytes.set([0x81, 5, ...new TextEncoder().encode("hello")], head101.length);
+    await conn.write(bytes);
+    const parser = new FrameParser({
+      message: (b, s, e) =>
+        seen.messages.push(decoder.decode(b.subarray(s, e))),
+      ping: () => {},
+      close: () => {},
+    });
+    try {
+      for (let n; (n = await conn.read(buf)) !== null;) {
+        parser.push(buf.subarray(0, n));
+      }
+    } catch {
+      // The client hung up.
+    }
+    conn.close();
+  })();
+  const { port } = listener.addr as Deno.NetAddr;
+  return {
+    url: new URL(`ws://127.0.0.1:${port}/subscribe/websocket`),
+    seen,
+    async close() {
+      await done;
+      listener.close();
+    },
+  };
+}
+
+Deno.test("upgrade offers mist.lines unless told not to, and keeps the frames after the 101", async (t) => {
+  for (const wsLines of ["auto", "off"] as const) {
+    await t.step(wsLines, async () => {
+      const server = rawServer();
+      const { conn, lines, rest } = await upgrade(server.url, { wsLines });
+      assert.equal(lines, wsLines === "auto");
+      assert.equal(
+        server.seen.offered,
+        wsLines === "auto" ? "mist.lines" : null,
+      );
+      const { got, parser } = collect();
+      parser.push(rest);
+      assert.deepEqual(got.messages, ["hello"]);
+      await writeAll(conn, clientFrames(...batchOf(["a\n", "b\n"]), lines));
+      conn.close();
+      await server.close();
+      assert.deepEqual(
+        server.seen.messages,
+        lines ? ["a\nb\n"] : ["a", "b"],
+      );
+    });
+  }
+  await t.step("a wrong Sec-WebSocket-Accept is refused", async () => {
+    const server = rawServer("bm90IHRoZSBrZXk=");
+    await assert.rejects(
+      upgrade(server.url, { wsLines: "auto" }),
+      /Sec-WebSocket-Accept is wrong/,
+    );
+    await server.close();
+  });
 });
