@@ -258,16 +258,15 @@ export function batchOf(texts: readonly string[]): [Uint8Array, number[]] {
   return [batch, ends];
 }
 
-/** Splits a WebSocket message on `\n` (line mode); a plain one is one line. */
+/**
+ * Splits a line-mode WebSocket message on `\n`. Every message in it ends with
+ * one, so the scan never runs past the frame but for a malformed last line.
+ */
 export function messageLines(onLine: LineHandler): LineHandler {
   return (b, s, e) => {
     let from = s;
-    for (
-      let nl;
-      (nl = b.subarray(from, e).indexOf(10)) !== -1;
-      from += nl + 1
-    ) {
-      if (nl > 0) onLine(b, from, from + nl);
+    for (let nl; (nl = b.indexOf(10, from)) !== -1 && nl < e; from = nl + 1) {
+      if (nl > from) onLine(b, from, nl);
     }
     if (from < e) onLine(b, from, e);
   };
@@ -287,7 +286,8 @@ export async function openWire(job: Job, counts: Counts): Promise<Wire> {
     const upgraded = await upgrade(url, job);
     ({ conn, lines } = upgraded);
     const parser = new FrameParser({
-      message: messageLines(handler),
+      // Plain framing: one message a frame, no newline.
+      message: lines ? messageLines(handler) : handler,
       ping: (payload) => {
         writeAll(conn, controlFrame(0xa, payload)).catch(() => {});
       },
