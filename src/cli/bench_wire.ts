@@ -259,16 +259,36 @@ export function batchOf(texts: readonly string[]): [Uint8Array, number[]] {
 }
 
 /**
- * Splits a line-mode WebSocket message on `\n`. Every message in it ends with
- * one, so the scan never runs past the frame but for a malformed last line.
+ * Counts the mist messages of a line-mode WebSocket frame, each ended by
+ * `\n`: decoded once, then scanned as a string, which costs a third of
+ * scanning the bytes line by line.
  */
-export function messageLines(onLine: LineHandler): LineHandler {
-  return (b, s, e) => {
-    let from = s;
-    for (let nl; (nl = b.indexOf(10, from)) !== -1 && nl < e; from = nl + 1) {
-      if (nl > from) onLine(b, from, nl);
+export function mistFrame(counts: Counts): LineHandler {
+  const line = (t: string, s: number, e: number) => {
+    const c = t.charCodeAt(s + 12);
+    if (c === 0x70 && t.charCodeAt(s + 13) === 0x75) { // publish
+      counts.received++;
+      if (counts.sample()) {
+        const at = t.indexOf("@", s);
+        if (at !== -1 && at + STAMP < e) {
+          counts.stamp(Number(t.slice(at + 1, at + 1 + STAMP)));
+        }
+      }
+    } else if (c === 0x70) { // ping
+      counts.pong();
+    } else if (c === 0x64) { // dropped
+      counts.dropped += Number(
+        /"data":"(\d+)"/.exec(t.slice(s, e))?.[1] ?? 0,
+      );
     }
-    if (from < e) onLine(b, from, e);
+  };
+  return (b, s, e) => {
+    const frame = decoder.decode(b.subarray(s, e));
+    let start = 0;
+    for (let end; (end = frame.indexOf("\n", start)) !== -1; start = end + 1) {
+      if (end > start) line(frame, start, end);
+    }
+    if (start < frame.length) line(frame, start, frame.length);
   };
 }
 
@@ -287,7 +307,7 @@ export async function openWire(job: Job, counts: Counts): Promise<Wire> {
     ({ conn, lines } = upgraded);
     const parser = new FrameParser({
       // Plain framing: one message a frame, no newline.
-      message: lines ? messageLines(handler) : handler,
+      message: lines ? mistFrame(counts) : handler,
       ping: (payload) => {
         writeAll(conn, controlFrame(0xa, payload)).catch(() => {});
       },

@@ -3,7 +3,7 @@ import {
   batchOf,
   Counts,
   LineScanner,
-  messageLines,
+  mistFrame,
   mistLine,
   now,
   respLine,
@@ -90,22 +90,25 @@ Deno.test("Counts.until() resolves on a pong and times out with the reason", asy
   );
 });
 
-Deno.test("a WebSocket message is one delivery, or several in line mode", () => {
+Deno.test("a plain WebSocket frame is one delivery, a line-mode frame several", () => {
   const counts = new Counts(1);
-  const message = messageLines(mistLine(counts));
-  const frame = (text: string) => {
-    // Framed inside a larger buffer: nothing outside [s, e) may be read.
-    const bytes = encoder.encode(`\n${text}${publish()}`);
-    message(bytes, 1, 1 + encoder.encode(text).length);
-  };
-  frame(publish().trimEnd());
-  frame(
+  const plain = mistLine(counts);
+  const lines = mistFrame(counts);
+  // Framed inside a larger buffer: nothing outside [s, e) may be read.
+  const framed = (text: string): [Uint8Array, number, number] => [
+    encoder.encode(`\n${text}${publish()}`),
+    1,
+    1 + encoder.encode(text).length,
+  ];
+  plain(...framed(publish().trimEnd()));
+  plain(...framed('{"command":"dropped","data":"7"}'));
+  lines(...framed(
     publish() + publish("") + '{"command":"ping","tags":[],"data":"pong"}\n',
-  );
-  frame('{"command":"dropped","data":"7"}');
+  ));
+  lines(...framed('{"command":"dropped","data":"5"}\n'));
   assert.equal(counts.received, 3);
   assert.equal(counts.pongs, 1);
-  assert.equal(counts.dropped, 7);
+  assert.equal(counts.dropped, 12);
   assert.equal(counts.histogram.total, 3);
   assert.ok(counts.histogram.percentile(0.5) >= 4000);
 });
