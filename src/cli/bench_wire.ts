@@ -1,8 +1,8 @@
 /**
  * The connections of `mist bench`'s workers: raw TCP, TLS and WebSocket
- * sockets (the WebSocket client is `bench_ws.ts`), the line scanner that counts deliveries and reads only the
- * payload's timestamp, and the two dialects (mist's JSON lines, Redis's RESP
- * for `bench:compare`).
+ * sockets (the WebSocket client is `bench_ws.ts`), the line scanner that
+ * counts deliveries and reads only the payload's timestamp, and the two
+ * dialects (mist's JSON lines, Redis's RESP for `bench:compare`).
  *
  * @module
  */
@@ -260,8 +260,8 @@ export function batchOf(texts: readonly string[]): [Uint8Array, number[]] {
 
 /**
  * Counts the mist messages of a line-mode WebSocket frame, each ended by
- * `\n`: decoded once, then scanned as a string, which costs a third of
- * scanning the bytes line by line.
+ * `\n`: decoded once, then scanned as a string (a `Uint8Array.indexOf` a line
+ * cost line-mode fan-out about a third of its deliveries/s).
  */
 export function mistFrame(counts: Counts): LineHandler {
   const line = (t: string, s: number, e: number) => {

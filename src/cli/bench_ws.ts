@@ -311,10 +311,10 @@ async function readHead(conn: Deno.Conn): Promise<{
     joined.set(got);
     joined.set(buf.subarray(0, n), got.length);
     got = joined;
-    const text = decoder.decode(got);
-    const end = text.indexOf("\r\n\r\n");
+    const end = headEnd(got);
     if (end !== -1) {
-      const [status = "", ...fields] = text.slice(0, end).split("\r\n");
+      const text = decoder.decode(got.subarray(0, end));
+      const [status = "", ...fields] = text.split("\r\n");
       const headers = new Map<string, string>();
       for (const field of fields) {
         const colon = field.indexOf(":");
@@ -325,13 +325,22 @@ async function readHead(conn: Deno.Conn): Promise<{
           );
         }
       }
-      // The head is ASCII: its characters are its bytes.
       return { status, headers, rest: got.slice(end + 4) };
     }
     if (got.length > MAX_HEAD) {
       throw new Error("the upgrade response is too long");
     }
   }
+}
+
+/** Where `\r\n\r\n` starts in `bytes`, or -1. */
+function headEnd(bytes: Uint8Array): number {
+  for (let i = bytes.indexOf(13); i !== -1; i = bytes.indexOf(13, i + 1)) {
+    if (bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
+      return i;
+    }
+  }
+  return -1;
 }
 
 /** Writes all of `bytes`. */

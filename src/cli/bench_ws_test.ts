@@ -116,7 +116,8 @@ function rawServer(accept?: string) {
       ),
     );
     const response = "HTTP/1.1 101 Switching Protocols\r\n" +
-      "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+      // Not ASCII: its bytes are more than its characters.
+      "Upgrade: websocket\r\nConnection: Upgrade\r\nX-Note: café\r\n" +
       `Sec-WebSocket-Accept: ${
         accept ?? btoa(String.fromCharCode(...new Uint8Array(hash)))
       }\r\n` +
