@@ -1,13 +1,21 @@
 /**
  * The connections of `mist bench`'s workers: raw TCP, TLS and WebSocket
- * sockets, the line scanner that counts deliveries and reads only the
- * payload's timestamp, and the two dialects (mist's JSON lines, Redis's RESP
- * for `bench:compare`).
+ * sockets (the WebSocket client is `bench_ws.ts`), the line scanner that
+ * counts deliveries and reads only the payload's timestamp, and the two
+ * dialects (mist's JSON lines, Redis's RESP for `bench:compare`).
  *
  * @module
  */
 
 import { Histogram } from "./bench_report.ts";
+import {
+  clientFrames,
+  controlFrame,
+  dial,
+  FrameParser,
+  upgrade,
+  writeAll,
+} from "./bench_ws.ts";
 
 /** What a worker is asked to do. */
 export interface Job {
@@ -62,10 +70,19 @@ export const STAMP = 17;
 const AT = 0x40;
 /** A line head shorter than this is carried over to the next read. */
 const HEAD = 192;
-/** The most UTF-16 code units the publisher packs in a line-mode frame. */
-const PACK = 64 * 1024;
 
-export const now = () => performance.timeOrigin + performance.now();
+/**
+ * The clock of every stamp, in ms: `performance.now()` alone counts from each
+ * Worker's own start, so a stamp written by the publisher's Worker and read
+ * by a subscriber's would be off by the gap between their starts;
+ * `timeOrigin` (the wall time of that start) makes them one clock.
+ */
+export const now = (): number => performance.timeOrigin + performance.now();
+
+/** The stamp of `ms` as the publisher writes it: STAMP characters, µs kept. */
+export function stampText(ms: number = now()): string {
+  return ms.toFixed(3).padStart(STAMP, "0").slice(-STAMP);
+}
 
 /** Counts of one thread. */
 export class Counts {
@@ -127,45 +144,14 @@ export class Counts {
   }
 }
 
-function stampOf(bytes: Uint8Array, at: number, end: number): number {
+/** The stamp after the `@` at `at`, or 0 when there is none. */
+export function stampOf(bytes: Uint8Array, at: number, end: number): number {
   if (at < 0 || at + STAMP >= end) return 0;
   let text = "";
   for (let i = at + 1; i <= at + STAMP; i++) {
     text += String.fromCharCode(bytes[i]!);
   }
   return Number(text);
-}
-
-/**
- * Counts the mist messages of one WebSocket text frame without copying it:
- * one message, or in line mode several, each ended by `\n`.
- */
-export function mistText(counts: Counts): (frame: string) => void {
-  const line = (t: string, s: number, e: number) => {
-    const c = t.charCodeAt(s + 12);
-    if (c === 0x70 && t.charCodeAt(s + 13) === 0x75) { // publish
-      counts.received++;
-      if (counts.sample()) {
-        const at = t.indexOf("@", s);
-        if (at !== -1 && at + STAMP < e) {
-          counts.stamp(Number(t.slice(at + 1, at + 1 + STAMP)));
-        }
-      }
-    } else if (c === 0x70) { // ping
-      counts.pong();
-    } else if (c === 0x64) { // dropped
-      counts.dropped += Number(
-        /"data":"(\d+)"/.exec(t.slice(s, e))?.[1] ?? 0,
-      );
-    }
-  };
-  return (frame) => {
-    let start = 0;
-    for (let end; (end = frame.indexOf("\n", start)) !== -1; start = end + 1) {
-      if (end > start) line(frame, start, end);
-    }
-    if (start < frame.length) line(frame, start, frame.length);
-  };
 }
 
 /** Reads one line's head; one classifier per protocol. */
@@ -252,47 +238,95 @@ export class LineScanner {
 
 /** One open connection, whatever carries it. */
 export interface Wire {
+  /** Whether a WebSocket speaks line mode (`mist.lines`). */
   readonly lines: boolean;
-  /** Writes bytes (TCP) or frames (WebSocket); resolves when it may write more. */
-  write(frames: Uint8Array | string[]): Promise<void>;
+  /**
+   * Writes whole messages, each ended by `\n`; `ends` are the offsets just
+   * past each `\n` (WebSocket frames them; TCP writes the bytes as they are).
+   * Resolves when the socket has taken them.
+   */
+  write(batch: Uint8Array, ends: readonly number[]): Promise<void>;
   close(): void;
+}
+
+/** Messages (each ended by `\n`) as one batch and the offsets of their ends. */
+export function batchOf(texts: readonly string[]): [Uint8Array, number[]] {
+  const batch = encoder.encode(texts.join(""));
+  const ends: number[] = [];
+  let end = 0;
+  for (const text of texts) ends.push(end += encoder.encode(text).length);
+  return [batch, ends];
+}
+
+/**
+ * Counts the mist messages of a line-mode WebSocket frame, each ended by
+ * `\n`: decoded once, then scanned as a string (a `Uint8Array.indexOf` a line
+ * cost line-mode fan-out about a third of its deliveries/s).
+ */
+export function mistFrame(counts: Counts): LineHandler {
+  const line = (t: string, s: number, e: number) => {
+    const c = t.charCodeAt(s + 12);
+    if (c === 0x70 && t.charCodeAt(s + 13) === 0x75) { // publish
+      counts.received++;
+      if (counts.sample()) {
+        const at = t.indexOf("@", s);
+        if (at !== -1 && at + STAMP < e) {
+          counts.stamp(Number(t.slice(at + 1, at + 1 + STAMP)));
+        }
+      }
+    } else if (c === 0x70) { // ping
+      counts.pong();
+    } else if (c === 0x64) { // dropped
+      counts.dropped += Number(
+        /"data":"(\d+)"/.exec(t.slice(s, e))?.[1] ?? 0,
+      );
+    }
+  };
+  return (b, s, e) => {
+    const frame = decoder.decode(b.subarray(s, e));
+    let start = 0;
+    for (let end; (end = frame.indexOf("\n", start)) !== -1; start = end + 1) {
+      if (end > start) line(frame, start, end);
+    }
+    if (start < frame.length) line(frame, start, frame.length);
+  };
 }
 
 export async function openWire(job: Job, counts: Counts): Promise<Wire> {
   const url = new URL(job.url);
   const handler = job.protocol === "resp" ? respLine(counts) : mistLine(counts);
-  const scanner = new LineScanner(handler);
-  if (url.protocol === "ws:" || url.protocol === "wss:") {
-    return await openWebSocket(url, job, { scanner, counts });
-  }
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  const port = Number(url.port);
+  const ws = url.protocol === "ws:" || url.protocol === "wss:";
+  let conn: Deno.Conn;
+  let lines = false;
+  let push: (chunk: Uint8Array) => void;
+  /** What came after the upgrade's response head: the first frames. */
+  let first: Uint8Array = new Uint8Array(0);
   let closed = false;
-  const conn = url.protocol === "tls:"
-    ? await Deno.connectTls({
-      hostname,
-      port,
-      ...(job.caCerts ? { caCerts: job.caCerts } : {}),
-    })
-    : await Deno.connect({ hostname, port });
-  if (url.protocol !== "tls:") (conn as Deno.TcpConn).setNoDelay(true);
-  (async () => {
-    const buf = new Uint8Array(256 * 1024);
-    try {
-      for (let n; (n = await conn.read(buf)) !== null;) {
-        scanner.push(buf.subarray(0, n));
-        counts.share();
-      }
-    } catch {
-      // Ended: counted below.
-    }
-    if (!closed) counts.end();
-  })();
+  if (ws) {
+    const upgraded = await upgrade(url, job);
+    ({ conn, lines } = upgraded);
+    const parser = new FrameParser({
+      // Plain framing: one message a frame, no newline.
+      message: lines ? mistFrame(counts) : handler,
+      ping: (payload) => {
+        writeAll(conn, controlFrame(0xa, payload)).catch(() => {});
+      },
+      close: () => {
+        if (!closed) counts.end();
+        wire.close();
+      },
+    });
+    push = (chunk) => parser.push(chunk);
+    first = upgraded.rest;
+  } else {
+    conn = await dial(url, job.caCerts);
+    const scanner = new LineScanner(handler);
+    push = (chunk) => scanner.push(chunk);
+  }
   const wire: Wire = {
-    lines: false,
-    async write(bytes) {
-      let data = bytes as Uint8Array;
-      while (data.length > 0) data = data.subarray(await conn.write(data));
+    lines,
+    write(batch, ends) {
+      return writeAll(conn, ws ? clientFrames(batch, ends, lines) : batch);
     },
     close() {
       if (closed) return;
@@ -304,94 +338,26 @@ export async function openWire(job: Job, counts: Counts): Promise<Wire> {
       }
     },
   };
-  if (job.token !== undefined) {
+  (async () => {
+    const buf = new Uint8Array(256 * 1024);
+    try {
+      if (first.length > 0) push(first);
+      for (let n; (n = await conn.read(buf)) !== null;) {
+        push(buf.subarray(0, n));
+        counts.share();
+      }
+    } catch {
+      // Ended: counted below.
+    }
+    if (!closed) counts.end();
+  })();
+  if (job.token !== undefined && !ws) {
     const auth = job.protocol === "resp"
       ? resp(["AUTH", job.token])
       : JSON.stringify({ command: "auth", data: job.token }) + "\n";
-    await wire.write(encoder.encode(auth));
+    await wire.write(...batchOf([auth]));
   }
   return wire;
-}
-
-function openWebSocket(
-  url: URL,
-  job: Job,
-  { scanner, counts }: { scanner: LineScanner; counts: Counts },
-): Promise<Wire> {
-  const client = job.caCerts
-    ? Deno.createHttpClient({ caCerts: job.caCerts })
-    : undefined;
-  const socket = new WebSocket(url, {
-    ...(job.wsLines !== "off" ? { protocols: ["mist.lines"] } : {}),
-    ...(job.token !== undefined
-      ? { headers: { "X-AUTH-TOKEN": job.token } }
-      : {}),
-    ...(client ? { client } : {}),
-  });
-  const opened = Promise.withResolvers<Wire>();
-  const text = job.protocol === "mist" ? mistText(counts) : undefined;
-  socket.onmessage = (event) => {
-    const frame = String(event.data);
-    if (text) text(frame);
-    else {scanner.push(
-        encoder.encode(frame.endsWith("\n") ? frame : frame + "\n"),
-      );}
-    counts.share();
-  };
-  socket.onerror = (event) =>
-    opened.reject(
-      new Error(
-        event instanceof ErrorEvent ? event.message : "WebSocket error",
-      ),
-    );
-  let closed = false;
-  socket.onclose = () => {
-    if (!closed) counts.end();
-  };
-  socket.onopen = () => {
-    const lines = socket.protocol === "mist.lines";
-    if (job.wsLines === "on" && !lines) {
-      closed = true;
-      socket.close(1000);
-      opened.reject(new Error("the server did not accept mist.lines"));
-      return;
-    }
-    opened.resolve({
-      lines,
-      write(frames) {
-        const list = frames as string[];
-        if (!lines) {
-          for (const frame of list) socket.send(frame.slice(0, -1));
-          return Promise.resolve();
-        }
-        // Whole lines, at most PACK code units a frame (a longer one alone).
-        let packed = "";
-        for (const frame of list) {
-          if (packed !== "" && packed.length + frame.length > PACK) {
-            socket.send(packed);
-            packed = "";
-          }
-          packed += frame;
-        }
-        if (packed !== "") socket.send(packed);
-        return Promise.resolve();
-      },
-      close() {
-        closed = true;
-        try {
-          socket.close(1000);
-        } catch {
-          // Already closing.
-        }
-        try {
-          client?.close();
-        } catch {
-          // Already closed.
-        }
-      },
-    });
-  };
-  return opened.promise;
 }
 
 /** A RESP command. */

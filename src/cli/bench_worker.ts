@@ -1,7 +1,7 @@
 /**
  * One thread of `mist bench`'s clients, started by `bench.ts` in a Worker.
- * It opens its connections with raw sockets and speaks the wire protocol
- * from pre-encoded frames: subscribers count lines (or frames) and parse
+ * It opens its connections with raw sockets (WebSocket too: `bench_ws.ts`)
+ * and speaks the wire protocol from pre-encoded messages: subscribers count lines (or frames) and parse
  * only the timestamp the publisher put in the payload; the publisher paces
  * itself on ping round trips. `protocol: "resp"` speaks Redis's
  * SUBSCRIBE/PUBLISH instead, for `bench:compare`.
@@ -14,15 +14,16 @@
  */
 
 import {
+  batchOf,
   Counts,
   encoder,
   type Job,
-  now,
   openWire,
   pingFrame,
   type Report,
   resp,
   STAMP,
+  stampText,
   type Wire,
 } from "./bench_wire.ts";
 
@@ -68,26 +69,23 @@ async function keepPace(job: Job, sent: number, forgiven: number[]) {
   }
 }
 /**
- * The frames of each publish tag, each with the stamp's offset: the bytes for
- * TCP, the text for WebSocket. The payload is `@STAMP@xxx…`.
+ * The message of each publish tag, as bytes, with the stamp's offset. The
+ * payload is `@STAMP@xxx…`.
  */
-function templates(job: Job): { text: string; at: number }[] {
+function templates(job: Job): { bytes: Uint8Array; at: number }[] {
   const filler = "x".repeat(Math.max(0, job.payloadBytes - STAMP - 2));
   const data = `@${"0".repeat(STAMP)}@${filler}`;
   return job.publishTags.map((tag) => {
     const text = job.protocol === "resp"
       ? resp(["PUBLISH", tag, data])
       : JSON.stringify({ command: "publish", tags: [tag], data }) + "\n";
-    return { text, at: text.indexOf("@") + 1 };
+    return { bytes: encoder.encode(text), at: text.indexOf("@") + 1 };
   });
 }
 
 async function publish(job: Job, wire: Wire, counts: Counts): Promise<void> {
   const forms = templates(job);
-  const tcp = !job.url.startsWith("ws");
-  const bytes = forms.map((f) => encoder.encode(f.text));
-  const ping = pingFrame(job.protocol);
-  const pingBytes = encoder.encode(ping);
+  const pingBytes = encoder.encode(pingFrame(job.protocol));
   const start = performance.now();
   const end = start + job.durationMs;
   let pings = 0;
@@ -115,32 +113,28 @@ async function publish(job: Job, wire: Wire, counts: Counts): Promise<void> {
       unpinged = 0;
       pings++;
     }
-    const stamp = now().toFixed(3).padStart(STAMP, "0").slice(-STAMP);
+    const stamp = stampText();
     const picked: number[] = [];
+    let size = withPing ? pingBytes.length : 0;
     for (let i = 0; i < count; i++) {
       picked.push(next);
+      size += forms[next]!.bytes.length;
       next = (next + 1) % forms.length;
     }
-    if (tcp) {
-      let size = withPing ? pingBytes.length : 0;
-      for (const k of picked) size += bytes[k]!.length;
-      const batch = new Uint8Array(size);
-      let pos = 0;
-      for (const k of picked) {
-        batch.set(bytes[k]!, pos);
-        encoder.encodeInto(stamp, batch.subarray(pos + forms[k]!.at));
-        pos += bytes[k]!.length;
-      }
-      if (withPing) batch.set(pingBytes, pos);
-      if (size > 0) await wire.write(batch);
-    } else {
-      const frames = picked.map((k) => {
-        const { text, at } = forms[k]!;
-        return text.slice(0, at) + stamp + text.slice(at + STAMP);
-      });
-      if (withPing) frames.push(ping);
-      if (frames.length > 0) await wire.write(frames);
+    const batch = new Uint8Array(size);
+    const ends: number[] = [];
+    let pos = 0;
+    for (const k of picked) {
+      const { bytes, at } = forms[k]!;
+      batch.set(bytes, pos);
+      encoder.encodeInto(stamp, batch.subarray(pos + at));
+      ends.push(pos += bytes.length);
     }
+    if (withPing) {
+      batch.set(pingBytes, pos);
+      ends.push(size);
+    }
+    if (size > 0) await wire.write(batch, ends);
     counts.sent += count;
     await keepPace(job, counts.sent, forgiven);
     // At most WINDOW pings in flight: the server has taken the rest.
@@ -167,10 +161,7 @@ async function subscribe(
           : JSON.stringify({ command: "subscribe", tags: [tag] }) + "\n"
       );
       frames.push(ping);
-      const written = job.url.startsWith("ws")
-        ? wire.write(frames)
-        : wire.write(encoder.encode(frames.join("")));
-      written.catch(() => {});
+      wire.write(...batchOf(frames)).catch(() => {});
     });
     wires.push(...opened);
   }
@@ -218,13 +209,8 @@ function finish(answered: number): void {
 
 async function stop(): Promise<void> {
   const before = counts.pongs;
-  const ping = pingFrame(job!.protocol);
-  for (const wire of wires) {
-    const written = job!.url.startsWith("ws")
-      ? wire.write([ping])
-      : wire.write(encoder.encode(ping));
-    written.catch(() => {});
-  }
+  const [ping, ends] = batchOf([pingFrame(job!.protocol)]);
+  for (const wire of wires) wire.write(ping, ends).catch(() => {});
   try {
     await counts.until(
       () => counts.pongs >= before + wires.length,

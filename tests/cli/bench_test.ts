@@ -124,8 +124,24 @@ Deno.test("mist bench runs over WebSocket, offering line mode or not", async (t)
       subscribers: "2",
     });
     assertShape(r);
+    assert.equal(r.wsLines, true);
     assert.ok(r.received > 0);
     assert.equal(r.received, r.sent * 2);
+    assert.equal(r.latencyMs.samples, r.received);
+  });
+  await t.step("--ws-lines, as fast as the server takes them", async () => {
+    // Enough messages that line-mode frames carry many, both ways.
+    const r = await runBench(["fanout"], {
+      host: ws,
+      "ws-lines": true,
+      subscribers: "3",
+      payload: "300",
+    });
+    assertShape(r);
+    assert.equal(r.wsLines, true);
+    assert.ok(r.sent > 1000, `sent ${r.sent}`);
+    assert.equal(r.received, r.sent * 3);
+    assert.equal(r.lost, 0);
   });
 });
 
