@@ -107,8 +107,10 @@ export function listenFront(
     transport: "tcp",
   });
   const bound = boundUrl(scheme, listener.addr);
-  // HTTP/2 is not served: a client offering both gets HTTP/1.1.
-  const tls = secure ? new ServerTls(certificate!, ["http/1.1"]) : undefined;
+  // No ALPN: a client offering HTTP/2 gets none agreed and speaks HTTP/1.1.
+  // (Offering "http/1.1" made Deno's WebSocket client report a certificate
+  // it does not trust as "tls handshake eof".)
+  const tls = secure ? new ServerTls(certificate!) : undefined;
   return accept(listener, bound, server, options, tls);
 }
 

@@ -48,14 +48,11 @@ export interface TlsStream {
 export class ServerTls {
   #context: tls.SecureContext;
   #clientCa: string | undefined;
-  readonly #alpn: string[] | undefined;
 
   /**
    * @param certificate the certificate, its key, and an optional client CA
-   * @param alpn the application protocols offered (ALPN), e.g. `["http/1.1"]`
    */
-  constructor(certificate: TlsCertificate, alpn?: string[]) {
-    this.#alpn = alpn;
+  constructor(certificate: TlsCertificate) {
     this.#clientCa = certificate.clientCa;
     this.#context = this.#contextOf(certificate);
   }
@@ -109,7 +106,6 @@ export class ServerTls {
         // With a client CA, the handshake fails without a certificate it signed.
         requestCert: verify,
         rejectUnauthorized: verify,
-        ...(this.#alpn === undefined ? {} : { ALPNProtocols: this.#alpn }),
       },
     );
     const { promise, resolve, reject } = Promise.withResolvers<TlsStream>();
