@@ -117,14 +117,7 @@ export class Connection {
     this.#outbox = new Outbox(outlet, {
       capacity: host.queueBytes,
       stats: info.stats,
-      failed: (err) => {
-        log.debug("{listener} connection {id}: write failed: {error}", {
-          listener: info.listener,
-          id: this.id,
-          error: errorText(err),
-        });
-        this.close();
-      },
+      failed: this,
     });
     this.presented = options.principal !== undefined;
     this.#principal = options.principal ?? host.access.unidentified;
@@ -382,6 +375,21 @@ export class Connection {
     if (this.#isClosed) return;
     this.activity++;
     this.#outbox.force(encode(message));
+  }
+
+  /**
+   * Closes the connection after its outbox failed to write: what the
+   * outbox calls, once.
+   *
+   * @param err the write's error
+   */
+  writeFailed(err: unknown): void {
+    log.debug("{listener} connection {id}: write failed: {error}", {
+      listener: this.info.listener,
+      id: this.id,
+      error: errorText(err),
+    });
+    this.close();
   }
 
   /**

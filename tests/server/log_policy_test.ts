@@ -151,7 +151,7 @@ Deno.test("slow consumers' drops make one INFO line", async () => {
     () =>
       new Outbox({ write: () => gate.promise, close() {} }, {
         capacity: frame.size * 2,
-        failed: (err) => assert.fail(`${err}`),
+        failed: { writeFailed: (err) => assert.fail(`${err}`) },
         stats: newStats(),
       }),
   );
