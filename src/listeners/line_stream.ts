@@ -174,9 +174,7 @@ class ChunkWriter implements Outlet {
  * (18,000 idle connections each hold one, suspended in a read).
  */
 class LineSession extends ChunkWriter {
-  readonly #url: string;
   readonly #server: ServerPort;
-  readonly #stats: ListenerStats;
   readonly #connection: Connection;
   readonly #splitter: LineSplitter;
   #buffer = new Uint8Array(READ_BUFFER.smallest);
@@ -190,9 +188,7 @@ class LineSession extends ChunkWriter {
     stats: ListenerStats,
   ) {
     super(stream);
-    this.#url = url;
     this.#server = server;
-    this.#stats = stats;
     this.#connection = server.open(this, {
       listener: url,
       remote: stream.remote,
@@ -224,7 +220,7 @@ class LineSession extends ChunkWriter {
     } catch (err) {
       if (!connection.isClosed) {
         log.debug("{listener} connection {id}: read failed: {error}", {
-          listener: this.#url,
+          listener: connection.info.listener,
           id: connection.id,
           error: errorText(err),
         });
@@ -243,7 +239,7 @@ class LineSession extends ChunkWriter {
    * answers the lines (see {@linkcode LineSession.#lines}).
    */
   #take(n: number): Promise<void> | undefined {
-    this.#stats.bytesReceived += n;
+    this.#connection.info.stats.bytesReceived += n;
     const buffer = this.#buffer;
     // The splitter is done with the chunk once it has split it, so the next
     // read may use another buffer.

@@ -48,14 +48,16 @@ export class Outbox {
   readonly #outlet: Outlet;
   readonly #capacity: number;
   /**
-   * Made with the first frame: an idle subscriber that never receives one
-   * (the most common connection of all) does not pay for it.
+   * Made with the first frame and let go once it is written: an idle
+   * subscriber (the most common connection of all) holds none.
    */
   #queue: OutboundQueue<Frame> | undefined;
-  readonly #failed: WriteFailure;
-  readonly #stats: ListenerStats;
+  /** The peak of the queues let go. */
+  #peak = 0;
   /** Flushes written, to time one in {@linkcode TIMED_FLUSH_EVERY}. */
   #flushes = 0;
+  readonly #failed: WriteFailure;
+  readonly #stats: ListenerStats;
   #flushing = false;
   #closed = false;
   #writable: PromiseWithResolvers<void> | undefined;
@@ -79,7 +81,7 @@ export class Outbox {
 
   /** The most bytes the queue ever held. */
   get peak(): number {
-    return this.#queue?.peak ?? 0;
+    return Math.max(this.#peak, this.#queue?.peak ?? 0);
   }
 
   /**
@@ -183,6 +185,10 @@ export class Outbox {
     } catch (err) {
       this.#failed.writeFailed(err);
     } finally {
+      if (queue.bytes === 0 && !queue.pending) {
+        if (queue.peak > this.#peak) this.#peak = queue.peak;
+        this.#queue = undefined;
+      }
       this.#flushing = false;
       this.#idle?.resolve();
       this.#idle = undefined;
