@@ -30,6 +30,27 @@ export const READ_BUFFER = Object.freeze({
 });
 
 /**
+ * The smallest read buffers are carved from shared slabs of this size, one
+ * region per connection, never handed out twice: an idle connection then
+ * holds a view rather than a buffer of its own (an ArrayBuffer and its
+ * native backing store cost several times its 64 bytes). A slab lives while
+ * any of its connections keeps its region, so at most this much stays
+ * pinned per connection left over.
+ */
+const SLAB_BYTES = 8 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+/** A new smallest read buffer: a region of the current slab. */
+function smallestBuffer(): Uint8Array {
+  if (slabUsed + READ_BUFFER.smallest > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  return slab.subarray(slabUsed, slabUsed += READ_BUFFER.smallest);
+}
+
+/**
  * The most bytes one write to the stream copies frames into: a write joins
  * queued frames into one buffer up to this size, so a subscriber that does
  * not read holds the frames it shares with others plus one such chunk. Four
@@ -177,7 +198,7 @@ class LineSession extends ChunkWriter {
   readonly #server: ServerPort;
   readonly #connection: Connection;
   readonly #splitter: LineSplitter;
-  #buffer = new Uint8Array(READ_BUFFER.smallest);
+  #buffer = smallestBuffer();
   /** Reads in a row that used less than a quarter of the buffer. */
   #small = 0;
 
@@ -248,7 +269,10 @@ class LineSession extends ChunkWriter {
       this.#small = 0;
     } else if (n * 4 < buffer.length && buffer.length > READ_BUFFER.smallest) {
       if (++this.#small === READ_BUFFER.shrinkAfter) {
-        this.#buffer = new Uint8Array(buffer.length / 2);
+        const length = buffer.length / 2;
+        this.#buffer = length === READ_BUFFER.smallest
+          ? smallestBuffer()
+          : new Uint8Array(length);
         this.#small = 0;
       }
     } else {
