@@ -155,15 +155,10 @@ class ChunkWriter implements Outlet {
       }
       if (end === i + 1) {
         await this.stream.write(frames[i]!.line);
+      } else if (frames[i]!.shared) {
+        await this.stream.write(sharedChunk(frames, i, end, size));
       } else {
-        const chunk = this.#chunk(size);
-        let offset = 0;
-        for (; i < end; i++) {
-          const line = frames[i]!.line;
-          chunk.set(line, offset);
-          offset += line.byteLength;
-        }
-        await this.stream.write(chunk);
+        await this.stream.write(join(frames, i, end, this.#chunk(size)));
         if (size > most) most = size;
       }
       i = end;
@@ -187,6 +182,61 @@ class ChunkWriter implements Outlet {
     this.#spare = new Uint8Array(Math.min(length, WRITE_CHUNK_BYTES));
     return this.#spare.subarray(0, size);
   }
+}
+
+/** Copies the lines of `frames[from..end)` into `chunk`, which fits them. */
+function join(
+  frames: readonly Frame[],
+  from: number,
+  end: number,
+  chunk: Uint8Array,
+): Uint8Array {
+  let offset = 0;
+  for (let i = from; i < end; i++) {
+    const line = frames[i]!.line;
+    chunk.set(line, offset);
+    offset += line.byteLength;
+  }
+  return chunk;
+}
+
+/** A chunk joined from frames that went to several connections. */
+interface Joined {
+  readonly frames: readonly Frame[];
+  readonly from: number;
+  readonly end: number;
+  readonly chunk: Uint8Array;
+}
+
+/** How many shared chunks are kept for the connections that write next. */
+const JOINED_KEPT = 4;
+const joined: Joined[] = [];
+
+/**
+ * The bytes of `frames[from..end)` when they went to several connections:
+ * the chunk another connection just wrote when it wrote the same frames (a
+ * fan-out to 100 subscribers that keep up flushes the same frames to each
+ * of them in a row), else a new one that the next may share. Such a chunk is
+ * never written into again: the others may still be writing it.
+ */
+function sharedChunk(
+  frames: readonly Frame[],
+  from: number,
+  end: number,
+  size: number,
+): Uint8Array {
+  const count = end - from;
+  for (const kept of joined) {
+    if (kept.end - kept.from !== count) continue;
+    let same = true;
+    for (let k = 0; k < count && same; k++) {
+      same = kept.frames[kept.from + k] === frames[from + k];
+    }
+    if (same) return kept.chunk;
+  }
+  const chunk = join(frames, from, end, new Uint8Array(size));
+  if (joined.push({ frames, from, end, chunk }) > JOINED_KEPT) joined.shift();
+  return chunk;
 }
 
 /**

@@ -182,3 +182,38 @@ Deno.test("serveConnection() gives each connection a read buffer of its own, eve
     ])
   );
 });
+
+Deno.test("lineOutlet() writes the same joined bytes to every connection that writes the same shared frames, and its own otherwise", async () => {
+  const outlet = (writes: Uint8Array[]) =>
+    lineOutlet({
+      remote: "script:1",
+      read: () => Promise.resolve(null),
+      write(bytes) {
+        writes.push(bytes);
+        return Promise.resolve();
+      },
+      close() {},
+    });
+  const frames = Array.from({ length: 5 }, (_, i) => {
+    const frame = new Frame(
+      JSON.stringify({ command: "publish", data: `${i}` }),
+    );
+    frame.shared = true;
+    return frame;
+  });
+  const a: Uint8Array[] = [], b: Uint8Array[] = [], c: Uint8Array[] = [];
+  await outlet(a).write(frames);
+  await outlet(b).write([...frames]);
+  // One frame differs in the middle: not the same bytes.
+  const other = [...frames];
+  other[2] = new Frame(JSON.stringify({ command: "publish", data: "x" }));
+  other[2]!.shared = true;
+  await outlet(c).write(other);
+  const text = (list: readonly Frame[]) =>
+    list.map((frame) => frame.text + "\n").join("");
+  assert.equal(a.length, 1);
+  assert.equal(b[0], a[0]);
+  assert.notEqual(c[0], a[0]);
+  assert.equal(decoder.decode(a[0]!), text(frames));
+  assert.equal(decoder.decode(c[0]!), text(other));
+});
