@@ -17,6 +17,8 @@ const log = getLogger(["mist", "connection"]);
 /** One flush in this many, per connection, is timed for `mist_flush_seconds`. */
 export const TIMED_FLUSH_EVERY = 16;
 const TIMED_FLUSH_MASK = TIMED_FLUSH_EVERY - 1;
+/** After this many flushes a connection keeps its queue between flushes. */
+const QUEUE_KEPT_AFTER = 16;
 
 /** Who hears of a failed write: the connection, in the server. */
 export interface WriteFailure {
@@ -48,8 +50,9 @@ export class Outbox {
   readonly #outlet: Outlet;
   readonly #capacity: number;
   /**
-   * Made with the first frame and let go once it is written: an idle
-   * subscriber (the most common connection of all) holds none.
+   * Made with the first frame and, for the first few flushes, let go once
+   * it is written: an idle subscriber (the most common connection of all)
+   * holds none.
    */
   #queue: OutboundQueue<Frame> | undefined;
   /** The peak of the queues let go. */
@@ -185,7 +188,12 @@ export class Outbox {
     } catch (err) {
       this.#failed.writeFailed(err);
     } finally {
-      if (queue.bytes === 0 && !queue.pending) {
+      // A connection that has flushed only a few times (an idle subscriber,
+      // its pong) holds no queue; a busy one keeps its own rather than make
+      // one per flush.
+      if (
+        this.#flushes < QUEUE_KEPT_AFTER && queue.bytes === 0 && !queue.pending
+      ) {
         if (queue.peak > this.#peak) this.#peak = queue.peak;
         this.#queue = undefined;
       }

@@ -327,3 +327,23 @@ Deno.test("Outbox counts the bytes it writes and times one flush in 16, the firs
   assert.equal(stats.bytesSent, written);
   outbox.close();
 });
+
+Deno.test("`Outbox` keeps its peak across flushes, whether it kept its queue or let it go", async () => {
+  const outlet = new FakeOutlet();
+  const outbox = outboxOf(outlet, 100 * size);
+  for (let n = 0; n < 3; n++) outbox.offer(frame(n));
+  await settled(outbox);
+  assert.equal(outbox.bytes, 0);
+  assert.equal(outbox.peak, 3 * size);
+  // Enough flushes of one frame each for the queue to be kept.
+  for (let n = 0; n < 40; n++) {
+    outbox.offer(frame(n));
+    await settled(outbox);
+  }
+  assert.equal(outbox.peak, 3 * size);
+  for (let n = 0; n < 5; n++) outbox.offer(frame(n));
+  assert.equal(outbox.peak, 5 * size);
+  await settled(outbox);
+  assert.equal(outbox.peak, 5 * size);
+  assert.equal(outlet.writes.length, 1 + 40 + 1);
+});
