@@ -35,7 +35,8 @@ export async function writeAll(
   writer: PartialWriter,
   bytes: Uint8Array,
 ): Promise<void> {
-  let offset = 0;
+  // Most writes are taken whole: no view of the rest is made for them.
+  let offset = bytes.length === 0 ? 0 : await writer.write(bytes);
   while (offset < bytes.length) {
     offset += await writer.write(bytes.subarray(offset));
   }

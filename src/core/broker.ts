@@ -231,6 +231,7 @@ export class Broker<S extends Subscriber = Subscriber> {
       member.subscriber.deliver(frame);
       delivered++;
     });
+    if (delivered > 1) frame!.shared = true;
     return delivered;
   }
 }

@@ -102,3 +102,22 @@ Deno.test("Broker.remove() and retain() leave the index empty", () => {
   assert.equal(broker.subscriberCount, 0);
   assert.equal(broker.indexSize, 0);
 });
+
+Deno.test("Broker.publish() marks a frame that went to several subscribers as shared, not one that went to one", () => {
+  const frames: Frame[] = [];
+  const subscriber = () => ({ deliver: (frame: Frame) => frames.push(frame) });
+  const broker = new Broker();
+  broker.subscribe(subscriber(), ["a"]);
+  broker.subscribe(subscriber(), ["a"]);
+  broker.subscribe(subscriber(), ["b"]);
+  broker.publish(undefined, ["a"], "to two");
+  broker.publish(undefined, ["b"], "to one");
+  assert.deepEqual(
+    frames.map((frame) => [frame.text.length > 0, frame.shared]),
+    [
+      [true, true],
+      [true, true],
+      [true, false],
+    ],
+  );
+});

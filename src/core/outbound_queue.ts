@@ -52,7 +52,11 @@ export function checkCapacity(capacity: number): number {
 export class OutboundQueue<F extends Sized> {
   /** The capacity in bytes. */
   readonly capacity: number;
-  #frames: F[] = [];
+  /**
+   * Made with its first frame as a one-element literal: most flushes take
+   * one frame, and an array grown by a push from empty has room for 16.
+   */
+  #frames: F[] | undefined;
   #bytes = 0;
   #peak = 0;
   #dropped = 0;
@@ -82,7 +86,7 @@ export class OutboundQueue<F extends Sized> {
 
   /** Whether frames wait to be taken. */
   get pending(): boolean {
-    return this.#frames.length > 0;
+    return this.#frames !== undefined;
   }
 
   /** Whether the queue holds its capacity or more. */
@@ -119,7 +123,8 @@ export class OutboundQueue<F extends Sized> {
   }
 
   #push(frame: F, bytes: number): void {
-    this.#frames.push(frame);
+    if (this.#frames === undefined) this.#frames = [frame];
+    else this.#frames.push(frame);
     this.#bytes = bytes;
     if (bytes > this.#peak) this.#peak = bytes;
   }
@@ -130,8 +135,8 @@ export class OutboundQueue<F extends Sized> {
    * @returns the frames, oldest first
    */
   take(): F[] {
-    const frames = this.#frames;
-    this.#frames = [];
+    const frames = this.#frames ?? [];
+    this.#frames = undefined;
     return frames;
   }
 

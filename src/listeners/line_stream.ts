@@ -11,6 +11,7 @@ import { errorText } from "../_util/text.ts";
 import type { Frame } from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
 import { LineSplitter, OVERSIZE } from "../protocol/framing.ts";
+import type { Connection } from "../server/connection.ts";
 import type { ServerPort } from "../server/port.ts";
 import type { ListenerStats, Outlet } from "../server/transport.ts";
 
@@ -23,10 +24,31 @@ const log = getLogger(["mist", "tcp"]);
  * in a row that used less than a quarter of it.
  */
 export const READ_BUFFER = Object.freeze({
-  smallest: 256,
+  smallest: 64,
   largest: 64 * 1024,
   shrinkAfter: 16,
 });
+
+/**
+ * The smallest read buffers are carved from shared slabs of this size, one
+ * region per connection, never handed out twice: an idle connection then
+ * holds a view rather than a buffer of its own (an ArrayBuffer and its
+ * native backing store cost several times its 64 bytes). A slab lives while
+ * any of its connections keeps its region, so at most this much stays
+ * pinned per connection left over.
+ */
+const SLAB_BYTES = 8 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+/** A new smallest read buffer: a region of the current slab. */
+function smallestBuffer(): Uint8Array {
+  if (slabUsed + READ_BUFFER.smallest > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  return slab.subarray(slabUsed, slabUsed += READ_BUFFER.smallest);
+}
 
 /**
  * The most bytes one write to the stream copies frames into: a write joins
@@ -63,69 +85,13 @@ export interface LineStream {
  * @param server the server's side
  * @param stats the listener's counters
  */
-export async function serveConnection(
+export function serveConnection(
   stream: LineStream,
   url: string,
   server: ServerPort,
   stats: ListenerStats,
 ): Promise<void> {
-  const connection = server.open(lineOutlet(stream), {
-    listener: url,
-    remote: stream.remote,
-    stats,
-  });
-  const splitter = new LineSplitter(server.settings.limits.maxMessageBytes);
-  let buffer = new Uint8Array(READ_BUFFER.smallest);
-  let small = 0;
-  try {
-    while (!connection.isClosed) {
-      const n = await stream.read(buffer);
-      if (n === null) {
-        // The client finished sending: write what it is owed, then close.
-        await connection.drain(server.settings.drainTimeoutMs);
-        break;
-      }
-      stats.bytesReceived += n;
-      const chunk = buffer.subarray(0, n);
-      // The splitter is done with the chunk once it has split it, so the
-      // next read may use another buffer.
-      if (n === buffer.length && n < READ_BUFFER.largest) {
-        buffer = new Uint8Array(n * 2);
-        small = 0;
-      } else if (
-        n * 4 < buffer.length && buffer.length > READ_BUFFER.smallest
-      ) {
-        if (++small === READ_BUFFER.shrinkAfter) {
-          buffer = new Uint8Array(buffer.length / 2);
-          small = 0;
-        }
-      } else {
-        small = 0;
-      }
-      splitter.feed(chunk);
-      for (
-        let line = splitter.next();
-        line !== undefined;
-        line = splitter.next()
-      ) {
-        const wait = line === OVERSIZE
-          ? connection.refuse(new MistError("too_large"))
-          : connection.receive(line);
-        if (wait !== undefined) await wait;
-        if (connection.isClosed) break;
-      }
-    }
-  } catch (err) {
-    if (!connection.isClosed) {
-      log.debug("{listener} connection {id}: read failed: {error}", {
-        listener: url,
-        id: connection.id,
-        error: errorText(err),
-      });
-    }
-  } finally {
-    connection.close();
-  }
+  return new LineSession(stream, url, server, stats).run();
 }
 
 /**
@@ -157,22 +123,22 @@ const SPARE_IDLE_WRITES = 8;
  * needs less than a quarter of it 8 times in a row.
  */
 class ChunkWriter implements Outlet {
-  readonly #stream: LineStream;
+  protected readonly stream: LineStream;
   #spare: Uint8Array | undefined;
   /** Writes in a row that needed less than a quarter of the spare. */
   #small = 0;
 
   constructor(stream: LineStream) {
-    this.#stream = stream;
+    this.stream = stream;
   }
 
   write(frames: readonly Frame[]): Promise<void> {
-    if (frames.length === 1) return this.#stream.write(frames[0]!.line);
+    if (frames.length === 1) return this.stream.write(frames[0]!.line);
     return this.#join(frames);
   }
 
   close(): void {
-    this.#stream.close();
+    this.stream.close();
   }
 
   async #join(frames: readonly Frame[]): Promise<void> {
@@ -188,16 +154,11 @@ class ChunkWriter implements Outlet {
         end++;
       }
       if (end === i + 1) {
-        await this.#stream.write(frames[i]!.line);
+        await this.stream.write(frames[i]!.line);
+      } else if (frames[i]!.shared) {
+        await this.stream.write(sharedChunk(frames, i, end, size));
       } else {
-        const chunk = this.#chunk(size);
-        let offset = 0;
-        for (; i < end; i++) {
-          const line = frames[i]!.line;
-          chunk.set(line, offset);
-          offset += line.byteLength;
-        }
-        await this.#stream.write(chunk);
+        await this.stream.write(join(frames, i, end, this.#chunk(size)));
         if (size > most) most = size;
       }
       i = end;
@@ -220,5 +181,175 @@ class ChunkWriter implements Outlet {
     while (length < size) length *= 2;
     this.#spare = new Uint8Array(Math.min(length, WRITE_CHUNK_BYTES));
     return this.#spare.subarray(0, size);
+  }
+}
+
+/** Copies the lines of `frames[from..end)` into `chunk`, which fits them. */
+function join(
+  frames: readonly Frame[],
+  from: number,
+  end: number,
+  chunk: Uint8Array,
+): Uint8Array {
+  let offset = 0;
+  for (let i = from; i < end; i++) {
+    const line = frames[i]!.line;
+    chunk.set(line, offset);
+    offset += line.byteLength;
+  }
+  return chunk;
+}
+
+/** A chunk joined from frames that went to several connections. */
+interface Joined {
+  readonly frames: readonly Frame[];
+  readonly from: number;
+  readonly end: number;
+  readonly chunk: Uint8Array;
+}
+
+/** How many shared chunks are kept for the connections that write next. */
+const JOINED_KEPT = 4;
+const joined: Joined[] = [];
+
+/**
+ * The bytes of `frames[from..end)` when they went to several connections:
+ * the chunk another connection just wrote when it wrote the same frames (a
+ * fan-out to 100 subscribers that keep up flushes the same frames to each
+ * of them in a row), else a new one that the next may share. Such a chunk is
+ * never written into again: the others may still be writing it.
+ */
+function sharedChunk(
+  frames: readonly Frame[],
+  from: number,
+  end: number,
+  size: number,
+): Uint8Array {
+  const count = end - from;
+  for (const kept of joined) {
+    if (kept.end - kept.from !== count) continue;
+    let same = true;
+    for (let k = 0; k < count && same; k++) {
+      same = kept.frames[kept.from + k] === frames[from + k];
+    }
+    if (same) return kept.chunk;
+  }
+  const chunk = join(frames, from, end, new Uint8Array(size));
+  if (joined.push({ frames, from, end, chunk }) > JOINED_KEPT) joined.shift();
+  return chunk;
+}
+
+/**
+ * One connection served: its outlet and its reading side in one object, the
+ * state of the read loop in fields rather than in an async function's frame
+ * (18,000 idle connections each hold one, suspended in a read).
+ */
+class LineSession extends ChunkWriter {
+  readonly #server: ServerPort;
+  readonly #connection: Connection;
+  readonly #splitter: LineSplitter;
+  #buffer = smallestBuffer();
+  /** Reads in a row that used less than a quarter of the buffer. */
+  #small = 0;
+
+  constructor(
+    stream: LineStream,
+    url: string,
+    server: ServerPort,
+    stats: ListenerStats,
+  ) {
+    super(stream);
+    this.#server = server;
+    this.#connection = server.open(this, {
+      listener: url,
+      remote: stream.remote,
+      stats,
+    });
+    this.#splitter = new LineSplitter(server.settings.limits.maxMessageBytes);
+  }
+
+  /** Reads and answers until either side closes the connection. */
+  async run(): Promise<void> {
+    const connection = this.#connection;
+    try {
+      while (!connection.isClosed) {
+        const n = await this.stream.read(this.#buffer);
+        if (n === null) {
+          // The client finished sending: write what it is owed, then close.
+          await connection.drain(this.#drainTimeoutMs);
+          break;
+        }
+        for (
+          let wait = this.#take(n);
+          wait !== undefined;
+          wait = this.#lines()
+        ) {
+          await wait;
+          if (connection.isClosed) break;
+        }
+      }
+    } catch (err) {
+      if (!connection.isClosed) {
+        log.debug("{listener} connection {id}: read failed: {error}", {
+          listener: connection.info.listener,
+          id: connection.id,
+          error: errorText(err),
+        });
+      }
+    } finally {
+      connection.close();
+    }
+  }
+
+  get #drainTimeoutMs(): number {
+    return this.#server.settings.drainTimeoutMs;
+  }
+
+  /**
+   * Takes `n` bytes just read: sizes the buffer for the next read, then
+   * answers the lines (see {@linkcode LineSession.#lines}).
+   */
+  #take(n: number): Promise<void> | undefined {
+    this.#connection.info.stats.bytesReceived += n;
+    const buffer = this.#buffer;
+    // The splitter is done with the chunk once it has split it, so the next
+    // read may use another buffer.
+    if (n === buffer.length && n < READ_BUFFER.largest) {
+      this.#buffer = new Uint8Array(n * 2);
+      this.#small = 0;
+    } else if (n * 4 < buffer.length && buffer.length > READ_BUFFER.smallest) {
+      if (++this.#small === READ_BUFFER.shrinkAfter) {
+        const length = buffer.length / 2;
+        this.#buffer = length === READ_BUFFER.smallest
+          ? smallestBuffer()
+          : new Uint8Array(length);
+        this.#small = 0;
+      }
+    } else {
+      this.#small = 0;
+    }
+    this.#splitter.feed(buffer.subarray(0, n));
+    return this.#lines();
+  }
+
+  /**
+   * Hands the connection the lines of the chunk fed until it is used up, or
+   * until the connection asks to wait: then the promise to await before
+   * calling this again for the rest.
+   */
+  #lines(): Promise<void> | undefined {
+    const connection = this.#connection;
+    const splitter = this.#splitter;
+    for (
+      let line = splitter.next();
+      line !== undefined && !connection.isClosed;
+      line = splitter.next()
+    ) {
+      const wait = line === OVERSIZE
+        ? connection.refuse(new MistError("too_large"))
+        : connection.receive(line);
+      if (wait !== undefined) return wait;
+    }
+    return undefined;
   }
 }

@@ -139,3 +139,81 @@ Deno.test("lineOutlet() writes frames in order in chunks of at most WRITE_CHUNK_
   const text = writes.map((bytes) => decoder.decode(bytes)).join("");
   assert.equal(text, frames.map((frame) => frame.text + "\n").join(""));
 });
+
+Deno.test("serveConnection() gives each connection a read buffer of its own, even where they share a slab", async () => {
+  await using server = new MistServer();
+  const count = 300;
+  const buffers: Uint8Array[][] = [];
+  const streams = Array.from({ length: count }, (_, i) => {
+    const stream = new ScriptedStream([`{"command":"ping","id":${i}}\n`]);
+    const read = stream.read.bind(stream);
+    const mine: Uint8Array[] = [];
+    buffers.push(mine);
+    stream.read = (buffer) => {
+      mine.push(buffer);
+      return read(buffer);
+    };
+    return stream;
+  });
+  await Promise.all(
+    streams.map((stream) =>
+      serveConnection(stream, "script://", server, newStats())
+    ),
+  );
+  const regions: [ArrayBufferLike, number, number][] = buffers.map((mine) => {
+    const [first] = mine;
+    assert.ok(first !== undefined);
+    // Its line, then the end of the stream, read into the same buffer.
+    assert.ok(mine.every((buffer) => buffer === first));
+    return [first.buffer, first.byteOffset, first.byteOffset + first.length];
+  });
+  for (let i = 0; i < count; i++) {
+    for (let j = i + 1; j < count; j++) {
+      const [a, aStart, aEnd] = regions[i]!;
+      const [b, bStart, bEnd] = regions[j]!;
+      assert.ok(a !== b || aEnd <= bStart || bEnd <= aStart, "shared bytes");
+    }
+  }
+  // Shared slabs: far fewer backing buffers than connections.
+  assert.ok(new Set(regions.map(([buffer]) => buffer)).size < count / 10);
+  streams.forEach((stream, i) =>
+    assert.deepEqual(stream.written.map((line) => JSON.parse(line)), [
+      { command: "ping", tags: [], data: "pong", id: i },
+    ])
+  );
+});
+
+Deno.test("lineOutlet() writes the same joined bytes to every connection that writes the same shared frames, and its own otherwise", async () => {
+  const outlet = (writes: Uint8Array[]) =>
+    lineOutlet({
+      remote: "script:1",
+      read: () => Promise.resolve(null),
+      write(bytes) {
+        writes.push(bytes);
+        return Promise.resolve();
+      },
+      close() {},
+    });
+  const frames = Array.from({ length: 5 }, (_, i) => {
+    const frame = new Frame(
+      JSON.stringify({ command: "publish", data: `${i}` }),
+    );
+    frame.shared = true;
+    return frame;
+  });
+  const a: Uint8Array[] = [], b: Uint8Array[] = [], c: Uint8Array[] = [];
+  await outlet(a).write(frames);
+  await outlet(b).write([...frames]);
+  // One frame differs in the middle: not the same bytes.
+  const other = [...frames];
+  other[2] = new Frame(JSON.stringify({ command: "publish", data: "x" }));
+  other[2]!.shared = true;
+  await outlet(c).write(other);
+  const text = (list: readonly Frame[]) =>
+    list.map((frame) => frame.text + "\n").join("");
+  assert.equal(a.length, 1);
+  assert.equal(b[0], a[0]);
+  assert.notEqual(c[0], a[0]);
+  assert.equal(decoder.decode(a[0]!), text(frames));
+  assert.equal(decoder.decode(c[0]!), text(other));
+});

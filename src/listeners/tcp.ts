@@ -124,7 +124,11 @@ class ConnStream implements LineStream {
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    return writeAll(this.#conn, bytes);
+    // Most writes are taken whole: no async function (its frame and promise)
+    // for them, only for the rest of one that was not.
+    return this.#conn.write(bytes).then((n) =>
+      n < bytes.length ? writeAll(this.#conn, bytes.subarray(n)) : undefined
+    );
   }
 
   close(): void {

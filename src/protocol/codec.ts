@@ -302,6 +302,11 @@ export function errorReply(err: MistError, context: ErrorContext): Message {
  * `ws://` listener.
  */
 export class Frame {
+  /**
+   * Whether it went to more than one connection (the broker says so): a
+   * writer may then share the bytes it joins it into with the others.
+   */
+  shared = false;
   #text: string | undefined;
   #line: Uint8Array | undefined;
   #webSocket: Uint8Array | undefined;

@@ -118,14 +118,7 @@ export class Connection {
       id: this.id,
       capacity: host.queueBytes,
       stats: info.stats,
-      failed: (err) => {
-        log.debug("{listener} connection {id}: write failed: {error}", {
-          listener: info.listener,
-          id: this.id,
-          error: errorText(err),
-        });
-        this.close();
-      },
+      failed: this,
     });
     this.presented = options.principal !== undefined;
     this.#principal = options.principal ?? host.access.unidentified;
@@ -384,6 +377,21 @@ export class Connection {
     if (this.#isClosed) return;
     this.activity++;
     this.#outbox.force(encode(message));
+  }
+
+  /**
+   * Closes the connection after its outbox failed to write: what the
+   * outbox calls, once.
+   *
+   * @param err the write's error
+   */
+  writeFailed(err: unknown): void {
+    log.debug("{listener} connection {id}: write failed: {error}", {
+      listener: this.info.listener,
+      id: this.id,
+      error: errorText(err),
+    });
+    this.close();
   }
 
   /**

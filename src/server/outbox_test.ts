@@ -54,7 +54,11 @@ function noFailure(err: unknown): void {
 
 /** An outbox of a capacity, whose writes must not fail. */
 function outboxOf(outlet: Outlet, capacity: number): Outbox {
-  return new Outbox(outlet, { capacity, failed: noFailure, stats: newStats() });
+  return new Outbox(outlet, {
+    capacity,
+    failed: { writeFailed: noFailure },
+    stats: newStats(),
+  });
 }
 
 async function settled(outbox: Outbox): Promise<void> {
@@ -246,7 +250,7 @@ Deno.test("`Outbox` calls `failed` once when a write fails, with its error", asy
       const failures: unknown[] = [];
       const outbox = new Outbox(outlet, {
         capacity: 10 * size,
-        failed: (err) => failures.push(err),
+        failed: { writeFailed: (err) => failures.push(err) },
         stats: newStats(),
       });
       outbox.offer(frame(1));
@@ -272,7 +276,11 @@ Deno.test("`Outbox.close()` ignores an outlet that throws on close", () => {
   outlet.close = () => {
     throw new Error("already closed");
   };
-  new Outbox(outlet, { capacity: size, failed: noFailure, stats: newStats() })
+  new Outbox(outlet, {
+    capacity: size,
+    failed: { writeFailed: noFailure },
+    stats: newStats(),
+  })
     .close();
 });
 
@@ -304,7 +312,7 @@ Deno.test("Outbox counts the bytes it writes and times one flush in 16, the firs
   const outbox = new Outbox(outlet, {
     capacity: 1 << 20,
     stats,
-    failed: (err) => assert.fail(`write failed: ${err}`),
+    failed: { writeFailed: (err) => assert.fail(`write failed: ${err}`) },
   });
   outbox.force(encode({ command: "ping" }));
   assert.ok(await outbox.drain(1000));
@@ -318,4 +326,24 @@ Deno.test("Outbox counts the bytes it writes and times one flush in 16, the firs
   assert.equal(stats.flushSeconds.count, 2);
   assert.equal(stats.bytesSent, written);
   outbox.close();
+});
+
+Deno.test("`Outbox` keeps its peak across flushes, whether it kept its queue or let it go", async () => {
+  const outlet = new FakeOutlet();
+  const outbox = outboxOf(outlet, 100 * size);
+  for (let n = 0; n < 3; n++) outbox.offer(frame(n));
+  await settled(outbox);
+  assert.equal(outbox.bytes, 0);
+  assert.equal(outbox.peak, 3 * size);
+  // Enough flushes of one frame each for the queue to be kept.
+  for (let n = 0; n < 40; n++) {
+    outbox.offer(frame(n));
+    await settled(outbox);
+  }
+  assert.equal(outbox.peak, 3 * size);
+  for (let n = 0; n < 5; n++) outbox.offer(frame(n));
+  assert.equal(outbox.peak, 5 * size);
+  await settled(outbox);
+  assert.equal(outbox.peak, 5 * size);
+  assert.equal(outlet.writes.length, 1 + 40 + 1);
 });

@@ -205,7 +205,7 @@ Deno.test("slow consumers' drops make one INFO line per connection", async () =>
       new Outbox({ write: () => gate.promise, close() {} }, {
         id,
         capacity: frame.size * 2,
-        failed: (err) => assert.fail(`${err}`),
+        failed: { writeFailed: (err) => assert.fail(`${err}`) },
         stats: newStats(),
       }),
   );
