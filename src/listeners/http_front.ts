@@ -206,6 +206,13 @@ async function serveConn(tcp: Deno.TcpConn, scope: Scope): Promise<void> {
     clearTimeout(deadline);
     scope.idle.delete(tcp);
   };
+  // A request's body and its answer get a deadline of their own: a client
+  // that announces a body and sends it a byte a minute is closed too.
+  const answering = () => {
+    if (timeoutMs > 0) {
+      deadline = setTimeout(() => closeQuietly(tcp), timeoutMs);
+    }
+  };
   let outcome: Outcome = "end";
   let conn: ByteConn = tcp;
   let wire: Wire | undefined;
@@ -227,7 +234,11 @@ async function serveConn(tcp: Deno.TcpConn, scope: Scope): Promise<void> {
       }
       busy();
       if (head === undefined) break;
-      outcome = await answer(conn, wire, head, scope, info, { wait, busy });
+      outcome = await answer(conn, wire, head, scope, info, {
+        wait,
+        busy,
+        answering,
+      });
     } while (outcome === "again" && !scope.closed);
   } catch (err) {
     log.debug("{listener}: connection from {remote} failed: {error}", {
@@ -257,7 +268,7 @@ async function answer(
   head: Head,
   scope: Scope,
   info: ConnectionInfo,
-  deadline: { wait(): void; busy(): void },
+  deadline: { wait(): void; busy(): void; answering(): void },
 ): Promise<Outcome> {
   const { method, headers, version } = head;
   let request: Request;
@@ -296,6 +307,9 @@ async function answer(
   }
   const secure = scope.tls !== undefined;
   let response: Response | Accepted;
+  // Until the route has answered: an event stream or an upgrade then lasts
+  // as long as it is wanted.
+  deadline.answering();
   try {
     response = await scope.options.route(request, { secure, version, info });
   } catch (err) {
@@ -305,6 +319,7 @@ async function answer(
     });
     response = json(500, { error: "internal error" });
   }
+  deadline.busy();
   if (!(response instanceof Response)) {
     await writeAll(conn, response.head);
     return response;

@@ -91,6 +91,11 @@ class RawHttp implements Disposable {
     }
   }
 
+  /** Reads until `text` has come: an event stream's head and events. */
+  async until(text: string): Promise<string> {
+    return decoder.decode(await this.#until(text));
+  }
+
   /** Whether the server closed the connection (rather than sending more). */
   async closed(): Promise<boolean> {
     if (this.#buffer.length > 0) return false;
@@ -332,6 +337,28 @@ Deno.test("a request head that never ends is closed at request-timeout, on its f
   await idle.send("GET /ping HTTP/1.1\r\n\r\n");
   assert.equal((await idle.response()).status, 200);
   assert.ok(await idle.closed(), "an idle keep-alive connection ends too");
+});
+
+Deno.test("a body that stops coming is closed at request-timeout, and no publish is made of it", async () => {
+  await using server = await allServer({ requestTimeoutMs: 200 });
+  using slow = await RawHttp.connect(httpOf(server));
+  await slow.send(
+    `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: ${PUBLISH.length}\r\n\r\n${
+      PUBLISH.slice(0, 10)
+    }`,
+  );
+  assert.ok(await slow.closed(), "closed with nothing answered");
+  // An event stream is not cut by the deadline once it is answered.
+  using stream = await RawHttp.connect(httpOf(server));
+  await stream.send("GET /subscribe?tags=a HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.match(await stream.until("\r\n\r\n"), /^HTTP\/1.1 200 /);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  using publisher = await RawHttp.connect(httpOf(server));
+  await publisher.send(
+    `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: ${PUBLISH.length}\r\n\r\n${PUBLISH}`,
+  );
+  assert.equal((await publisher.response()).status, 202);
+  assert.match(await stream.until('"hi"'), /"hi"/);
 });
 
 const certificate = await testCertificate();
