@@ -38,6 +38,7 @@ export function readBody(
   how: Framing,
   first: () => Promise<void>,
 ): Body {
+  if (how !== "chunked" && how.length === 0) return NO_BODY;
   let left = how === "chunked" ? 0 : how.length;
   let ended = how !== "chunked" && left === 0;
   let started = false;
@@ -107,6 +108,17 @@ export function readBody(
     },
   };
 }
+
+/** The body of a request without one: nothing made per request. */
+const NO_BODY: Body = {
+  get stream() {
+    return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+  },
+  ended: true,
+  left: 0,
+  started: false,
+  skip: () => Promise.resolve(true),
+};
 
 /** How a request's body is delimited (RFC 9112 §6.3). */
 export type Framing = { length: number } | "chunked";

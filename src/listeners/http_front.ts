@@ -38,6 +38,7 @@ import {
   type Listener,
 } from "./listener.ts";
 import { ServerTls } from "./tls_socket.ts";
+import { Deadlines } from "./deadlines.ts";
 import type { Accepted } from "./ws_http.ts";
 import { serveSocket } from "./ws_session.ts";
 
@@ -123,6 +124,8 @@ interface Scope {
   readonly options: FrontOptions;
   /** Connections waiting for a request head: closed with the listener. */
   readonly idle: Set<Deno.Conn>;
+  /** The `request-timeout` deadlines of its connections. */
+  readonly deadlines: Deadlines;
   closed: boolean;
   /** The TLS of `https://` and `wss://`. */
   readonly tls: ServerTls | undefined;
@@ -143,6 +146,7 @@ function accept(
     stats,
     options,
     idle: new Set(),
+    deadlines: new Deadlines(),
     closed: false,
     tls,
   };
@@ -159,6 +163,7 @@ function accept(
       scope.closed = true;
       acceptor.close();
       for (const conn of scope.idle) closeQuietly(conn);
+      scope.deadlines.close();
     },
     ...(tls === undefined ? {} : {
       renewCertificate(next: TlsCertificate): Promise<boolean> {
@@ -195,24 +200,17 @@ async function serveConn(tcp: Deno.TcpConn, scope: Scope): Promise<void> {
   }
   const timeoutMs = scope.server.settings.requestTimeoutMs;
   // The deadline closes the TCP connection: that ends a TLS handshake too.
-  let deadline: ReturnType<typeof setTimeout> | undefined;
   const wait = () => {
     scope.idle.add(tcp);
-    if (timeoutMs > 0) {
-      deadline = setTimeout(() => closeQuietly(tcp), timeoutMs);
-    }
+    scope.deadlines.arm(tcp, timeoutMs);
   };
   const busy = () => {
-    clearTimeout(deadline);
+    scope.deadlines.clear(tcp);
     scope.idle.delete(tcp);
   };
   // A request's body and its answer get a deadline of their own: a client
   // that announces a body and sends it a byte a minute is closed too.
-  const answering = () => {
-    if (timeoutMs > 0) {
-      deadline = setTimeout(() => closeQuietly(tcp), timeoutMs);
-    }
-  };
+  const answering = () => scope.deadlines.arm(tcp, timeoutMs);
   let outcome: Outcome = "end";
   let conn: ByteConn = tcp;
   let wire: Wire | undefined;

@@ -18,6 +18,7 @@ import {
   originVerdict,
   WarnOnce,
 } from "./origins.ts";
+import { fixedResponse } from "./http_reply.ts";
 
 const log = getLogger(["mist", "http"]);
 
@@ -157,7 +158,7 @@ export function json(
   body: unknown,
   headers: Record<string, string> = {},
 ): Response {
-  return new Response(JSON.stringify(body) + "\n", {
+  return fixedResponse(JSON.stringify(body) + "\n", {
     status,
     headers: { "content-type": "application/json", ...headers },
   });
@@ -289,7 +290,7 @@ export async function commonRoute(
   switch (path) {
     case "/ping":
       if (!get) return methodNotAllowed("GET, HEAD");
-      return new Response("pong\n", {
+      return fixedResponse("pong\n", {
         headers: { "content-type": "text/plain; charset=utf-8" },
       });
     case "/health/live":

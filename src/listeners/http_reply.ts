@@ -31,6 +31,24 @@ const REASONS: Record<number, string> = {
 };
 
 const CRLF = Buffer.from("\r\n");
+
+/** The bytes of the responses made by {@linkcode fixedResponse}. */
+const KNOWN = new WeakMap<Response, Uint8Array>();
+
+/**
+ * A response whose body is known whole: the front writes its bytes without
+ * reading them back out of the response's stream.
+ *
+ * @param text the body, written as UTF-8
+ * @param init its status and headers
+ * @returns the response
+ */
+export function fixedResponse(text: string, init: ResponseInit): Response {
+  const bytes = Buffer.from(text, "utf8");
+  const response = new Response(bytes, init);
+  KNOWN.set(response, bytes);
+  return response;
+}
 const NOTHING = new Uint8Array(0);
 
 /** Headers the front writes itself, never copied from a response. */
@@ -78,12 +96,14 @@ export async function writeFixed(
   response: Response,
   how: Writing,
 ): Promise<void> {
-  const body = response.body === null
-    ? NOTHING
-    : new Uint8Array(await response.arrayBuffer());
+  const known = KNOWN.get(response);
+  const body = known ??
+    (response.body === null
+      ? NOTHING
+      : new Uint8Array(await response.arrayBuffer()));
   const noBody = response.status === 204 || response.status === 304;
   // A HEAD answer without a body to measure (an event stream's) says no length.
-  const unknown = how.head && response.body === null;
+  const unknown = how.head && known === undefined && response.body === null;
   const extra =
     (noBody || unknown ? "" : `content-length: ${body.length}\r\n`) +
     connectionHeader(how);
@@ -167,7 +187,7 @@ export async function linger(conn: ByteConn): Promise<void> {
 
 /** Responses written as they come: event streams. The rest are read whole. */
 export function isStream(response: Response): boolean {
-  return response.body !== null &&
+  return !KNOWN.has(response) && response.body !== null &&
     (response.headers.get("content-type") ?? "").startsWith(
       "text/event-stream",
     );
