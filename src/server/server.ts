@@ -187,12 +187,12 @@ export class MistServer implements AsyncDisposable, ServerPort {
 
   /**
    * Serves a new certificate and key (the program's `SIGHUP`): each TLS
-   * listener binds again beside itself and closes its old listening socket;
-   * open connections keep the certificate they were served.
+   * listener's next handshakes use it; open connections keep the certificate
+   * they were served.
    *
    * @param tls the new certificate chain and key, PEM (the client CA stays)
    * @returns the listeners that serve it, and those that serve the old one
-   *   until a restart (they cannot bind twice, or failed to)
+   *   until a restart (a plug-in listener that cannot take it, or failed to)
    * @throws {Error} when the pair does not parse or does not match: nothing
    *   changes
    */
