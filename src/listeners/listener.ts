@@ -27,9 +27,8 @@ export interface Listener {
    * ({@linkcode checkCertificate}).
    *
    * @param tls the new certificate and key
-   * @returns false when this listener serves the old one until a restart;
-   *   resolves once the old listening socket is closed
-   * @throws when it cannot listen again (the old certificate stays)
+   * @returns false when this listener serves the old one until a restart
+   * @throws when it cannot take it (the old certificate stays)
    */
   renewCertificate?(tls: TlsCertificate): Promise<boolean>;
 }
