@@ -50,6 +50,9 @@ export type Incoming =
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const EMPTY = new Uint8Array(0);
 
+/** What {@linkcode FrameParser.next} found: an {@linkcode Incoming} kind. */
+export type IncomingKind = Incoming["kind"];
+
 /**
  * Parses the masked frames a client sends, from chunks of any size.
  *
@@ -58,6 +61,12 @@ const EMPTY = new Uint8Array(0);
  * message is skipped without being buffered; so is a binary message. After a
  * `close` or a `fail` the parser yields nothing more.
  *
+ * The hot path is {@linkcode FrameParser.feed} and
+ * {@linkcode FrameParser.next}, which make no object per frame: what the
+ * last event carries is in {@linkcode FrameParser.bytes},
+ * {@linkcode FrameParser.code} and {@linkcode FrameParser.reason}.
+ * {@linkcode FrameParser.parse} yields the same as event objects.
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -65,18 +74,30 @@ const EMPTY = new Uint8Array(0);
  * const parser = new FrameParser(1024);
  * // "Hi" in a masked text frame, mask 1 2 3 4, in two chunks.
  * const frame = [0x81, 0x82, 1, 2, 3, 4, 0x48 ^ 1, 0x69 ^ 2];
- * assert.deepEqual([...parser.parse(new Uint8Array(frame.slice(0, 3)))], []);
- * const [event] = [...parser.parse(new Uint8Array(frame.slice(3)))];
- * assert.equal(event?.kind, "text");
- * if (event?.kind === "text") {
- *   assert.equal(new TextDecoder().decode(event.bytes), "Hi");
- * }
+ * parser.feed(new Uint8Array(frame.slice(0, 3)));
+ * assert.equal(parser.next(), undefined);
+ * parser.feed(new Uint8Array(frame.slice(3)));
+ * assert.equal(parser.next(), "text");
+ * assert.equal(new TextDecoder().decode(parser.bytes), "Hi");
+ * assert.equal(parser.next(), undefined);
  * ```
  */
 export class FrameParser {
+  /**
+   * The payload of the last `text` (the message) or `ping` event: a view of
+   * the chunk (unmasked in place) or of the parser's own buffer, good until
+   * the next chunk.
+   */
+  bytes: Uint8Array = EMPTY;
+  /** The close code of the last `close` (undefined when none was sent) or `fail` event. */
+  code: number | undefined;
+  /** Why the last `fail` event failed. */
+  reason = "";
   readonly #max: number;
   readonly #header = new Uint8Array(14);
   #headerBytes = 0;
+  #chunk: Uint8Array = EMPTY;
+  #offset = 0;
   // The frame being read.
   #inPayload = false;
   #fin = false;
@@ -96,6 +117,8 @@ export class FrameParser {
   /** The frames of a fragmented message so far (none for most connections, ever). */
   #parts: Uint8Array[] | undefined;
   #messageBytes = 0;
+  /** The OR of the message's bytes so far: without a high bit, it is ASCII. */
+  #high = 0;
   #ended = false;
 
   /**
@@ -112,20 +135,32 @@ export class FrameParser {
   }
 
   /**
-   * Feeds one chunk read from the client. The chunk's bytes may be unmasked
-   * in place.
+   * Takes the next chunk read from the client, to be read by
+   * {@linkcode FrameParser.next}. Its bytes may be unmasked in place; what
+   * is left of the previous chunk is dropped.
    *
    * @param chunk the next bytes received
-   * @returns what the chunk completes, in order
    */
-  *parse(chunk: Uint8Array): Generator<Incoming> {
-    let offset = 0;
-    while (!this.#ended && offset < chunk.length) {
+  feed(chunk: Uint8Array): void {
+    this.#chunk = chunk;
+    this.#offset = 0;
+  }
+
+  /**
+   * The next event the chunk completes, in order.
+   *
+   * @returns its kind (what it carries is in the parser's fields), or
+   *   `undefined` once the chunk is used up
+   */
+  next(): IncomingKind | undefined {
+    const chunk = this.#chunk;
+    let offset = this.#offset;
+    let kind: IncomingKind | undefined;
+    while (kind === undefined && !this.#ended && offset < chunk.length) {
       if (!this.#inPayload) {
         offset = this.#readHeader(chunk, offset);
         if (!this.#inPayload) continue; // the header is not complete yet
-        const event = this.#startFrame();
-        if (event !== undefined) yield event;
+        kind = this.#startFrame();
         if (this.#ended || this.#remaining > 0) continue;
       } else {
         const n = Math.min(this.#remaining, chunk.length - offset);
@@ -134,7 +169,14 @@ export class FrameParser {
         ) {
           // A final frame's whole payload is in the chunk: unmasked where it
           // lies (a view kept past this chunk would be overwritten).
-          unmask(chunk, offset, offset + n, this.#header, this.#maskAt, 0);
+          this.#high |= unmask(
+            chunk,
+            offset,
+            offset + n,
+            this.#header,
+            this.#maskAt,
+            0,
+          );
           this.#payload = chunk.subarray(offset, offset + n);
           this.#remaining = 0;
           offset += n;
@@ -143,8 +185,46 @@ export class FrameParser {
           if (this.#remaining > 0) continue;
         }
       }
-      const event = this.#endFrame();
-      if (event !== undefined) yield event;
+      // A frame refused at its header that has no payload also ends here.
+      const end = this.#endFrame();
+      if (kind === undefined) kind = end;
+    }
+    this.#offset = offset;
+    if (kind === undefined) {
+      // Used up: an idle connection keeps no view of it.
+      this.#chunk = EMPTY;
+      this.bytes = EMPTY;
+    }
+    return kind;
+  }
+
+  /**
+   * Feeds one chunk and yields what it completes as event objects: the
+   * general form of {@linkcode FrameParser.feed} and
+   * {@linkcode FrameParser.next}.
+   *
+   * @param chunk the next bytes received
+   * @returns what the chunk completes, in order
+   */
+  *parse(chunk: Uint8Array): Generator<Incoming> {
+    this.feed(chunk);
+    for (let kind = this.next(); kind !== undefined; kind = this.next()) {
+      switch (kind) {
+        case "text":
+          yield { kind, bytes: this.bytes };
+          break;
+        case "ping":
+          yield { kind, payload: this.bytes };
+          break;
+        case "close":
+          yield { kind, code: this.code };
+          break;
+        case "fail":
+          yield { kind, code: this.code!, reason: this.reason };
+          break;
+        default:
+          yield { kind };
+      }
     }
   }
 
@@ -167,7 +247,7 @@ export class FrameParser {
   }
 
   /** Checks a whole header; an event when the frame is refused or starts a refused message. */
-  #startFrame(): Incoming | undefined {
+  #startFrame(): IncomingKind | undefined {
     const h = this.#header;
     this.#fin = (h[0]! & 0x80) !== 0;
     this.#opcode = h[0]! & 0x0f;
@@ -198,7 +278,7 @@ export class FrameParser {
       this.#keep = length > 0;
       return;
     }
-    let event: Incoming | undefined;
+    let kind: IncomingKind | undefined;
     if (this.#opcode === OP_CONTINUATION) {
       if (this.#message === 0) return this.#fail("continuation of nothing");
     } else if (this.#opcode === OP_TEXT || this.#opcode === OP_BINARY) {
@@ -207,7 +287,8 @@ export class FrameParser {
       }
       this.#message = this.#opcode;
       this.#discarding = this.#opcode === OP_BINARY;
-      if (this.#discarding) event = { kind: "binary" };
+      this.#high = 0;
+      if (this.#discarding) kind = "binary";
     } else {
       return this.#fail("unknown opcode");
     }
@@ -215,13 +296,13 @@ export class FrameParser {
       if (this.#messageBytes + length > this.#max) {
         this.#discarding = true;
         this.#parts = undefined;
-        event = { kind: "too_large" };
+        kind = "too_large";
       } else if (length > 0) {
         this.#messageBytes += length;
         this.#keep = true;
       }
     }
-    return event;
+    return kind;
   }
 
   /** Takes `n` payload bytes: unmasked into the frame's buffer, or skipped. */
@@ -231,7 +312,7 @@ export class FrameParser {
       const payload = this.#payload ??= new Uint8Array(this.#length);
       const filled = this.#filled;
       payload.set(chunk.subarray(offset, offset + n), filled);
-      unmask(
+      const high = unmask(
         payload,
         filled,
         filled + n,
@@ -239,6 +320,7 @@ export class FrameParser {
         this.#maskAt,
         this.#maskOffset,
       );
+      if (this.#opcode < 0x8) this.#high |= high;
       this.#filled += n;
       this.#maskOffset = (this.#maskOffset + n) & 3;
     }
@@ -246,13 +328,14 @@ export class FrameParser {
   }
 
   /** A whole frame has been read. */
-  #endFrame(): Incoming | undefined {
+  #endFrame(): IncomingKind | undefined {
     this.#inPayload = false;
     const payload = this.#payload ?? EMPTY;
     this.#payload = undefined;
     switch (this.#opcode) {
       case OP_PING:
-        return { kind: "ping", payload };
+        this.bytes = payload;
+        return "ping";
       case OP_PONG:
         return;
       case OP_CLOSE:
@@ -275,17 +358,20 @@ export class FrameParser {
     this.#discarding = false;
     this.#messageBytes = 0;
     if (!keep) return;
-    // One native check per message (in line mode, per frame of many lines).
-    if (!isUtf8(bytes)) {
+    // ASCII, as unmasking saw, is UTF-8; else one native check per message
+    // (in line mode, per frame of many lines).
+    if ((this.#high & 0x80808080) !== 0 && !isUtf8(bytes)) {
       return this.#fail("a text message that is not UTF-8", CLOSE_INVALID_DATA);
     }
-    return { kind: "text", bytes };
+    this.bytes = bytes;
+    return "text";
   }
 
-  #close(payload: Uint8Array): Incoming {
+  #close(payload: Uint8Array): IncomingKind {
     if (payload.length === 0) {
       this.#ended = true;
-      return { kind: "close", code: undefined };
+      this.code = undefined;
+      return "close";
     }
     const code = payload.length >= 2 ? (payload[0]! << 8) | payload[1]! : 0;
     if (!validCloseCode(code)) return this.#fail("invalid close code");
@@ -295,48 +381,57 @@ export class FrameParser {
       return this.#fail("a close reason that is not UTF-8", CLOSE_INVALID_DATA);
     }
     this.#ended = true;
-    return { kind: "close", code };
+    this.code = code;
+    return "close";
   }
 
-  #fail(reason: string, code = CLOSE_PROTOCOL_ERROR): Incoming {
+  #fail(reason: string, code = CLOSE_PROTOCOL_ERROR): IncomingKind {
     this.#ended = true;
     this.#parts = undefined;
     this.#payload = undefined;
-    return { kind: "fail", code, reason };
+    this.#chunk = EMPTY;
+    this.code = code;
+    this.reason = reason;
+    return "fail";
   }
 }
 
 const maskWord = new Uint8Array(4);
-const maskWord32 = new Uint32Array(maskWord.buffer);
+const maskWord32 = new Int32Array(maskWord.buffer);
 
 /**
  * Unmasks `bytes[from..to)` in place, whose first byte takes the mask's byte
  * `start`: four bytes at a time where the buffer is aligned. The mask is the
  * four bytes of `header` from `at`.
+ *
+ * @returns the OR of the bytes unmasked, in some of its bytes: a high bit
+ *   (`& 0x80808080`) means they are not all ASCII
  */
-function unmask(
+export function unmask(
   bytes: Uint8Array,
   from: number,
   to: number,
   header: Uint8Array,
   at: number,
   start: number,
-): void {
+): number {
   const mask = header.subarray(at, at + 4);
   let i = from;
+  let high = 0;
   const offset = start - from;
   for (; i < to && ((bytes.byteOffset + i) & 3) !== 0; i++) {
-    bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
+    high |= bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
   }
   const words = (to - i) >> 2;
   if (words > 0) {
     for (let k = 0; k < 4; k++) maskWord[k] = mask[(offset + i + k) & 3]!;
     const m = maskWord32[0]!;
-    const view = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
-    for (let w = 0; w < words; w++) view[w] = view[w]! ^ m;
+    const view = new Int32Array(bytes.buffer, bytes.byteOffset + i, words);
+    for (let w = 0; w < words; w++) high |= view[w] = view[w]! ^ m;
     i += words << 2;
   }
-  for (; i < to; i++) bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
+  for (; i < to; i++) high |= bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
+  return high;
 }
 
 function validCloseCode(code: number): boolean {

@@ -109,18 +109,19 @@ async function feed(
   socket: Socket,
   lines: boolean,
 ): Promise<boolean> {
-  for (const event of parser.parse(chunk)) {
+  parser.feed(chunk);
+  for (let kind = parser.next(); kind !== undefined; kind = parser.next()) {
     let wait: void | Promise<void> = undefined;
-    switch (event.kind) {
+    switch (kind) {
       case "text":
         // The bytes, as TCP hands them over: a canonical publish is forwarded
         // as it came, without being decoded.
         if (!lines) {
-          wait = connection.receive(event.bytes);
+          wait = connection.receive(parser.bytes);
           break;
         }
         {
-          const done = receiveLines(event.bytes, connection);
+          const done = receiveLines(parser.bytes, connection);
           if (done === false || (done !== true && !await done)) return false;
         }
         break;
@@ -133,13 +134,13 @@ async function feed(
         wait = connection.refuse(new MistError("too_large"));
         break;
       case "ping":
-        socket.send(encodeFrame(OP_PONG, event.payload)).catch(() => {});
+        socket.send(encodeFrame(OP_PONG, parser.bytes)).catch(() => {});
         break;
       case "close":
-        socket.end(event.code);
+        socket.end(parser.code);
         return false;
       case "fail":
-        socket.end(event.code, event.reason);
+        socket.end(parser.code, parser.reason);
         return false;
     }
     if (wait !== undefined) await wait;
