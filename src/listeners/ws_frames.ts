@@ -93,7 +93,13 @@ export class FrameParser {
   code: number | undefined;
   /** Why the last `fail` event failed. */
   reason = "";
+  /**
+   * In line mode, where each `\n` of the last `text` event's message lies,
+   * in order, found while unmasking: the line splitter scans nothing again.
+   */
+  readonly newlines: number[] = [];
   readonly #max: number;
+  readonly #lines: boolean;
   readonly #header = new Uint8Array(14);
   #headerBytes = 0;
   #chunk: Uint8Array = EMPTY;
@@ -105,7 +111,6 @@ export class FrameParser {
   #remaining = 0;
   /** Where the frame's mask lies in `#header` (read before the next header). */
   #maskAt = 0;
-  #maskOffset = 0;
   /** Whether the frame's payload is kept; it is copied only when split across chunks. */
   #keep = false;
   #length = 0;
@@ -119,19 +124,24 @@ export class FrameParser {
   #messageBytes = 0;
   /** The OR of the message's bytes so far: without a high bit, it is ASCII. */
   #high = 0;
+  /** Where the frame's payload starts in its message. */
+  #base = 0;
   #ended = false;
 
   /**
    * @param maxMessageBytes the largest message kept, in bytes
+   * @param lines whether to find the newlines of text messages
+   *   ({@linkcode FrameParser.newlines})
    * @throws {RangeError} when it is not a positive integer
    */
-  constructor(maxMessageBytes: number) {
+  constructor(maxMessageBytes: number, lines = false) {
     if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < 1) {
       throw new RangeError(
         `maxMessageBytes must be a positive integer, got ${maxMessageBytes}`,
       );
     }
     this.#max = maxMessageBytes;
+    this.#lines = lines;
   }
 
   /**
@@ -169,14 +179,7 @@ export class FrameParser {
         ) {
           // A final frame's whole payload is in the chunk: unmasked where it
           // lies (a view kept past this chunk would be overwritten).
-          this.#high |= unmask(
-            chunk,
-            offset,
-            offset + n,
-            this.#header,
-            this.#maskAt,
-            0,
-          );
+          this.#high |= this.#unmask(chunk, offset, offset + n, 0, offset);
           this.#payload = chunk.subarray(offset, offset + n);
           this.#remaining = 0;
           offset += n;
@@ -264,7 +267,6 @@ export class FrameParser {
       at = 10;
     }
     this.#maskAt = at;
-    this.#maskOffset = 0;
     this.#remaining = length;
     this.#length = length;
     this.#payload = undefined;
@@ -288,6 +290,7 @@ export class FrameParser {
       this.#message = this.#opcode;
       this.#discarding = this.#opcode === OP_BINARY;
       this.#high = 0;
+      this.newlines.length = 0;
       if (this.#discarding) kind = "binary";
     } else {
       return this.#fail("unknown opcode");
@@ -298,6 +301,7 @@ export class FrameParser {
         this.#parts = undefined;
         kind = "too_large";
       } else if (length > 0) {
+        this.#base = this.#messageBytes;
         this.#messageBytes += length;
         this.#keep = true;
       }
@@ -312,19 +316,39 @@ export class FrameParser {
       const payload = this.#payload ??= new Uint8Array(this.#length);
       const filled = this.#filled;
       payload.set(chunk.subarray(offset, offset + n), filled);
-      const high = unmask(
-        payload,
-        filled,
-        filled + n,
-        this.#header,
-        this.#maskAt,
-        this.#maskOffset,
-      );
+      const high = this.#unmask(payload, filled, filled + n, filled, 0);
       if (this.#opcode < 0x8) this.#high |= high;
       this.#filled += n;
-      this.#maskOffset = (this.#maskOffset + n) & 3;
     }
     return offset + n;
+  }
+
+  /**
+   * Unmasks the frame's payload bytes `bytes[from..to)`, the first of them
+   * at `at` in the payload; in line mode, also notes the newlines of a data
+   * frame's (`origin` is where the payload starts in `bytes`).
+   */
+  #unmask(
+    bytes: Uint8Array,
+    from: number,
+    to: number,
+    at: number,
+    origin: number,
+  ): number {
+    const start = at & 3;
+    if (!this.#lines || this.#opcode >= 0x8) {
+      return unmask(bytes, from, to, this.#header, this.#maskAt, start);
+    }
+    return unmaskLines(
+      bytes,
+      from,
+      to,
+      this.#header,
+      this.#maskAt,
+      start,
+      this.newlines,
+      this.#base - origin,
+    );
   }
 
   /** A whole frame has been read. */
@@ -396,6 +420,57 @@ export class FrameParser {
   }
 }
 
+/**
+ * {@linkcode unmask}, noting where each `\n` it writes lies, plus `shift`,
+ * in `newlines`.
+ */
+function unmaskLines(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  header: Uint8Array,
+  at: number,
+  start: number,
+  newlines: number[],
+  shift: number,
+): number {
+  const mask = header.subarray(at, at + 4);
+  let i = from;
+  let high = 0;
+  const offset = start - from;
+  for (; i < to && ((bytes.byteOffset + i) & 3) !== 0; i++) {
+    const c = bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
+    high |= c;
+    if (c === LF) newlines.push(i + shift);
+  }
+  const words = (to - i) >> 2;
+  if (words > 0) {
+    for (let k = 0; k < 4; k++) maskWord[k] = mask[(offset + i + k) & 3]!;
+    const m = maskWord32[0]!;
+    const view = new Int32Array(bytes.buffer, bytes.byteOffset + i, words);
+    for (let w = 0; w < words; w++) {
+      const x = view[w] = view[w]! ^ m;
+      high |= x;
+      // Whether a byte of x is 0x0a: a zero byte of x ^ 0x0a0a0a0a.
+      const t = x ^ 0x0a0a0a0a;
+      if (((t - 0x01010101) & ~t & 0x80808080) !== 0) {
+        const b = i + (w << 2);
+        for (let k = b; k < b + 4; k++) {
+          if (bytes[k] === LF) newlines.push(k + shift);
+        }
+      }
+    }
+    i += words << 2;
+  }
+  for (; i < to; i++) {
+    const c = bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
+    high |= c;
+    if (c === LF) newlines.push(i + shift);
+  }
+  return high;
+}
+
+const LF = 0x0a;
 const maskWord = new Uint8Array(4);
 const maskWord32 = new Int32Array(maskWord.buffer);
 

@@ -17,7 +17,7 @@ import {
 } from "./ws_frames.ts";
 
 type Event =
-  | { kind: "text"; bytes: number[] }
+  | { kind: "text"; bytes: number[]; newlines?: number[] }
   | { kind: "ping"; payload: number[] }
   | { kind: "binary" | "too_large" }
   | { kind: "close"; code: number | undefined }
@@ -174,7 +174,7 @@ function randomStream(next: () => number): RawFrame[] {
 }
 
 /** The oracle: RFC 6455 read frame by frame, as simply as it can be said. */
-function oracle(frames: RawFrame[], max: number): Event[] {
+function oracle(frames: RawFrame[], max: number, lines: boolean): Event[] {
   const events: Event[] = [];
   let message = 0, discarding = false, bytes = 0;
   let parts: Uint8Array[] = [];
@@ -231,7 +231,11 @@ function oracle(frames: RawFrame[], max: number): Event[] {
     if (!discarding) {
       const whole = new Uint8Array(parts.flatMap((p) => [...p]));
       if (!valid(whole)) return fail(1007);
-      events.push({ kind: "text", bytes: [...whole] });
+      const bytes = [...whole];
+      const newlines = bytes.flatMap((b, i) => b === 0x0a ? [i] : []);
+      events.push(
+        lines ? { kind: "text", bytes, newlines } : { kind: "text", bytes },
+      );
     }
     message = 0, discarding = false, bytes = 0, parts = [];
   }
@@ -239,8 +243,13 @@ function oracle(frames: RawFrame[], max: number): Event[] {
 }
 
 /** The parser under test, fed `stream` cut at random points, each chunk at a random alignment. */
-function parsed(stream: number[], max: number, next: () => number): Event[] {
-  const parser = new FrameParser(max);
+function parsed(
+  stream: number[],
+  max: number,
+  lines: boolean,
+  next: () => number,
+): Event[] {
+  const parser = new FrameParser(max, lines);
   const events: Event[] = [];
   let at = 0;
   while (at < stream.length) {
@@ -260,8 +269,14 @@ function parsed(stream: number[], max: number, next: () => number): Event[] {
     chunk.set(piece);
     parser.feed(chunk);
     for (let kind = parser.next(); kind !== undefined; kind = parser.next()) {
-      if (kind === "text") events.push({ kind, bytes: [...parser.bytes] });
-      else if (kind === "ping") {
+      if (kind === "text") {
+        const bytes = [...parser.bytes];
+        events.push(
+          lines
+            ? { kind, bytes, newlines: [...parser.newlines] }
+            : { kind, bytes },
+        );
+      } else if (kind === "ping") {
         events.push({ kind, payload: [...parser.bytes] });
       } else if (kind === "close") events.push({ kind, code: parser.code });
       else if (kind === "fail") events.push({ kind, code: parser.code! });
@@ -273,13 +288,18 @@ function parsed(stream: number[], max: number, next: () => number): Event[] {
   return events;
 }
 
-Deno.test("FrameParser agrees with a plain reading of RFC 6455 on random streams cut anywhere", () => {
+Deno.test("FrameParser agrees with a plain reading of RFC 6455 on random streams cut anywhere, and finds every newline in line mode", () => {
   for (let seed = 1; seed <= 400; seed++) {
     const next = random(seed);
     const max = [100, 1000, 5000, 1 << 20][seed % 4]!;
+    const lines = seed % 3 === 0;
     const frames = randomStream(next);
     const stream = frames.flatMap((f) => encodeClient(f, next));
-    const expected = oracle(frames, max);
-    assert.deepEqual(parsed(stream, max, next), expected, `seed ${seed}`);
+    const expected = oracle(frames, max, lines);
+    assert.deepEqual(
+      parsed(stream, max, lines, next),
+      expected,
+      `seed ${seed}`,
+    );
   }
 });

@@ -60,6 +60,7 @@ export async function serveSocket(
   // In line mode a frame holds whole lines, up to the maximum plus a newline.
   const parser = new FrameParser(
     limits.maxMessageBytes + (upgrade.lines ? 1 : 0),
+    upgrade.lines,
   );
   let buffer = new Uint8Array(MIN_READ_BYTES);
   let chunk = upgrade.rest;
@@ -121,7 +122,11 @@ async function feed(
           break;
         }
         {
-          const done = receiveLines(parser.bytes, connection);
+          const done = receiveLines(
+            parser.bytes,
+            parser.newlines,
+            connection,
+          );
           if (done === false || (done !== true && !await done)) return false;
         }
         break;
@@ -150,7 +155,6 @@ async function feed(
 }
 
 const NOTHING = new Uint8Array(0);
-const LF = 0x0a;
 const CR = 0x0d;
 
 /**
@@ -158,28 +162,35 @@ const CR = 0x0d;
  * ending is accepted; blank lines are skipped), synchronously until the
  * connection asks to wait.
  *
+ * @param bytes the message
+ * @param newlines where its `\n`s lie, in order (found by the parser)
+ * @param connection where the lines go
+ * @param line the first line to hand over: its index in `newlines`
  * @returns false once the connection is closed; a promise of that when it
  *   had to wait
  */
 function receiveLines(
   bytes: Uint8Array,
+  newlines: readonly number[],
   connection: Connection,
-  start = 0,
+  line = 0,
 ): boolean | Promise<boolean> {
-  while (start < bytes.length) {
-    let end = bytes.indexOf(LF, start);
-    if (end < 0) end = bytes.length;
+  const count = newlines.length;
+  while (line <= count) {
+    const start = line === 0 ? 0 : newlines[line - 1]! + 1;
+    const end = line < count ? newlines[line]! : bytes.length;
+    line++;
     const stop = end > start && bytes[end - 1] === CR ? end - 1 : end;
     if (stop > start) {
       const wait = connection.receive(bytes.subarray(start, stop));
       if (wait !== undefined) {
         return wait.then(() =>
-          !connection.isClosed && receiveLines(bytes, connection, end + 1)
+          !connection.isClosed &&
+          receiveLines(bytes, newlines, connection, line)
         );
       }
       if (connection.isClosed) return false;
     }
-    start = end + 1;
   }
   return true;
 }
