@@ -234,13 +234,19 @@ export class FrameParser {
   /** Copies header bytes; sets `#inPayload` once the header is whole. */
   #readHeader(chunk: Uint8Array, offset: number): number {
     const h = this.#header;
+    if (this.#headerBytes === 0 && offset + 2 <= chunk.length) {
+      // The common case: the whole header is in the chunk.
+      const need = headerSize(chunk[offset + 1]!);
+      if (offset + need <= chunk.length) {
+        for (let k = 0; k < need; k++) h[k] = chunk[offset + k]!;
+        this.#inPayload = true;
+        return offset + need;
+      }
+    }
     while (offset < chunk.length) {
       h[this.#headerBytes++] = chunk[offset++]!;
       if (this.#headerBytes < 2) continue;
-      const length7 = h[1]! & 0x7f;
-      const need = 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) +
-        ((h[1]! & 0x80) !== 0 ? 4 : 0);
-      if (this.#headerBytes === need) {
+      if (this.#headerBytes === headerSize(h[1]!)) {
         this.#inPayload = true;
         this.#headerBytes = 0;
         return offset;
@@ -339,7 +345,7 @@ export class FrameParser {
     if (!this.#lines || this.#opcode >= 0x8) {
       return unmask(bytes, from, to, this.#header, this.#maskAt, start);
     }
-    return unmaskLines(
+    return unmask(
       bytes,
       from,
       to,
@@ -420,64 +426,20 @@ export class FrameParser {
   }
 }
 
-/**
- * {@linkcode unmask}, noting where each `\n` it writes lies, plus `shift`,
- * in `newlines`.
- */
-function unmaskLines(
-  bytes: Uint8Array,
-  from: number,
-  to: number,
-  header: Uint8Array,
-  at: number,
-  start: number,
-  newlines: number[],
-  shift: number,
-): number {
-  const mask = header.subarray(at, at + 4);
-  let i = from;
-  let high = 0;
-  const offset = start - from;
-  for (; i < to && ((bytes.byteOffset + i) & 3) !== 0; i++) {
-    const c = bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
-    high |= c;
-    if (c === LF) newlines.push(i + shift);
-  }
-  const words = (to - i) >> 2;
-  if (words > 0) {
-    for (let k = 0; k < 4; k++) maskWord[k] = mask[(offset + i + k) & 3]!;
-    const m = maskWord32[0]!;
-    const view = new Int32Array(bytes.buffer, bytes.byteOffset + i, words);
-    for (let w = 0; w < words; w++) {
-      const x = view[w] = view[w]! ^ m;
-      high |= x;
-      // Whether a byte of x is 0x0a: a zero byte of x ^ 0x0a0a0a0a.
-      const t = x ^ 0x0a0a0a0a;
-      if (((t - 0x01010101) & ~t & 0x80808080) !== 0) {
-        const b = i + (w << 2);
-        for (let k = b; k < b + 4; k++) {
-          if (bytes[k] === LF) newlines.push(k + shift);
-        }
-      }
-    }
-    i += words << 2;
-  }
-  for (; i < to; i++) {
-    const c = bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
-    high |= c;
-    if (c === LF) newlines.push(i + shift);
-  }
-  return high;
-}
-
 const LF = 0x0a;
 const maskWord = new Uint8Array(4);
 const maskWord32 = new Int32Array(maskWord.buffer);
+// A word view of the last buffer unmasked: a connection reads into the same
+// buffer until it grows or shrinks, and a view per frame cost more than the
+// unmasking of a short one.
+let wordsOf: ArrayBufferLike | undefined;
+let words32: Int32Array = new Int32Array(0);
 
 /**
  * Unmasks `bytes[from..to)` in place, whose first byte takes the mask's byte
  * `start`: four bytes at a time where the buffer is aligned. The mask is the
- * four bytes of `header` from `at`.
+ * four bytes of `header` from `at`. Given `newlines`, notes in it where each
+ * `\n` written lies, plus `shift`.
  *
  * @returns the OR of the bytes unmasked, in some of its bytes: a high bit
  *   (`& 0x80808080`) means they are not all ASCII
@@ -489,24 +451,61 @@ export function unmask(
   header: Uint8Array,
   at: number,
   start: number,
+  newlines?: number[],
+  shift = 0,
 ): number {
-  const mask = header.subarray(at, at + 4);
   let i = from;
   let high = 0;
   const offset = start - from;
   for (; i < to && ((bytes.byteOffset + i) & 3) !== 0; i++) {
-    high |= bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
+    const c = bytes[i] = bytes[i]! ^ header[at + ((offset + i) & 3)]!;
+    high |= c;
+    if (c === LF && newlines !== undefined) newlines.push(i + shift);
   }
-  const words = (to - i) >> 2;
-  if (words > 0) {
-    for (let k = 0; k < 4; k++) maskWord[k] = mask[(offset + i + k) & 3]!;
+  const count = (to - i) >> 2;
+  if (count > 0) {
+    for (let k = 0; k < 4; k++) {
+      maskWord[k] = header[at + ((offset + i + k) & 3)]!;
+    }
     const m = maskWord32[0]!;
-    const view = new Int32Array(bytes.buffer, bytes.byteOffset + i, words);
-    for (let w = 0; w < words; w++) high |= view[w] = view[w]! ^ m;
-    i += words << 2;
+    if (bytes.buffer !== wordsOf) {
+      wordsOf = bytes.buffer;
+      words32 = new Int32Array(wordsOf, 0, wordsOf.byteLength >> 2);
+    }
+    const view = words32;
+    const first = (bytes.byteOffset + i) >> 2;
+    const last = first + count;
+    if (newlines === undefined) {
+      for (let w = first; w < last; w++) high |= view[w] = view[w]! ^ m;
+    } else {
+      for (let w = first; w < last; w++) {
+        const x = view[w] = view[w]! ^ m;
+        high |= x;
+        // Whether a byte of x is 0x0a: a zero byte of x ^ 0x0a0a0a0a.
+        const t = x ^ 0x0a0a0a0a;
+        if (((t - 0x01010101) & ~t & 0x80808080) !== 0) {
+          const b = (w << 2) - bytes.byteOffset;
+          for (let k = b; k < b + 4; k++) {
+            if (bytes[k] === LF) newlines.push(k + shift);
+          }
+        }
+      }
+    }
+    i += count << 2;
   }
-  for (; i < to; i++) high |= bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
+  for (; i < to; i++) {
+    const c = bytes[i] = bytes[i]! ^ header[at + ((offset + i) & 3)]!;
+    high |= c;
+    if (c === LF && newlines !== undefined) newlines.push(i + shift);
+  }
   return high;
+}
+
+/** A client frame header's size, from its second byte. */
+function headerSize(byte1: number): number {
+  const length7 = byte1 & 0x7f;
+  return 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) +
+    ((byte1 & 0x80) !== 0 ? 4 : 0);
 }
 
 function validCloseCode(code: number): boolean {
