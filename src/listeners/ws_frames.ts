@@ -197,6 +197,7 @@ export class FrameParser {
       // Used up: an idle connection keeps no view of it.
       this.#chunk = EMPTY;
       this.bytes = EMPTY;
+      if (this.#message === 0) this.newlines.length = 0;
     }
     return kind;
   }
