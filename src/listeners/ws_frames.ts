@@ -530,29 +530,31 @@ export function headerLength(length: number): number {
  * @param target where to write
  * @param opcode the frame's opcode
  * @param length its payload's length
+ * @param at where in `target` the header starts
  * @returns the offset just past the header
  */
 export function writeHeader(
   target: Uint8Array,
   opcode: number,
   length: number,
+  at = 0,
 ): number {
-  target[0] = 0x80 | opcode;
+  target[at] = 0x80 | opcode;
   if (length < 126) {
-    target[1] = length;
-    return 2;
+    target[at + 1] = length;
+    return at + 2;
   }
   if (length < 65536) {
-    target[1] = 126;
-    target[2] = length >> 8;
-    target[3] = length & 0xff;
-    return 4;
+    target[at + 1] = 126;
+    target[at + 2] = length >> 8;
+    target[at + 3] = length & 0xff;
+    return at + 4;
   }
-  target[1] = 127;
-  const view = new DataView(target.buffer, target.byteOffset);
+  target[at + 1] = 127;
+  const view = new DataView(target.buffer, target.byteOffset + at);
   view.setUint32(2, Math.floor(length / 2 ** 32));
   view.setUint32(6, length >>> 0);
-  return 10;
+  return at + 10;
 }
 
 /**

@@ -170,7 +170,7 @@ export class Socket implements Outlet {
         if (at > most) most = at;
         at = 0;
       }
-      at += writeHeader(chunk.subarray(at), OP_TEXT, payload);
+      at = writeHeader(chunk, OP_TEXT, payload, at);
       for (; i < end; i++) {
         const line = frames[i]!.line;
         // In plain mode the newline copied is overwritten by the next header,
