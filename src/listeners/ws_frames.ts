@@ -48,6 +48,7 @@ export type Incoming =
   | { kind: "fail"; code: number; reason: string };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const NO_NEWLINES: number[] = [];
 const EMPTY = new Uint8Array(0);
 
 /** What {@linkcode FrameParser.next} found: an {@linkcode Incoming} kind. */
@@ -97,9 +98,8 @@ export class FrameParser {
    * In line mode, where each `\n` of the last `text` event's message lies,
    * in order, found while unmasking: the line splitter scans nothing again.
    */
-  readonly newlines: number[] = [];
+  readonly newlines: number[];
   readonly #max: number;
-  readonly #lines: boolean;
   readonly #header = new Uint8Array(14);
   #headerBytes = 0;
   #chunk: Uint8Array = EMPTY;
@@ -141,7 +141,9 @@ export class FrameParser {
       );
     }
     this.#max = maxMessageBytes;
-    this.#lines = lines;
+    // Plain mode shares one empty list, never written: an idle connection
+    // holds no list of its own.
+    this.newlines = lines ? [] : NO_NEWLINES;
   }
 
   /**
@@ -343,7 +345,7 @@ export class FrameParser {
     origin: number,
   ): number {
     const start = at & 3;
-    if (!this.#lines || this.#opcode >= 0x8) {
+    if (this.newlines === NO_NEWLINES || this.#opcode >= 0x8) {
       return unmask(bytes, from, to, this.#header, this.#maskAt, start);
     }
     return unmask(

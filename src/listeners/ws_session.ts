@@ -26,7 +26,7 @@ const log = getLogger(["mist", "ws"]);
  * sizes, so that a busy publisher reads in large chunks and an idle
  * subscriber holds little (the parser copies what it keeps out of it).
  */
-const MIN_READ_BYTES = 512;
+const MIN_READ_BYTES = 256;
 const MAX_READ_BYTES = 64 * 1024;
 
 /**
