@@ -100,7 +100,14 @@ export class FrameParser {
    */
   readonly newlines: number[];
   readonly #max: number;
-  readonly #header = new Uint8Array(14);
+  /**
+   * A header cut across chunks, gathered (rare: most connections never
+   * hold one); a whole one is read where it lies.
+   */
+  #partial: Uint8Array | undefined;
+  /** The bytes of the header just read, and where it starts in them. */
+  #headerSource: Uint8Array = EMPTY;
+  #headerAt = 0;
   #headerBytes = 0;
   #chunk: Uint8Array = EMPTY;
   #offset = 0;
@@ -109,8 +116,8 @@ export class FrameParser {
   #fin = false;
   #opcode = 0;
   #remaining = 0;
-  /** Where the frame's mask lies in `#header` (read before the next header). */
-  #maskAt = 0;
+  /** The frame's mask, its first byte lowest. */
+  #mask = 0;
   /** Whether the frame's payload is kept; it is copied only when split across chunks. */
   #keep = false;
   #length = 0;
@@ -236,20 +243,24 @@ export class FrameParser {
 
   /** Copies header bytes; sets `#inPayload` once the header is whole. */
   #readHeader(chunk: Uint8Array, offset: number): number {
-    const h = this.#header;
     if (this.#headerBytes === 0 && offset + 2 <= chunk.length) {
       // The common case: the whole header is in the chunk.
       const need = headerSize(chunk[offset + 1]!);
       if (offset + need <= chunk.length) {
-        for (let k = 0; k < need; k++) h[k] = chunk[offset + k]!;
+        this.#headerSource = chunk;
+        this.#headerAt = offset;
         this.#inPayload = true;
         return offset + need;
       }
     }
+    const h = this.#partial ??= new Uint8Array(14);
     while (offset < chunk.length) {
       h[this.#headerBytes++] = chunk[offset++]!;
       if (this.#headerBytes < 2) continue;
       if (this.#headerBytes === headerSize(h[1]!)) {
+        this.#headerSource = h;
+        this.#headerAt = 0;
+        this.#partial = undefined;
         this.#inPayload = true;
         this.#headerBytes = 0;
         return offset;
@@ -260,22 +271,25 @@ export class FrameParser {
 
   /** Checks a whole header; an event when the frame is refused or starts a refused message. */
   #startFrame(): IncomingKind | undefined {
-    const h = this.#header;
-    this.#fin = (h[0]! & 0x80) !== 0;
-    this.#opcode = h[0]! & 0x0f;
-    if ((h[0]! & 0x70) !== 0) return this.#fail("reserved bits set");
-    if ((h[1]! & 0x80) === 0) return this.#fail("client frames must be masked");
-    const length7 = h[1]! & 0x7f;
-    let length = length7, at = 2;
+    const h = this.#headerSource;
+    const b = this.#headerAt;
+    this.#headerSource = EMPTY;
+    const byte0 = h[b]!, byte1 = h[b + 1]!;
+    this.#fin = (byte0 & 0x80) !== 0;
+    this.#opcode = byte0 & 0x0f;
+    if ((byte0 & 0x70) !== 0) return this.#fail("reserved bits set");
+    if ((byte1 & 0x80) === 0) return this.#fail("client frames must be masked");
+    const length7 = byte1 & 0x7f;
+    let length = length7, at = b + 2;
     if (length7 === 126) {
-      length = (h[2]! << 8) | h[3]!;
-      at = 4;
+      length = (h[b + 2]! << 8) | h[b + 3]!;
+      at = b + 4;
     } else if (length7 === 127) {
-      const view = new DataView(h.buffer, h.byteOffset);
-      length = view.getUint32(2) * 2 ** 32 + view.getUint32(6);
-      at = 10;
+      length = word(h, b + 2) * 2 ** 32 + word(h, b + 6);
+      at = b + 10;
     }
-    this.#maskAt = at;
+    this.#mask = h[at]! | (h[at + 1]! << 8) | (h[at + 2]! << 16) |
+      (h[at + 3]! << 24);
     this.#remaining = length;
     this.#length = length;
     this.#payload = undefined;
@@ -346,14 +360,13 @@ export class FrameParser {
   ): number {
     const start = at & 3;
     if (this.newlines === NO_NEWLINES || this.#opcode >= 0x8) {
-      return unmask(bytes, from, to, this.#header, this.#maskAt, start);
+      return unmask(bytes, from, to, this.#mask, start);
     }
     return unmask(
       bytes,
       from,
       to,
-      this.#header,
-      this.#maskAt,
+      this.#mask,
       start,
       this.newlines,
       this.#base - origin,
@@ -440,8 +453,8 @@ let words32: Int32Array = new Int32Array(0);
 
 /**
  * Unmasks `bytes[from..to)` in place, whose first byte takes the mask's byte
- * `start`: four bytes at a time where the buffer is aligned. The mask is the
- * four bytes of `header` from `at`. Given `newlines`, notes in it where each
+ * `start`: four bytes at a time where the buffer is aligned. The mask's byte
+ * k is `(mask >>> 8k) & 0xff`. Given `newlines`, notes in it where each
  * `\n` written lies, plus `shift`.
  *
  * @returns the OR of the bytes unmasked, in some of its bytes: a high bit
@@ -451,8 +464,7 @@ export function unmask(
   bytes: Uint8Array,
   from: number,
   to: number,
-  header: Uint8Array,
-  at: number,
+  mask: number,
   start: number,
   newlines?: number[],
   shift = 0,
@@ -461,14 +473,15 @@ export function unmask(
   let high = 0;
   const offset = start - from;
   for (; i < to && ((bytes.byteOffset + i) & 3) !== 0; i++) {
-    const c = bytes[i] = bytes[i]! ^ header[at + ((offset + i) & 3)]!;
+    const c = bytes[i] = bytes[i]! ^
+      ((mask >>> (((offset + i) & 3) << 3)) & 0xff);
     high |= c;
     if (c === LF && newlines !== undefined) newlines.push(i + shift);
   }
   const count = (to - i) >> 2;
   if (count > 0) {
     for (let k = 0; k < 4; k++) {
-      maskWord[k] = header[at + ((offset + i + k) & 3)]!;
+      maskWord[k] = mask >>> (((offset + i + k) & 3) << 3);
     }
     const m = maskWord32[0]!;
     if (bytes.buffer !== wordsOf) {
@@ -497,11 +510,18 @@ export function unmask(
     i += count << 2;
   }
   for (; i < to; i++) {
-    const c = bytes[i] = bytes[i]! ^ header[at + ((offset + i) & 3)]!;
+    const c = bytes[i] = bytes[i]! ^
+      ((mask >>> (((offset + i) & 3) << 3)) & 0xff);
     high |= c;
     if (c === LF && newlines !== undefined) newlines.push(i + shift);
   }
   return high;
+}
+
+/** The big-endian 32-bit word at `at`. */
+function word(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) |
+    bytes[at + 3]!) >>> 0;
 }
 
 /** A client frame header's size, from its second byte. */
