@@ -48,7 +48,7 @@ const SPARE_IDLE_WRITES = 8;
  * A flush of one frame in plain mode writes the frame's shared bytes; any
  * other flush copies headers and lines straight into a chunk, with no buffer
  * per frame. One object per connection, its methods on the prototype: an
- * idle connection holds one closure here (`#settled`) and no promise.
+ * idle connection holds no closure and no promise here.
  */
 export class Socket implements Outlet {
   readonly #conn: Deno.Conn;
@@ -93,14 +93,16 @@ export class Socket implements Outlet {
 
   #track(written: Promise<void>): Promise<void> {
     this.#pending++;
-    this.#tail = written.then(this.#settled, this.#settled);
+    // A closure per write rather than one per connection, held while idle.
+    const settled = () => this.#settled();
+    this.#tail = written.then(settled, settled);
     return written;
   }
 
   /** A write ended: an idle socket keeps no promise of its last one. */
-  readonly #settled = () => {
+  #settled(): void {
     if (--this.#pending === 0) this.#tail = DONE;
-  };
+  }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
     const conn = this.#conn;
