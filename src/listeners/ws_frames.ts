@@ -1,33 +1,28 @@
 /**
  * WebSocket framing for the server side (RFC 6455 §5), pure: masked client
  * frames parsed incrementally from read chunks, capped before a payload is
- * buffered, and unmasked server frames encoded. Also the line mode of
- * docs/protocol.md §1 (`mist.lines`): how a flush is packed into frames and
- * how a frame is split into messages, shared by both WebSocket listeners.
+ * buffered, unmasked a word at a time (in line mode noting each newline).
+ * What a server writes, and line mode's packing, are in `ws_encode.ts`,
+ * re-exported here.
  *
  * @module
  */
 
 import { Buffer, isUtf8 } from "node:buffer";
-import type { Frame } from "../protocol/codec.ts";
+import {
+  CLOSE_INVALID_DATA,
+  CLOSE_PROTOCOL_ERROR,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONTINUATION,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+} from "./ws_encode.ts";
 
-/** The subprotocol of line mode (docs/protocol.md §1). */
-export const LINES_PROTOCOL = "mist.lines";
+import { unmask } from "./ws_mask.ts";
 
-/** Opcodes (RFC 6455 §5.2). */
-export const OP_CONTINUATION = 0x0;
-export const OP_TEXT = 0x1;
-export const OP_BINARY = 0x2;
-export const OP_CLOSE = 0x8;
-export const OP_PING = 0x9;
-export const OP_PONG = 0xa;
-
-/** Close codes (RFC 6455 §7.4.1) this module and the listener use. */
-export const CLOSE_NORMAL = 1000;
-export const CLOSE_GOING_AWAY = 1001;
-export const CLOSE_PROTOCOL_ERROR = 1002;
-export const CLOSE_INVALID_DATA = 1007;
-export const CLOSE_POLICY_VIOLATION = 1008;
+export * from "./ws_encode.ts";
 
 /** What the parser found in the bytes read. */
 export type Incoming =
@@ -442,82 +437,6 @@ export class FrameParser {
   }
 }
 
-const LF = 0x0a;
-const maskWord = new Uint8Array(4);
-const maskWord32 = new Int32Array(maskWord.buffer);
-// A word view of the last buffer unmasked: a connection reads into the same
-// buffer until it grows or shrinks, and a view per frame cost more than the
-// unmasking of a short one.
-let wordsOf: ArrayBufferLike | undefined;
-let words32: Int32Array = new Int32Array(0);
-
-/**
- * Unmasks `bytes[from..to)` in place, whose first byte takes the mask's byte
- * `start`: four bytes at a time where the buffer is aligned. The mask's byte
- * k is `(mask >>> 8k) & 0xff`. Given `newlines`, notes in it where each
- * `\n` written lies, plus `shift`.
- *
- * @returns the OR of the bytes unmasked, in some of its bytes: a high bit
- *   (`& 0x80808080`) means they are not all ASCII
- */
-export function unmask(
-  bytes: Uint8Array,
-  from: number,
-  to: number,
-  mask: number,
-  start: number,
-  newlines?: number[],
-  shift = 0,
-): number {
-  let i = from;
-  let high = 0;
-  const offset = start - from;
-  for (; i < to && ((bytes.byteOffset + i) & 3) !== 0; i++) {
-    const c = bytes[i] = bytes[i]! ^
-      ((mask >>> (((offset + i) & 3) << 3)) & 0xff);
-    high |= c;
-    if (c === LF && newlines !== undefined) newlines.push(i + shift);
-  }
-  const count = (to - i) >> 2;
-  if (count > 0) {
-    for (let k = 0; k < 4; k++) {
-      maskWord[k] = mask >>> (((offset + i + k) & 3) << 3);
-    }
-    const m = maskWord32[0]!;
-    if (bytes.buffer !== wordsOf) {
-      wordsOf = bytes.buffer;
-      words32 = new Int32Array(wordsOf, 0, wordsOf.byteLength >> 2);
-    }
-    const view = words32;
-    const first = (bytes.byteOffset + i) >> 2;
-    const last = first + count;
-    if (newlines === undefined) {
-      for (let w = first; w < last; w++) high |= view[w] = view[w]! ^ m;
-    } else {
-      for (let w = first; w < last; w++) {
-        const x = view[w] = view[w]! ^ m;
-        high |= x;
-        // Whether a byte of x is 0x0a: a zero byte of x ^ 0x0a0a0a0a.
-        const t = x ^ 0x0a0a0a0a;
-        if (((t - 0x01010101) & ~t & 0x80808080) !== 0) {
-          const b = (w << 2) - bytes.byteOffset;
-          for (let k = b; k < b + 4; k++) {
-            if (bytes[k] === LF) newlines.push(k + shift);
-          }
-        }
-      }
-    }
-    i += count << 2;
-  }
-  for (; i < to; i++) {
-    const c = bytes[i] = bytes[i]! ^
-      ((mask >>> (((offset + i) & 3) << 3)) & 0xff);
-    high |= c;
-    if (c === LF && newlines !== undefined) newlines.push(i + shift);
-  }
-  return high;
-}
-
 /** The big-endian 32-bit word at `at`. */
 function word(bytes: Uint8Array, at: number): number {
   return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) |
@@ -534,160 +453,4 @@ function headerSize(byte1: number): number {
 function validCloseCode(code: number): boolean {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
     (code >= 3000 && code <= 4999);
-}
-
-/**
- * The size of a server frame's header (unmasked) for a payload length.
- *
- * @param length the payload's length in bytes
- * @returns 2, 4 or 10
- */
-export function headerLength(length: number): number {
-  return length < 126 ? 2 : length < 65536 ? 4 : 10;
-}
-
-/**
- * Writes a server frame's header (FIN set, unmasked) into `target`.
- *
- * @param target where to write
- * @param opcode the frame's opcode
- * @param length its payload's length
- * @param at where in `target` the header starts
- * @returns the offset just past the header
- */
-export function writeHeader(
-  target: Uint8Array,
-  opcode: number,
-  length: number,
-  at = 0,
-): number {
-  target[at] = 0x80 | opcode;
-  if (length < 126) {
-    target[at + 1] = length;
-    return at + 2;
-  }
-  if (length < 65536) {
-    target[at + 1] = 126;
-    target[at + 2] = length >> 8;
-    target[at + 3] = length & 0xff;
-    return at + 4;
-  }
-  target[at + 1] = 127;
-  const view = new DataView(target.buffer, target.byteOffset + at);
-  view.setUint32(2, Math.floor(length / 2 ** 32));
-  view.setUint32(6, length >>> 0);
-  return at + 10;
-}
-
-/**
- * Encodes one unmasked server frame.
- *
- * @param opcode the frame's opcode
- * @param payload its payload
- * @returns header and payload in one buffer
- */
-export function encodeFrame(opcode: number, payload: Uint8Array): Uint8Array {
-  // A small Buffer is cut from a shared pool: cheaper than its own memory.
-  const frame = Buffer.allocUnsafe(
-    headerLength(payload.length) + payload.length,
-  );
-  frame.set(payload, writeHeader(frame, opcode, payload.length));
-  return frame;
-}
-
-/**
- * Encodes a text as one unmasked text frame: what a delivery's
- * {@linkcode Frame.webSocket} caches.
- *
- * @param text the message's JSON text
- * @returns the frame's bytes
- */
-export function textFrame(text: string): Uint8Array {
-  const length = Buffer.byteLength(text);
-  const frame = Buffer.allocUnsafe(headerLength(length) + length);
-  frame.write(text, writeHeader(frame, OP_TEXT, length));
-  return frame;
-}
-
-/**
- * A close frame.
- *
- * @param code the close code, or nothing for an empty close frame
- * @param reason why, in ASCII (at most 123 bytes are kept)
- * @returns the frame's bytes
- */
-export function closeFrame(code?: number, reason = ""): Uint8Array {
-  if (code === undefined) return encodeFrame(OP_CLOSE, new Uint8Array(0));
-  const payload = Buffer.from(`  ${reason}`.slice(0, 125), "latin1");
-  payload[0] = code >> 8;
-  payload[1] = code & 0xff;
-  return encodeFrame(OP_CLOSE, payload);
-}
-
-/**
- * Line mode: how a flush's frames are packed into text frames, each holding
- * whole lines and at most `max` bytes (or one line alone, when it is larger).
- *
- * @param frames what the flush writes, in order
- * @param max the largest frame payload wanted
- * @returns for each text frame, the index just past its last line and its
- *   payload's size in bytes
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { encode } from "../protocol/codec.ts";
- * import { lineGroups } from "./ws_frames.ts";
- * const frames = ["a", "b", "c"].map((data) => encode({ command: "x", data }));
- * const size = frames[0]!.size;
- * assert.deepEqual([...lineGroups(frames, 2 * size)], [[2, 2 * size], [3, size]]);
- * ```
- */
-export function* lineGroups(
-  frames: readonly Frame[],
-  max: number,
-): Generator<[end: number, bytes: number]> {
-  let bytes = 0;
-  for (let i = 0; i < frames.length; i++) {
-    const size = frames[i]!.size;
-    if (bytes > 0 && bytes + size > max) {
-      yield [i, bytes];
-      bytes = 0;
-    }
-    bytes += size;
-  }
-  if (bytes > 0) yield [frames.length, bytes];
-}
-
-/**
- * Line mode: the messages of one text frame, split on `\n` (a `\r\n` ending
- * is accepted; blank lines are skipped).
- *
- * @param text the frame's text
- * @returns its messages
- */
-export function splitLines(text: string): string[] {
-  const lines: string[] = [];
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf("\n", start);
-    if (end < 0) end = text.length;
-    const stop = end > start && text.charCodeAt(end - 1) === 0x0d
-      ? end - 1
-      : end;
-    if (stop > start) lines.push(text.slice(start, stop));
-    start = end + 1;
-  }
-  return lines;
-}
-
-/**
- * Whether a `Sec-WebSocket-Protocol` header offers line mode.
- *
- * @param header the header's value, or `null` when absent
- * @returns whether `mist.lines` is among the offered subprotocols
- */
-export function offersLines(header: string | null): boolean {
-  return header !== null &&
-    header.split(",").some((name) => name.trim() === LINES_PROTOCOL);
 }
