@@ -1,33 +1,28 @@
 /**
  * WebSocket framing for the server side (RFC 6455 §5), pure: masked client
  * frames parsed incrementally from read chunks, capped before a payload is
- * buffered, and unmasked server frames encoded. Also the line mode of
- * docs/protocol.md §1 (`mist.lines`): how a flush is packed into frames and
- * how a frame is split into messages, shared by both WebSocket listeners.
+ * buffered, unmasked a word at a time (in line mode noting each newline).
+ * What a server writes, and line mode's packing, are in `ws_encode.ts`,
+ * re-exported here.
  *
  * @module
  */
 
 import { Buffer, isUtf8 } from "node:buffer";
-import type { Frame } from "../protocol/codec.ts";
+import {
+  CLOSE_INVALID_DATA,
+  CLOSE_PROTOCOL_ERROR,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONTINUATION,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+} from "./ws_encode.ts";
 
-/** The subprotocol of line mode (docs/protocol.md §1). */
-export const LINES_PROTOCOL = "mist.lines";
+import { unmask } from "./ws_mask.ts";
 
-/** Opcodes (RFC 6455 §5.2). */
-export const OP_CONTINUATION = 0x0;
-export const OP_TEXT = 0x1;
-export const OP_BINARY = 0x2;
-export const OP_CLOSE = 0x8;
-export const OP_PING = 0x9;
-export const OP_PONG = 0xa;
-
-/** Close codes (RFC 6455 §7.4.1) this module and the listener use. */
-export const CLOSE_NORMAL = 1000;
-export const CLOSE_GOING_AWAY = 1001;
-export const CLOSE_PROTOCOL_ERROR = 1002;
-export const CLOSE_INVALID_DATA = 1007;
-export const CLOSE_POLICY_VIOLATION = 1008;
+export * from "./ws_encode.ts";
 
 /** What the parser found in the bytes read. */
 export type Incoming =
@@ -48,7 +43,11 @@ export type Incoming =
   | { kind: "fail"; code: number; reason: string };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const NO_NEWLINES: number[] = [];
 const EMPTY = new Uint8Array(0);
+
+/** What {@linkcode FrameParser.next} found: an {@linkcode Incoming} kind. */
+export type IncomingKind = Incoming["kind"];
 
 /**
  * Parses the masked frames a client sends, from chunks of any size.
@@ -58,6 +57,12 @@ const EMPTY = new Uint8Array(0);
  * message is skipped without being buffered; so is a binary message. After a
  * `close` or a `fail` the parser yields nothing more.
  *
+ * The hot path is {@linkcode FrameParser.feed} and
+ * {@linkcode FrameParser.next}, which make no object per frame: what the
+ * last event carries is in {@linkcode FrameParser.bytes},
+ * {@linkcode FrameParser.code} and {@linkcode FrameParser.reason}.
+ * {@linkcode FrameParser.parse} yields the same as event objects.
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -65,26 +70,49 @@ const EMPTY = new Uint8Array(0);
  * const parser = new FrameParser(1024);
  * // "Hi" in a masked text frame, mask 1 2 3 4, in two chunks.
  * const frame = [0x81, 0x82, 1, 2, 3, 4, 0x48 ^ 1, 0x69 ^ 2];
- * assert.deepEqual([...parser.parse(new Uint8Array(frame.slice(0, 3)))], []);
- * const [event] = [...parser.parse(new Uint8Array(frame.slice(3)))];
- * assert.equal(event?.kind, "text");
- * if (event?.kind === "text") {
- *   assert.equal(new TextDecoder().decode(event.bytes), "Hi");
- * }
+ * parser.feed(new Uint8Array(frame.slice(0, 3)));
+ * assert.equal(parser.next(), undefined);
+ * parser.feed(new Uint8Array(frame.slice(3)));
+ * assert.equal(parser.next(), "text");
+ * assert.equal(new TextDecoder().decode(parser.bytes), "Hi");
+ * assert.equal(parser.next(), undefined);
  * ```
  */
 export class FrameParser {
+  /**
+   * The payload of the last `text` (the message) or `ping` event: a view of
+   * the chunk (unmasked in place) or of the parser's own buffer, good until
+   * the next chunk.
+   */
+  bytes: Uint8Array = EMPTY;
+  /** The close code of the last `close` (undefined when none was sent) or `fail` event. */
+  code: number | undefined;
+  /** Why the last `fail` event failed. */
+  reason = "";
+  /**
+   * In line mode, where each `\n` of the last `text` event's message lies,
+   * in order, found while unmasking: the line splitter scans nothing again.
+   */
+  readonly newlines: number[];
   readonly #max: number;
-  readonly #header = new Uint8Array(14);
+  /**
+   * A header cut across chunks, gathered (rare: most connections never
+   * hold one); a whole one is read where it lies.
+   */
+  #partial: Uint8Array | undefined;
+  /** The bytes of the header just read, and where it starts in them. */
+  #headerSource: Uint8Array = EMPTY;
+  #headerAt = 0;
   #headerBytes = 0;
+  #chunk: Uint8Array = EMPTY;
+  #offset = 0;
   // The frame being read.
   #inPayload = false;
   #fin = false;
   #opcode = 0;
   #remaining = 0;
-  /** Where the frame's mask lies in `#header` (read before the next header). */
-  #maskAt = 0;
-  #maskOffset = 0;
+  /** The frame's mask, its first byte lowest. */
+  #mask = 0;
   /** Whether the frame's payload is kept; it is copied only when split across chunks. */
   #keep = false;
   #length = 0;
@@ -96,36 +124,57 @@ export class FrameParser {
   /** The frames of a fragmented message so far (none for most connections, ever). */
   #parts: Uint8Array[] | undefined;
   #messageBytes = 0;
+  /** The OR of the message's bytes so far: without a high bit, it is ASCII. */
+  #high = 0;
+  /** Where the frame's payload starts in its message. */
+  #base = 0;
   #ended = false;
 
   /**
    * @param maxMessageBytes the largest message kept, in bytes
+   * @param lines whether to find the newlines of text messages
+   *   ({@linkcode FrameParser.newlines})
    * @throws {RangeError} when it is not a positive integer
    */
-  constructor(maxMessageBytes: number) {
+  constructor(maxMessageBytes: number, lines = false) {
     if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < 1) {
       throw new RangeError(
         `maxMessageBytes must be a positive integer, got ${maxMessageBytes}`,
       );
     }
     this.#max = maxMessageBytes;
+    // Plain mode shares one empty list, never written: an idle connection
+    // holds no list of its own.
+    this.newlines = lines ? [] : NO_NEWLINES;
   }
 
   /**
-   * Feeds one chunk read from the client. The chunk's bytes may be unmasked
-   * in place.
+   * Takes the next chunk read from the client, to be read by
+   * {@linkcode FrameParser.next}. Its bytes may be unmasked in place; what
+   * is left of the previous chunk is dropped.
    *
    * @param chunk the next bytes received
-   * @returns what the chunk completes, in order
    */
-  *parse(chunk: Uint8Array): Generator<Incoming> {
-    let offset = 0;
-    while (!this.#ended && offset < chunk.length) {
+  feed(chunk: Uint8Array): void {
+    this.#chunk = chunk;
+    this.#offset = 0;
+  }
+
+  /**
+   * The next event the chunk completes, in order.
+   *
+   * @returns its kind (what it carries is in the parser's fields), or
+   *   `undefined` once the chunk is used up
+   */
+  next(): IncomingKind | undefined {
+    const chunk = this.#chunk;
+    let offset = this.#offset;
+    let kind: IncomingKind | undefined;
+    while (kind === undefined && !this.#ended && offset < chunk.length) {
       if (!this.#inPayload) {
         offset = this.#readHeader(chunk, offset);
         if (!this.#inPayload) continue; // the header is not complete yet
-        const event = this.#startFrame();
-        if (event !== undefined) yield event;
+        kind = this.#startFrame();
         if (this.#ended || this.#remaining > 0) continue;
       } else {
         const n = Math.min(this.#remaining, chunk.length - offset);
@@ -134,7 +183,7 @@ export class FrameParser {
         ) {
           // A final frame's whole payload is in the chunk: unmasked where it
           // lies (a view kept past this chunk would be overwritten).
-          unmask(chunk, offset, offset + n, this.#header, this.#maskAt, 0);
+          this.#high |= this.#unmask(chunk, offset, offset + n, 0, offset);
           this.#payload = chunk.subarray(offset, offset + n);
           this.#remaining = 0;
           offset += n;
@@ -143,21 +192,70 @@ export class FrameParser {
           if (this.#remaining > 0) continue;
         }
       }
-      const event = this.#endFrame();
-      if (event !== undefined) yield event;
+      // A frame refused at its header that has no payload also ends here.
+      const end = this.#endFrame();
+      if (kind === undefined) kind = end;
+    }
+    this.#offset = offset;
+    if (kind === undefined) {
+      // Used up: an idle connection keeps no view of it.
+      this.#chunk = EMPTY;
+      this.bytes = EMPTY;
+      if (this.#message === 0) this.newlines.length = 0;
+    }
+    return kind;
+  }
+
+  /**
+   * Feeds one chunk and yields what it completes as event objects: the
+   * general form of {@linkcode FrameParser.feed} and
+   * {@linkcode FrameParser.next}.
+   *
+   * @param chunk the next bytes received
+   * @returns what the chunk completes, in order
+   */
+  *parse(chunk: Uint8Array): Generator<Incoming> {
+    this.feed(chunk);
+    for (let kind = this.next(); kind !== undefined; kind = this.next()) {
+      switch (kind) {
+        case "text":
+          yield { kind, bytes: this.bytes };
+          break;
+        case "ping":
+          yield { kind, payload: this.bytes };
+          break;
+        case "close":
+          yield { kind, code: this.code };
+          break;
+        case "fail":
+          yield { kind, code: this.code!, reason: this.reason };
+          break;
+        default:
+          yield { kind };
+      }
     }
   }
 
   /** Copies header bytes; sets `#inPayload` once the header is whole. */
   #readHeader(chunk: Uint8Array, offset: number): number {
-    const h = this.#header;
+    if (this.#headerBytes === 0 && offset + 2 <= chunk.length) {
+      // The common case: the whole header is in the chunk.
+      const need = headerSize(chunk[offset + 1]!);
+      if (offset + need <= chunk.length) {
+        this.#headerSource = chunk;
+        this.#headerAt = offset;
+        this.#inPayload = true;
+        return offset + need;
+      }
+    }
+    const h = this.#partial ??= new Uint8Array(14);
     while (offset < chunk.length) {
       h[this.#headerBytes++] = chunk[offset++]!;
       if (this.#headerBytes < 2) continue;
-      const length7 = h[1]! & 0x7f;
-      const need = 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) +
-        ((h[1]! & 0x80) !== 0 ? 4 : 0);
-      if (this.#headerBytes === need) {
+      if (this.#headerBytes === headerSize(h[1]!)) {
+        this.#headerSource = h;
+        this.#headerAt = 0;
+        this.#partial = undefined;
         this.#inPayload = true;
         this.#headerBytes = 0;
         return offset;
@@ -167,24 +265,26 @@ export class FrameParser {
   }
 
   /** Checks a whole header; an event when the frame is refused or starts a refused message. */
-  #startFrame(): Incoming | undefined {
-    const h = this.#header;
-    this.#fin = (h[0]! & 0x80) !== 0;
-    this.#opcode = h[0]! & 0x0f;
-    if ((h[0]! & 0x70) !== 0) return this.#fail("reserved bits set");
-    if ((h[1]! & 0x80) === 0) return this.#fail("client frames must be masked");
-    const length7 = h[1]! & 0x7f;
-    let length = length7, at = 2;
+  #startFrame(): IncomingKind | undefined {
+    const h = this.#headerSource;
+    const b = this.#headerAt;
+    this.#headerSource = EMPTY;
+    const byte0 = h[b]!, byte1 = h[b + 1]!;
+    this.#fin = (byte0 & 0x80) !== 0;
+    this.#opcode = byte0 & 0x0f;
+    if ((byte0 & 0x70) !== 0) return this.#fail("reserved bits set");
+    if ((byte1 & 0x80) === 0) return this.#fail("client frames must be masked");
+    const length7 = byte1 & 0x7f;
+    let length = length7, at = b + 2;
     if (length7 === 126) {
-      length = (h[2]! << 8) | h[3]!;
-      at = 4;
+      length = (h[b + 2]! << 8) | h[b + 3]!;
+      at = b + 4;
     } else if (length7 === 127) {
-      const view = new DataView(h.buffer, h.byteOffset);
-      length = view.getUint32(2) * 2 ** 32 + view.getUint32(6);
-      at = 10;
+      length = word(h, b + 2) * 2 ** 32 + word(h, b + 6);
+      at = b + 10;
     }
-    this.#maskAt = at;
-    this.#maskOffset = 0;
+    this.#mask = h[at]! | (h[at + 1]! << 8) | (h[at + 2]! << 16) |
+      (h[at + 3]! << 24);
     this.#remaining = length;
     this.#length = length;
     this.#payload = undefined;
@@ -198,7 +298,7 @@ export class FrameParser {
       this.#keep = length > 0;
       return;
     }
-    let event: Incoming | undefined;
+    let kind: IncomingKind | undefined;
     if (this.#opcode === OP_CONTINUATION) {
       if (this.#message === 0) return this.#fail("continuation of nothing");
     } else if (this.#opcode === OP_TEXT || this.#opcode === OP_BINARY) {
@@ -207,7 +307,9 @@ export class FrameParser {
       }
       this.#message = this.#opcode;
       this.#discarding = this.#opcode === OP_BINARY;
-      if (this.#discarding) event = { kind: "binary" };
+      this.#high = 0;
+      this.newlines.length = 0;
+      if (this.#discarding) kind = "binary";
     } else {
       return this.#fail("unknown opcode");
     }
@@ -215,13 +317,14 @@ export class FrameParser {
       if (this.#messageBytes + length > this.#max) {
         this.#discarding = true;
         this.#parts = undefined;
-        event = { kind: "too_large" };
+        kind = "too_large";
       } else if (length > 0) {
+        this.#base = this.#messageBytes;
         this.#messageBytes += length;
         this.#keep = true;
       }
     }
-    return event;
+    return kind;
   }
 
   /** Takes `n` payload bytes: unmasked into the frame's buffer, or skipped. */
@@ -231,28 +334,49 @@ export class FrameParser {
       const payload = this.#payload ??= new Uint8Array(this.#length);
       const filled = this.#filled;
       payload.set(chunk.subarray(offset, offset + n), filled);
-      unmask(
-        payload,
-        filled,
-        filled + n,
-        this.#header,
-        this.#maskAt,
-        this.#maskOffset,
-      );
+      const high = this.#unmask(payload, filled, filled + n, filled, 0);
+      if (this.#opcode < 0x8) this.#high |= high;
       this.#filled += n;
-      this.#maskOffset = (this.#maskOffset + n) & 3;
     }
     return offset + n;
   }
 
+  /**
+   * Unmasks the frame's payload bytes `bytes[from..to)`, the first of them
+   * at `at` in the payload; in line mode, also notes the newlines of a data
+   * frame's (`origin` is where the payload starts in `bytes`).
+   */
+  #unmask(
+    bytes: Uint8Array,
+    from: number,
+    to: number,
+    at: number,
+    origin: number,
+  ): number {
+    const start = at & 3;
+    if (this.newlines === NO_NEWLINES || this.#opcode >= 0x8) {
+      return unmask(bytes, from, to, this.#mask, start);
+    }
+    return unmask(
+      bytes,
+      from,
+      to,
+      this.#mask,
+      start,
+      this.newlines,
+      this.#base - origin,
+    );
+  }
+
   /** A whole frame has been read. */
-  #endFrame(): Incoming | undefined {
+  #endFrame(): IncomingKind | undefined {
     this.#inPayload = false;
     const payload = this.#payload ?? EMPTY;
     this.#payload = undefined;
     switch (this.#opcode) {
       case OP_PING:
-        return { kind: "ping", payload };
+        this.bytes = payload;
+        return "ping";
       case OP_PONG:
         return;
       case OP_CLOSE:
@@ -275,17 +399,20 @@ export class FrameParser {
     this.#discarding = false;
     this.#messageBytes = 0;
     if (!keep) return;
-    // One native check per message (in line mode, per frame of many lines).
-    if (!isUtf8(bytes)) {
+    // ASCII, as unmasking saw, is UTF-8; else one native check per message
+    // (in line mode, per frame of many lines).
+    if ((this.#high & 0x80808080) !== 0 && !isUtf8(bytes)) {
       return this.#fail("a text message that is not UTF-8", CLOSE_INVALID_DATA);
     }
-    return { kind: "text", bytes };
+    this.bytes = bytes;
+    return "text";
   }
 
-  #close(payload: Uint8Array): Incoming {
+  #close(payload: Uint8Array): IncomingKind {
     if (payload.length === 0) {
       this.#ended = true;
-      return { kind: "close", code: undefined };
+      this.code = undefined;
+      return "close";
     }
     const code = payload.length >= 2 ? (payload[0]! << 8) | payload[1]! : 0;
     if (!validCloseCode(code)) return this.#fail("invalid close code");
@@ -295,202 +422,35 @@ export class FrameParser {
       return this.#fail("a close reason that is not UTF-8", CLOSE_INVALID_DATA);
     }
     this.#ended = true;
-    return { kind: "close", code };
+    this.code = code;
+    return "close";
   }
 
-  #fail(reason: string, code = CLOSE_PROTOCOL_ERROR): Incoming {
+  #fail(reason: string, code = CLOSE_PROTOCOL_ERROR): IncomingKind {
     this.#ended = true;
     this.#parts = undefined;
     this.#payload = undefined;
-    return { kind: "fail", code, reason };
+    this.#chunk = EMPTY;
+    this.code = code;
+    this.reason = reason;
+    return "fail";
   }
 }
 
-const maskWord = new Uint8Array(4);
-const maskWord32 = new Uint32Array(maskWord.buffer);
+/** The big-endian 32-bit word at `at`. */
+function word(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) |
+    bytes[at + 3]!) >>> 0;
+}
 
-/**
- * Unmasks `bytes[from..to)` in place, whose first byte takes the mask's byte
- * `start`: four bytes at a time where the buffer is aligned. The mask is the
- * four bytes of `header` from `at`.
- */
-function unmask(
-  bytes: Uint8Array,
-  from: number,
-  to: number,
-  header: Uint8Array,
-  at: number,
-  start: number,
-): void {
-  const mask = header.subarray(at, at + 4);
-  let i = from;
-  const offset = start - from;
-  for (; i < to && ((bytes.byteOffset + i) & 3) !== 0; i++) {
-    bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
-  }
-  const words = (to - i) >> 2;
-  if (words > 0) {
-    for (let k = 0; k < 4; k++) maskWord[k] = mask[(offset + i + k) & 3]!;
-    const m = maskWord32[0]!;
-    const view = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
-    for (let w = 0; w < words; w++) view[w] = view[w]! ^ m;
-    i += words << 2;
-  }
-  for (; i < to; i++) bytes[i] = bytes[i]! ^ mask[(offset + i) & 3]!;
+/** A client frame header's size, from its second byte. */
+function headerSize(byte1: number): number {
+  const length7 = byte1 & 0x7f;
+  return 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) +
+    ((byte1 & 0x80) !== 0 ? 4 : 0);
 }
 
 function validCloseCode(code: number): boolean {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
     (code >= 3000 && code <= 4999);
-}
-
-/**
- * The size of a server frame's header (unmasked) for a payload length.
- *
- * @param length the payload's length in bytes
- * @returns 2, 4 or 10
- */
-export function headerLength(length: number): number {
-  return length < 126 ? 2 : length < 65536 ? 4 : 10;
-}
-
-/**
- * Writes a server frame's header (FIN set, unmasked) into `target`.
- *
- * @param target where to write
- * @param opcode the frame's opcode
- * @param length its payload's length
- * @returns the offset just past the header
- */
-export function writeHeader(
-  target: Uint8Array,
-  opcode: number,
-  length: number,
-): number {
-  target[0] = 0x80 | opcode;
-  if (length < 126) {
-    target[1] = length;
-    return 2;
-  }
-  if (length < 65536) {
-    target[1] = 126;
-    target[2] = length >> 8;
-    target[3] = length & 0xff;
-    return 4;
-  }
-  target[1] = 127;
-  const view = new DataView(target.buffer, target.byteOffset);
-  view.setUint32(2, Math.floor(length / 2 ** 32));
-  view.setUint32(6, length >>> 0);
-  return 10;
-}
-
-/**
- * Encodes one unmasked server frame.
- *
- * @param opcode the frame's opcode
- * @param payload its payload
- * @returns header and payload in one buffer
- */
-export function encodeFrame(opcode: number, payload: Uint8Array): Uint8Array {
-  const frame = new Uint8Array(headerLength(payload.length) + payload.length);
-  frame.set(payload, writeHeader(frame, opcode, payload.length));
-  return frame;
-}
-
-/**
- * Encodes a text as one unmasked text frame: what a delivery's
- * {@linkcode Frame.webSocket} caches.
- *
- * @param text the message's JSON text
- * @returns the frame's bytes
- */
-export function textFrame(text: string): Uint8Array {
-  const length = Buffer.byteLength(text);
-  const frame = Buffer.allocUnsafe(headerLength(length) + length);
-  frame.write(text, writeHeader(frame, OP_TEXT, length));
-  return frame;
-}
-
-/**
- * A close frame.
- *
- * @param code the close code, or nothing for an empty close frame
- * @param reason why, in ASCII (at most 123 bytes are kept)
- * @returns the frame's bytes
- */
-export function closeFrame(code?: number, reason = ""): Uint8Array {
-  if (code === undefined) return encodeFrame(OP_CLOSE, new Uint8Array(0));
-  const payload = Buffer.from(`  ${reason}`.slice(0, 125), "latin1");
-  payload[0] = code >> 8;
-  payload[1] = code & 0xff;
-  return encodeFrame(OP_CLOSE, payload);
-}
-
-/**
- * Line mode: how a flush's frames are packed into text frames, each holding
- * whole lines and at most `max` bytes (or one line alone, when it is larger).
- *
- * @param frames what the flush writes, in order
- * @param max the largest frame payload wanted
- * @returns for each text frame, the index just past its last line and its
- *   payload's size in bytes
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { encode } from "../protocol/codec.ts";
- * import { lineGroups } from "./ws_frames.ts";
- * const frames = ["a", "b", "c"].map((data) => encode({ command: "x", data }));
- * const size = frames[0]!.size;
- * assert.deepEqual([...lineGroups(frames, 2 * size)], [[2, 2 * size], [3, size]]);
- * ```
- */
-export function* lineGroups(
-  frames: readonly Frame[],
-  max: number,
-): Generator<[end: number, bytes: number]> {
-  let bytes = 0;
-  for (let i = 0; i < frames.length; i++) {
-    const size = frames[i]!.size;
-    if (bytes > 0 && bytes + size > max) {
-      yield [i, bytes];
-      bytes = 0;
-    }
-    bytes += size;
-  }
-  if (bytes > 0) yield [frames.length, bytes];
-}
-
-/**
- * Line mode: the messages of one text frame, split on `\n` (a `\r\n` ending
- * is accepted; blank lines are skipped).
- *
- * @param text the frame's text
- * @returns its messages
- */
-export function splitLines(text: string): string[] {
-  const lines: string[] = [];
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf("\n", start);
-    if (end < 0) end = text.length;
-    const stop = end > start && text.charCodeAt(end - 1) === 0x0d
-      ? end - 1
-      : end;
-    if (stop > start) lines.push(text.slice(start, stop));
-    start = end + 1;
-  }
-  return lines;
-}
-
-/**
- * Whether a `Sec-WebSocket-Protocol` header offers line mode.
- *
- * @param header the header's value, or `null` when absent
- * @returns whether `mist.lines` is among the offered subprotocols
- */
-export function offersLines(header: string | null): boolean {
-  return header !== null &&
-    header.split(",").some((name) => name.trim() === LINES_PROTOCOL);
 }

@@ -7,15 +7,12 @@
  */
 
 import { Buffer } from "node:buffer";
-import { writeAll } from "../_util/io.ts";
 import type { Frame } from "../protocol/codec.ts";
 import type { Outlet } from "../server/transport.ts";
 import {
   CLOSE_GOING_AWAY,
   closeFrame,
   encodeFrame,
-  headerLength,
-  lineGroups,
   OP_TEXT,
   writeHeader,
 } from "./ws_frames.ts";
@@ -24,10 +21,21 @@ import type { ByteConn } from "./listener.ts";
 /** How long a close frame may take to leave before the socket is closed anyway. */
 const CLOSE_GRACE_MS = 1000;
 
-type Write = (bytes: Uint8Array) => Promise<void>;
-
-/** Bytes gathered into one write, at most (a frame larger is written alone). */
-const WRITE_BYTES = 64 * 1024;
+/**
+ * The most bytes one write copies frames into: a write packs queued frames
+ * into a chunk up to this size (a busy connection reuses its chunk), so that
+ * a stalled subscriber holds the frames it shares with others plus one chunk.
+ * Four times the largest read, as on TCP (line_stream.ts): one read of a
+ * publisher can queue about as many bytes for a subscriber as it read, and
+ * 64 KiB chunks fell behind (W1 lost 0.8 % to full queues).
+ */
+const WRITE_BYTES = 256 * 1024;
+/** The most bytes of a server frame's header. */
+const HEADER_BYTES = 10;
+/** A chunk worth keeping for the next write: smaller ones are cheap to make. */
+const SPARE_BYTES = 16 * 1024;
+/** How many small writes in a row let the spare chunk go. */
+const SPARE_IDLE_WRITES = 8;
 
 /**
  * The writing side of an upgraded connection, and its outlet: one write at a
@@ -38,8 +46,10 @@ const WRITE_BYTES = 64 * 1024;
  * otherwise the flush waits for the socket to take it. At most one write of
  * at most {@linkcode WRITE_BYTES} is in flight beyond the outbound queue.
  *
- * One object per connection, its methods on the prototype: an idle
- * connection holds one closure here (`#settled`) and no promise.
+ * A flush of one frame in plain mode writes the frame's shared bytes; any
+ * other flush copies headers and lines straight into a chunk, with no buffer
+ * per frame. One object per connection, its methods on the prototype: an
+ * idle connection holds no closure and no promise here.
  */
 export class Socket implements Outlet {
   readonly #conn: ByteConn;
@@ -49,6 +59,10 @@ export class Socket implements Outlet {
   #tail: Promise<void> = DONE;
   #pending = 0;
   #ending = false;
+  /** The chunk a busy connection packs its writes into. */
+  #spare: Uint8Array | undefined;
+  /** Writes in a row that needed less than a quarter of the spare. */
+  #small = 0;
 
   /**
    * @param conn the upgraded connection
@@ -74,28 +88,28 @@ export class Socket implements Outlet {
 
   /** Writes bytes after what is being written. */
   send(bytes: Uint8Array): Promise<void> {
-    if (this.#pending === 0) return this.#track(writeAll(this.#conn, bytes));
-    return this.#run((write) => write(bytes));
-  }
-
-  /** Runs a job that writes through `write`, after what is being written. */
-  #run(job: (write: Write) => Promise<void>): Promise<void> {
-    const write: Write = (bytes) => writeAll(this.#conn, bytes);
-    return this.#track(
-      this.#pending === 0 ? job(write) : this.#tail.then(() => job(write)),
-    );
+    if (this.#pending === 0) return this.#track(this.#writeAll(bytes));
+    return this.#track(this.#tail.then(() => this.#writeAll(bytes)));
   }
 
   #track(written: Promise<void>): Promise<void> {
     this.#pending++;
-    this.#tail = written.then(this.#settled, this.#settled);
+    // A closure per write rather than one per connection, held while idle.
+    const settled = () => this.#settled();
+    this.#tail = written.then(settled, settled);
     return written;
   }
 
   /** A write ended: an idle socket keeps no promise of its last one. */
-  readonly #settled = () => {
+  #settled(): void {
     if (--this.#pending === 0) this.#tail = DONE;
-  };
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    const conn = this.#conn;
+    let n = await conn.write(bytes);
+    while (n < bytes.length) n += await conn.write(bytes.subarray(n));
+  }
 
   /** Sends a close frame (once), then closes the socket. */
   end(code: number | undefined, reason?: string): void {
@@ -112,18 +126,98 @@ export class Socket implements Outlet {
   write(frames: readonly Frame[]): void | Promise<void> {
     const idle = this.#pending === 0;
     let bytes = 0;
-    for (const frame of frames) bytes += frame.size;
-    const lines = this.#lines;
-    const written = !lines && frames.length === 1
+    for (let i = 0; i < frames.length; i++) bytes += frames[i]!.size;
+    const written = !this.#lines && frames.length === 1
       ? this.send(frames[0]!.webSocket(textFrameOf))
-      : this.#run((write) =>
-        lines
-          ? writeLines(write, frames, this.#max)
-          : writeFrames(write, frames)
+      : this.#track(
+        idle
+          ? this.#pack(frames, bytes)
+          : this.#tail.then(() => this.#pack(frames, bytes)),
       );
-    if (!idle || bytes > WRITE_BYTES) return written;
+    if (!idle || bytes + HEADER_BYTES * frames.length > WRITE_BYTES) {
+      return written;
+    }
     // Taken: a failure closes the socket, which ends the read loop.
     written.catch(() => this.abort());
+  }
+
+  /**
+   * Writes frames as WebSocket frames: in plain mode one text frame each, in
+   * line mode their lines packed into as few text frames as the maximum
+   * allows (a larger line alone). Headers and payloads are copied into a
+   * chunk written whenever it is full; a payload larger than a chunk is
+   * written from where it lies.
+   */
+  async #pack(frames: readonly Frame[], bytes: number): Promise<void> {
+    const lines = this.#lines;
+    const size = Math.min(bytes + HEADER_BYTES * frames.length, WRITE_BYTES);
+    const chunk = this.#chunk(size);
+    let at = 0;
+    let most = 0;
+    let i = 0;
+    while (i < frames.length) {
+      // The text frame to write: frames i..end, of `payload` bytes.
+      let end = i + 1;
+      let payload = frames[i]!.size;
+      if (lines) {
+        for (; end < frames.length; end++) {
+          const next = frames[end]!.size;
+          if (payload + next > this.#max) break;
+          payload += next;
+        }
+      } else {
+        payload--; // the JSON text without its newline
+      }
+      if (at + HEADER_BYTES > chunk.length) {
+        await this.#writeAll(chunk.subarray(0, at));
+        if (at > most) most = at;
+        at = 0;
+      }
+      at = writeHeader(chunk, OP_TEXT, payload, at);
+      for (; i < end; i++) {
+        const line = frames[i]!.line;
+        // In plain mode the newline copied is overwritten by the next header,
+        // or left out of the write.
+        const n = lines ? line.length : line.length - 1;
+        if (at + line.length > chunk.length) {
+          await this.#writeAll(chunk.subarray(0, at));
+          if (at > most) most = at;
+          at = 0;
+          if (line.length > chunk.length) {
+            await this.#writeAll(lines ? line : line.subarray(0, n));
+            continue;
+          }
+        }
+        chunk.set(line, at);
+        at += n;
+      }
+    }
+    if (at > 0) await this.#writeAll(chunk.subarray(0, at));
+    if (at > most) most = at;
+    this.#keep(most);
+  }
+
+  /** A chunk of at least `size` bytes: the spare, or a new one. */
+  #chunk(size: number): Uint8Array {
+    if (this.#spare !== undefined && this.#spare.length >= size) {
+      return this.#spare;
+    }
+    // A small chunk: from the pool of small Buffers, for one write.
+    if (size < SPARE_BYTES) return Buffer.allocUnsafe(size + 1);
+    let length = SPARE_BYTES;
+    while (length < size) length *= 2;
+    return this.#spare = new Uint8Array(Math.min(length, WRITE_BYTES) + 1);
+  }
+
+  /** Lets the spare chunk go after writes that needed little of it. */
+  #keep(most: number): void {
+    if (this.#spare === undefined) return;
+    if (most * 4 >= this.#spare.length) {
+      this.#small = 0;
+    } else if (++this.#small === SPARE_IDLE_WRITES) {
+      this.#spare = undefined;
+      this.#small = 0;
+    }
   }
 
   /** The outlet's close: the server ends the connection. */
@@ -133,74 +227,6 @@ export class Socket implements Outlet {
 }
 
 const DONE = Promise.resolve();
-
-/** Plain mode: each frame's shared bytes, joined into writes of at most {@linkcode WRITE_BYTES}. */
-async function writeFrames(
-  write: Write,
-  frames: readonly Frame[],
-): Promise<void> {
-  let i = 0;
-  while (i < frames.length) {
-    const first = frames[i]!.webSocket(textFrameOf);
-    let size = first.length;
-    let end = i + 1;
-    for (; end < frames.length; end++) {
-      const next = frames[end]!.webSocket(textFrameOf).length;
-      if (size + next > WRITE_BYTES) break;
-      size += next;
-    }
-    if (end === i + 1) {
-      await write(first);
-      i = end;
-      continue;
-    }
-    const out = Buffer.allocUnsafe(size);
-    let at = 0;
-    for (; i < end; i++) {
-      const bytes = frames[i]!.webSocket(textFrameOf);
-      out.set(bytes, at);
-      at += bytes.length;
-    }
-    await write(out);
-  }
-}
-
-/**
- * Line mode: the frames' lines packed into as few text frames as the maximum
- * allows, headers and lines copied straight into one buffer per write of at
- * most {@linkcode WRITE_BYTES} (a larger text frame is written alone).
- */
-async function writeLines(
-  write: Write,
-  frames: readonly Frame[],
-  max: number,
-): Promise<void> {
-  const groups = [...lineGroups(frames, max)];
-  let line = 0;
-  let g = 0;
-  while (g < groups.length) {
-    let size = 0;
-    let last = g;
-    for (; last < groups.length; last++) {
-      const bytes = groups[last]![1];
-      const n = headerLength(bytes) + bytes;
-      if (size > 0 && size + n > WRITE_BYTES) break;
-      size += n;
-    }
-    const out = Buffer.allocUnsafe(size);
-    let at = 0;
-    for (; g < last; g++) {
-      const [end, bytes] = groups[g]!;
-      at += writeHeader(out.subarray(at), OP_TEXT, bytes);
-      for (; line < end; line++) {
-        const bytes = frames[line]!.line;
-        out.set(bytes, at);
-        at += bytes.length;
-      }
-    }
-    await write(out);
-  }
-}
 
 function closeQuietly(resource: { close(): void }): void {
   try {

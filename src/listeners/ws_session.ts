@@ -25,9 +25,11 @@ const log = getLogger(["mist", "ws"]);
  * The read buffer of an upgraded connection: it doubles after a read that
  * filled it and halves after one that used less than an eighth, between these
  * sizes, so that a busy publisher reads in large chunks and an idle
- * subscriber holds little (the parser copies what it keeps out of it).
+ * subscriber holds little (the parser copies what it keeps out of it): 64
+ * bytes at first, which a subscription and a ping fill (W5: 12.06 KB per
+ * idle connection, against 12.44 with 256 bytes).
  */
-const MIN_READ_BYTES = 512;
+const MIN_READ_BYTES = 64;
 const MAX_READ_BYTES = 64 * 1024;
 
 /**
@@ -61,6 +63,7 @@ export async function serveSocket(
   // In line mode a frame holds whole lines, up to the maximum plus a newline.
   const parser = new FrameParser(
     limits.maxMessageBytes + (upgrade.lines ? 1 : 0),
+    upgrade.lines,
   );
   let buffer = new Uint8Array(MIN_READ_BYTES);
   let chunk = upgrade.rest;
@@ -110,18 +113,23 @@ async function feed(
   socket: Socket,
   lines: boolean,
 ): Promise<boolean> {
-  for (const event of parser.parse(chunk)) {
+  parser.feed(chunk);
+  for (let kind = parser.next(); kind !== undefined; kind = parser.next()) {
     let wait: void | Promise<void> = undefined;
-    switch (event.kind) {
+    switch (kind) {
       case "text":
         // The bytes, as TCP hands them over: a canonical publish is forwarded
         // as it came, without being decoded.
         if (!lines) {
-          wait = connection.receive(event.bytes);
+          wait = connection.receive(parser.bytes);
           break;
         }
         {
-          const done = receiveLines(event.bytes, connection);
+          const done = receiveLines(
+            parser.bytes,
+            parser.newlines,
+            connection,
+          );
           if (done === false || (done !== true && !await done)) return false;
         }
         break;
@@ -134,13 +142,13 @@ async function feed(
         wait = connection.refuse(new MistError("too_large"));
         break;
       case "ping":
-        socket.send(encodeFrame(OP_PONG, event.payload)).catch(() => {});
+        socket.send(encodeFrame(OP_PONG, parser.bytes)).catch(() => {});
         break;
       case "close":
-        socket.end(event.code);
+        socket.end(parser.code);
         return false;
       case "fail":
-        socket.end(event.code, event.reason);
+        socket.end(parser.code, parser.reason);
         return false;
     }
     if (wait !== undefined) await wait;
@@ -150,7 +158,6 @@ async function feed(
 }
 
 const NOTHING = new Uint8Array(0);
-const LF = 0x0a;
 const CR = 0x0d;
 
 /**
@@ -158,28 +165,35 @@ const CR = 0x0d;
  * ending is accepted; blank lines are skipped), synchronously until the
  * connection asks to wait.
  *
+ * @param bytes the message
+ * @param newlines where its `\n`s lie, in order (found by the parser)
+ * @param connection where the lines go
+ * @param line the first line to hand over: its index in `newlines`
  * @returns false once the connection is closed; a promise of that when it
  *   had to wait
  */
 function receiveLines(
   bytes: Uint8Array,
+  newlines: readonly number[],
   connection: Connection,
-  start = 0,
+  line = 0,
 ): boolean | Promise<boolean> {
-  while (start < bytes.length) {
-    let end = bytes.indexOf(LF, start);
-    if (end < 0) end = bytes.length;
+  const count = newlines.length;
+  while (line <= count) {
+    const start = line === 0 ? 0 : newlines[line - 1]! + 1;
+    const end = line < count ? newlines[line]! : bytes.length;
+    line++;
     const stop = end > start && bytes[end - 1] === CR ? end - 1 : end;
     if (stop > start) {
       const wait = connection.receive(bytes.subarray(start, stop));
       if (wait !== undefined) {
         return wait.then(() =>
-          !connection.isClosed && receiveLines(bytes, connection, end + 1)
+          !connection.isClosed &&
+          receiveLines(bytes, newlines, connection, line)
         );
       }
       if (connection.isClosed) return false;
     }
-    start = end + 1;
   }
   return true;
 }
