@@ -9,7 +9,10 @@ import { BadRequest, BodyCutShort, type Wire } from "./http_wire.ts";
 
 /** A request body being read: its stream, and whether it was read to its end. */
 export interface Body {
+  /** The body as a stream, made when first asked for. */
   readonly stream: ReadableStream<Uint8Array>;
+  /** Its next bytes, `null` once it has ended (the first read sends `100 Continue`). */
+  read(): Promise<Uint8Array | null>;
   /** Whether every byte of the body was read (the next request follows). */
   readonly ended: boolean;
   /** The bytes of it not read yet, when its length is known; else `Infinity`. */
@@ -66,23 +69,27 @@ export function readBody(
     }
     return bytes;
   };
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!started) {
-        started = true;
-        await first();
-      }
-      const bytes = await next();
-      if (bytes === null) {
-        ended = true;
-        controller.close();
-      } else {
-        controller.enqueue(bytes);
-      }
-    },
-  }, { highWaterMark: 0 });
+  const read = async (): Promise<Uint8Array | null> => {
+    if (!started) {
+      started = true;
+      await first();
+    }
+    const bytes = await next();
+    if (bytes === null) ended = true;
+    return bytes;
+  };
+  let stream: ReadableStream<Uint8Array> | undefined;
   return {
-    stream,
+    get stream() {
+      return stream ??= new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          const bytes = await read();
+          if (bytes === null) controller.close();
+          else controller.enqueue(bytes);
+        },
+      }, { highWaterMark: 0 });
+    },
+    read,
     get ended() {
       return ended;
     },
@@ -114,6 +121,7 @@ const NO_BODY: Body = {
   get stream() {
     return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
   },
+  read: () => Promise.resolve(null),
   ended: true,
   left: 0,
   started: false,
@@ -150,4 +158,29 @@ export function framing(headers: Headers): Framing {
     throw new BadRequest(400, "bad Content-Length");
   }
   return { length: Number(value) };
+}
+
+/** The wire body of each request the front made. */
+const BODIES = new WeakMap<Request, Body>();
+
+/**
+ * Gives a request the body it came with on the wire, for
+ * {@linkcode bodyOf}: read directly, without a stream.
+ *
+ * @param request the request the front made
+ * @param body its body
+ */
+export function attachBody(request: Request, body: Body): void {
+  BODIES.set(request, body);
+}
+
+/**
+ * The wire body of a request the front made, or `undefined` for another
+ * request (whose `body` stream is its body).
+ *
+ * @param request the request
+ * @returns its body
+ */
+export function bodyOf(request: Request): Body | undefined {
+  return BODIES.get(request);
 }

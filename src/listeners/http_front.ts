@@ -23,7 +23,7 @@ import {
 import { AcceptFailures, Acceptor } from "./accept_failures.ts";
 import { json } from "./http_io.ts";
 import { BadRequest, hasToken, type Head, Wire } from "./http_wire.ts";
-import { type Body, framing, readBody } from "./http_body.ts";
+import { attachBody, type Body, framing, readBody } from "./http_body.ts";
 import {
   closedBy,
   isStream,
@@ -288,11 +288,9 @@ async function answer(
     );
     const withBody = method !== "GET" && method !== "HEAD" &&
       !body.ended;
-    request = new Request(requestUrl(head, scope), {
-      method,
-      headers,
-      ...(withBody ? { body: body.stream, duplex: "half" } : {}),
-    });
+    // The route reads the body off the wire (bodyOf), not from a stream.
+    request = new Request(requestUrl(head, scope), { method, headers });
+    if (withBody) attachBody(request, body);
   } catch (err) {
     // The platform refuses some requests outright (TRACE, CONNECT).
     if (err instanceof TypeError) {

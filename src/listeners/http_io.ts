@@ -19,6 +19,7 @@ import {
   WarnOnce,
 } from "./origins.ts";
 import { fixedResponse } from "./http_reply.ts";
+import { bodyOf } from "./http_body.ts";
 
 const log = getLogger(["mist", "http"]);
 
@@ -36,17 +37,27 @@ export async function readBody(
   max: number,
 ): Promise<Uint8Array | MistError> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
+  const wire = bodyOf(request);
   if (declared > max) {
     await request.body?.cancel().catch(() => {});
     return tooLarge(max);
   }
-  if (request.body === null) return new Uint8Array(0);
+  // The front's requests: read off the wire. Others: their stream.
+  const reader = wire === undefined ? request.body?.getReader() : undefined;
+  if (wire === undefined && reader === undefined) return new Uint8Array(0);
+  const read = wire !== undefined ? () => wire.read() : async () => {
+    const { done, value } = await reader!.read();
+    return done ? null : value;
+  };
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
-    for await (const chunk of request.body) {
+    for (let chunk = await read(); chunk !== null; chunk = await read()) {
       size += chunk.byteLength;
-      if (size > max) return tooLarge(max); // leaving the loop cancels the body
+      if (size > max) {
+        reader?.cancel().catch(() => {});
+        return tooLarge(max);
+      }
       chunks.push(chunk);
     }
   } catch (err) {
