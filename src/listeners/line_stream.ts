@@ -14,6 +14,7 @@ import { LineSplitter, OVERSIZE } from "../protocol/framing.ts";
 import type { Connection } from "../server/connection.ts";
 import type { ServerPort } from "../server/port.ts";
 import type { ListenerStats, Outlet } from "../server/transport.ts";
+import { SpareChunk } from "./spare_chunk.ts";
 
 const log = getLogger(["mist", "tcp"]);
 
@@ -105,28 +106,17 @@ export function lineOutlet(stream: LineStream): Outlet {
   return new ChunkWriter(stream);
 }
 
-/** A chunk worth keeping for the next write: smaller ones are cheap to make. */
-const SPARE_BYTES = 16 * 1024;
-/** How many small writes in a row let the spare chunk go. */
-const SPARE_IDLE_WRITES = 8;
-
 /**
  * Writes frames in chunks of at most {@linkcode WRITE_CHUNK_BYTES}, copied
  * only when written; a frame as large as a chunk is written as it is.
  *
  * It is the outlet itself, a class rather than closures: 18,000 idle
- * connections hold one each.
- *
- * A busy connection reuses its chunk from write to write (a fresh 256 KiB
- * buffer per write, for each of 100 subscribers, left the collector behind
- * and the process's memory with it); it lets the chunk go once a write
- * needs less than a quarter of it 8 times in a row.
+ * connections hold one each. A busy connection reuses its chunk from write
+ * to write (`spare_chunk.ts`).
  */
 class ChunkWriter implements Outlet {
   protected readonly stream: LineStream;
-  #spare: Uint8Array | undefined;
-  /** Writes in a row that needed less than a quarter of the spare. */
-  #small = 0;
+  readonly #spare = new SpareChunk(WRITE_CHUNK_BYTES);
 
   constructor(stream: LineStream) {
     this.stream = stream;
@@ -158,29 +148,13 @@ class ChunkWriter implements Outlet {
       } else if (frames[i]!.shared) {
         await this.stream.write(sharedChunk(frames, i, end, size));
       } else {
-        await this.stream.write(join(frames, i, end, this.#chunk(size)));
+        const chunk = this.#spare.take(size).subarray(0, size);
+        await this.stream.write(join(frames, i, end, chunk));
         if (size > most) most = size;
       }
       i = end;
     }
-    if (this.#spare === undefined) return;
-    if (most * 4 >= this.#spare.length) {
-      this.#small = 0;
-    } else if (++this.#small === SPARE_IDLE_WRITES) {
-      this.#spare = undefined;
-      this.#small = 0;
-    }
-  }
-
-  #chunk(size: number): Uint8Array {
-    if (this.#spare !== undefined && this.#spare.length >= size) {
-      return this.#spare.subarray(0, size);
-    }
-    if (size < SPARE_BYTES) return new Uint8Array(size);
-    let length = SPARE_BYTES;
-    while (length < size) length *= 2;
-    this.#spare = new Uint8Array(Math.min(length, WRITE_CHUNK_BYTES));
-    return this.#spare.subarray(0, size);
+    this.#spare.used(most);
   }
 }
 

@@ -17,6 +17,7 @@ import {
   writeHeader,
 } from "./ws_frames.ts";
 import type { ByteConn } from "./listener.ts";
+import { SpareChunk } from "./spare_chunk.ts";
 
 /** How long a close frame may take to leave before the socket is closed anyway. */
 const CLOSE_GRACE_MS = 1000;
@@ -32,10 +33,6 @@ const CLOSE_GRACE_MS = 1000;
 const WRITE_BYTES = 256 * 1024;
 /** The most bytes of a server frame's header. */
 const HEADER_BYTES = 10;
-/** A chunk worth keeping for the next write: smaller ones are cheap to make. */
-const SPARE_BYTES = 16 * 1024;
-/** How many small writes in a row let the spare chunk go. */
-const SPARE_IDLE_WRITES = 8;
 
 /**
  * The writing side of an upgraded connection, and its outlet: one write at a
@@ -60,9 +57,7 @@ export class Socket implements Outlet {
   #pending = 0;
   #ending = false;
   /** The chunk a busy connection packs its writes into. */
-  #spare: Uint8Array | undefined;
-  /** Writes in a row that needed less than a quarter of the spare. */
-  #small = 0;
+  readonly #spare = new SpareChunk(WRITE_BYTES + 1);
 
   /**
    * @param conn the upgraded connection
@@ -151,7 +146,9 @@ export class Socket implements Outlet {
   async #pack(frames: readonly Frame[], bytes: number): Promise<void> {
     const lines = this.#lines;
     const size = Math.min(bytes + HEADER_BYTES * frames.length, WRITE_BYTES);
-    const chunk = this.#chunk(size);
+    // One byte more: in plain mode a line's newline is copied, then
+    // overwritten by the next header or left out of the write.
+    const chunk = this.#spare.take(size + 1);
     let at = 0;
     let most = 0;
     let i = 0;
@@ -194,30 +191,7 @@ export class Socket implements Outlet {
     }
     if (at > 0) await this.#writeAll(chunk.subarray(0, at));
     if (at > most) most = at;
-    this.#keep(most);
-  }
-
-  /** A chunk of at least `size` bytes: the spare, or a new one. */
-  #chunk(size: number): Uint8Array {
-    if (this.#spare !== undefined && this.#spare.length >= size) {
-      return this.#spare;
-    }
-    // A small chunk: from the pool of small Buffers, for one write.
-    if (size < SPARE_BYTES) return Buffer.allocUnsafe(size + 1);
-    let length = SPARE_BYTES;
-    while (length < size) length *= 2;
-    return this.#spare = new Uint8Array(Math.min(length, WRITE_BYTES) + 1);
-  }
-
-  /** Lets the spare chunk go after writes that needed little of it. */
-  #keep(most: number): void {
-    if (this.#spare === undefined) return;
-    if (most * 4 >= this.#spare.length) {
-      this.#small = 0;
-    } else if (++this.#small === SPARE_IDLE_WRITES) {
-      this.#spare = undefined;
-      this.#small = 0;
-    }
+    this.#spare.used(most);
   }
 
   /** The outlet's close: the server ends the connection. */
