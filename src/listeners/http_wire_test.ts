@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { newStats } from "../server/transport.ts";
-import { BadRequest, BodyCutShort, MAX_HEAD_BYTES, Wire } from "./http_wire.ts";
+import {
+  type BadRequest,
+  BodyCutShort,
+  MAX_HEAD_BYTES,
+  Wire,
+} from "./http_wire.ts";
 import { framing, readBody } from "./http_body.ts";
 
 const encoder = new TextEncoder();

@@ -4,17 +4,13 @@
  * @module
  */
 
-import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { writeAll } from "../_util/io.ts";
-import { errorText } from "../_util/text.ts";
 import { newStats } from "../server/transport.ts";
 import type { ServerPort } from "../server/port.ts";
 import { bindAddress, boundUrl, type Listener } from "./listener.ts";
 import { type LineStream, serveConnection } from "./line_stream.ts";
 import { listenTlsNode } from "./tls_node.ts";
 import { AcceptFailures, Acceptor } from "./accept_failures.ts";
-
-const log = getLogger(["mist", "tcp"]);
 
 /** The port of a `tcp://` URL without one. */
 export const TCP_DEFAULT_PORT = 1445;

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
 import type { Frame } from "../protocol/codec.ts";
 import type { Outlet } from "../server/transport.ts";
 import {
