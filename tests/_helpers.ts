@@ -205,15 +205,27 @@ export class LineClient extends ProtocolClient {
   }
 }
 
-/** A client over Deno's own WebSocket: one JSON message per text frame. */
+/**
+ * A client over Deno's own WebSocket: one JSON message per text frame, or in
+ * line mode (`mist.lines`) newline-ended lines packed into text frames.
+ */
 export class WsClient extends ProtocolClient {
   readonly socket: WebSocket;
   readonly #closed = Promise.withResolvers<void>();
+  readonly #lines: boolean;
 
-  private constructor(socket: WebSocket) {
+  private constructor(socket: WebSocket, lines: boolean) {
     super();
     this.socket = socket;
-    socket.onmessage = (event) => this.push(JSON.parse(event.data));
+    this.#lines = lines;
+    socket.onmessage = (event) => {
+      if (!lines) return this.push(JSON.parse(event.data));
+      const text = event.data as string;
+      assert.ok(text.endsWith("\n"), "every line-mode frame ends with \\n");
+      for (const line of text.split("\n")) {
+        if (line !== "") this.push(JSON.parse(line));
+      }
+    };
     socket.onclose = () => {
       this.push({ closed: true });
       this.#closed.resolve();
@@ -225,10 +237,12 @@ export class WsClient extends ProtocolClient {
    *
    * @param url the listener URL, or a full WebSocket URL
    * @param headers request headers (e.g. `X-AUTH-TOKEN`)
+   * @param lines whether to speak line mode (the server must accept it)
    */
   static async connect(
     url: string,
     headers: Record<string, string> = {},
+    lines = false,
   ): Promise<WsClient> {
     const target = new URL(url);
     target.protocol = target.protocol === "https:"
@@ -239,7 +253,10 @@ export class WsClient extends ProtocolClient {
     if (target.pathname === "/" && !url.endsWith("/")) {
       target.pathname = "/subscribe/websocket";
     }
-    const socket = new WebSocket(target.href, { headers });
+    const socket = new WebSocket(target.href, {
+      headers,
+      ...(lines ? { protocols: ["mist.lines"] } : {}),
+    });
     const opened = Promise.withResolvers<void>();
     socket.onopen = () => opened.resolve();
     socket.onerror = (event) =>
@@ -247,22 +264,36 @@ export class WsClient extends ProtocolClient {
         new Error(`WebSocket failed: ${(event as ErrorEvent).message}`),
       );
     await opened.promise;
-    return new WsClient(socket);
+    if (lines) {
+      assert.equal(
+        socket.protocol,
+        "mist.lines",
+        "the server accepts line mode",
+      );
+    }
+    return new WsClient(socket, lines);
   }
 
-  /** Sends raw text or bytes, or an object as one JSON text frame. */
+  /** Sends raw text or bytes, or an object as one JSON text frame (a line, in line mode). */
   send(message: string | object | Uint8Array): Promise<void> {
-    this.socket.send(
-      typeof message === "string" || message instanceof Uint8Array
+    if (message instanceof Uint8Array) {
+      this.socket.send(message);
+    } else {
+      const text = typeof message === "string"
         ? message
-        : JSON.stringify(message),
-    );
+        : JSON.stringify(message);
+      this.socket.send(this.#lines ? text + "\n" : text);
+    }
     return Promise.resolve();
   }
 
-  /** Sends each text as one text frame. */
+  /** Sends each text as one text frame; in line mode all of them as lines of one frame. */
   sendFrames(frames: readonly string[]): Promise<void> {
-    for (const frame of frames) this.socket.send(frame);
+    if (this.#lines) {
+      this.socket.send(frames.map((frame) => frame + "\n").join(""));
+    } else {
+      for (const frame of frames) this.socket.send(frame);
+    }
     return Promise.resolve();
   }
 

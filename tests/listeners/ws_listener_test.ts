@@ -13,7 +13,6 @@ import {
   allServer,
   eventually,
   hostPort,
-  ProtocolClient,
   RawWebSocket,
   writeAll,
   WsClient,
@@ -26,77 +25,23 @@ import { testCertificate } from "../_certificates.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** A client over Deno's WebSocket in line mode: lines packed into text frames. */
-class LinesClient extends ProtocolClient {
-  readonly socket: WebSocket;
-  readonly #closed = Promise.withResolvers<void>();
-
-  private constructor(socket: WebSocket) {
-    super();
-    this.socket = socket;
-    socket.onmessage = (event) => {
-      const text = event.data as string;
-      assert.ok(text.endsWith("\n"), "every line-mode frame ends with \\n");
-      for (const line of text.split("\n")) {
-        if (line !== "") this.push(JSON.parse(line));
-      }
-    };
-    socket.onclose = () => {
-      this.push({ closed: true });
-      this.#closed.resolve();
-    };
-  }
-
-  static async connect(url: string): Promise<LinesClient> {
-    const target = new URL(url);
-    target.protocol = target.protocol.replace(/^http/, "ws");
-    if (target.pathname === "/") target.pathname = "/subscribe/websocket";
-    const socket = new WebSocket(target.href, ["mist.lines"]);
-    const opened = Promise.withResolvers<void>();
-    socket.onopen = () => opened.resolve();
-    socket.onerror = (event) =>
-      opened.reject(new Error(`failed: ${(event as ErrorEvent).message}`));
-    await opened.promise;
-    assert.equal(socket.protocol, "mist.lines", "the server accepts line mode");
-    return new LinesClient(socket);
-  }
-
-  send(message: string | object | Uint8Array): Promise<void> {
-    if (message instanceof Uint8Array) this.socket.send(message);
-    else {
-      this.socket.send(
-        (typeof message === "string" ? message : JSON.stringify(message)) +
-          "\n",
-      );
-    }
-    return Promise.resolve();
-  }
-
-  /** All the lines in one text frame: the packing line mode allows. */
-  sendFrames(frames: readonly string[]): Promise<void> {
-    this.socket.send(frames.map((frame) => frame + "\n").join(""));
-    return Promise.resolve();
-  }
-
-  ended(): Promise<void> {
-    return this.#closed.promise;
-  }
-
-  async close(): Promise<void> {
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.close();
-    await this.#closed.promise;
-  }
-}
-
 protocolSuite(
   "WebSocket line mode",
-  (server) => LinesClient.connect(addressOf(server, "ws")),
+  (server) => WsClient.connect(addressOf(server, "ws"), {}, true),
 );
 
 Deno.test("line mode on the http:// upgrade: packed frames both ways", async () => {
   await using server = await allServer();
-  await using subscriber = await LinesClient.connect(addressOf(server, "http"));
-  await using publisher = await LinesClient.connect(addressOf(server, "http"));
+  await using subscriber = await WsClient.connect(
+    addressOf(server, "http"),
+    {},
+    true,
+  );
+  await using publisher = await WsClient.connect(
+    addressOf(server, "http"),
+    {},
+    true,
+  );
   await subscriber.send({ command: "subscribe", tags: ["a"] });
   await subscriber.sync();
   const frames = Array.from(
