@@ -185,3 +185,35 @@ export async function readUntil(
   }
   return seen;
 }
+
+/**
+ * The bytes of a WebSocket upgrade request for `/subscribe/websocket`.
+ *
+ * @param headers more header lines, each ended by `\r\n`
+ */
+export function upgradeRequest(headers = ""): Uint8Array {
+  return new TextEncoder().encode(
+    "GET /subscribe/websocket HTTP/1.1\r\nHost: localhost\r\n" +
+      "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+      `Sec-WebSocket-Version: 13\r\n${headers}\r\n`,
+  );
+}
+
+/**
+ * Opens `count` connections, 50 at a time.
+ *
+ * @param count how many
+ * @param open opens one
+ * @param into where each goes as it opens (closed by the caller, even on failure)
+ */
+export async function openInBatches(
+  count: number,
+  open: () => Promise<Deno.Conn>,
+  into: Deno.Conn[],
+): Promise<void> {
+  for (let i = 0; i < count; i += 50) {
+    const batch = Math.min(50, count - i);
+    into.push(...await Promise.all(Array.from({ length: batch }, open)));
+  }
+}

@@ -9,7 +9,12 @@
 
 import { writeAll } from "../../src/_util/io.ts";
 import { sleep } from "../../src/_util/deadline.ts";
-import { type FaultServer, hostPort, readUntil } from "./_fault_server.ts";
+import {
+  type FaultServer,
+  hostPort,
+  readUntil,
+  upgradeRequest,
+} from "./_fault_server.ts";
 
 const encoder = new TextEncoder();
 const MiB = 1024 * 1024;
@@ -190,11 +195,7 @@ export async function hugeFrames(
       conns.push(conn);
       await writeAll(
         conn,
-        encoder.encode(
-          `GET /subscribe/websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n` +
-            `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
-            `Sec-WebSocket-Version: 13\r\n\r\n`,
-        ),
+        upgradeRequest(),
       );
       await readUntil(conn, "\r\n\r\n");
       const header = new Uint8Array(14);
@@ -259,11 +260,7 @@ export async function foreignOrigin(server: FaultServer): Promise<string> {
   try {
     await writeAll(
       conn,
-      encoder.encode(
-        `GET /subscribe/websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n` +
-          `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
-          `Sec-WebSocket-Version: 13\r\nOrigin: ${origin}\r\n\r\n`,
-      ),
+      upgradeRequest(`Origin: ${origin}\r\n`),
     );
     upgrade = (await readUntil(conn, "\r\n")).split("\r\n")[0]!;
   } finally {

@@ -11,7 +11,13 @@
 import { writeAll } from "../../src/_util/io.ts";
 import { sleep } from "../../src/_util/deadline.ts";
 import { TcpProxy } from "../_tcp_proxy.ts";
-import { type FaultServer, hostPort, readUntil } from "./_fault_server.ts";
+import {
+  type FaultServer,
+  hostPort,
+  openInBatches,
+  readUntil,
+  upgradeRequest,
+} from "./_fault_server.ts";
 
 export { FaultServer } from "./_fault_server.ts";
 
@@ -83,14 +89,7 @@ export async function stalledTcp(
   const url = server.url("tcp");
   const conns: Deno.Conn[] = [];
   try {
-    for (let i = 0; i < subscribers; i += 50) {
-      const batch = Math.min(50, subscribers - i);
-      conns.push(
-        ...await Promise.all(
-          Array.from({ length: batch }, () => tcpSubscriber(url, "burst")),
-        ),
-      );
-    }
+    await openInBatches(subscribers, () => tcpSubscriber(url, "burst"), conns);
     const before = await server.rss();
     await burst(url, "burst", count, size);
     const peak = await peakRss(server, 2000);
@@ -106,11 +105,7 @@ async function wsSubscriber(url: string, tag: string): Promise<Deno.TcpConn> {
   const conn = await Deno.connect(hostPort(url));
   await writeAll(
     conn,
-    encoder.encode(
-      `GET /subscribe/websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n` +
-        `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
-        `Sec-WebSocket-Version: 13\r\n\r\n`,
-    ),
+    upgradeRequest(),
   );
   await readUntil(conn, "\r\n\r\n");
   for (
@@ -150,14 +145,7 @@ export async function stalledWs(
   const url = server.url(scheme);
   const conns: Deno.Conn[] = [];
   try {
-    for (let i = 0; i < subscribers; i += 50) {
-      const batch = Math.min(50, subscribers - i);
-      conns.push(
-        ...await Promise.all(
-          Array.from({ length: batch }, () => wsSubscriber(url, "stall")),
-        ),
-      );
-    }
+    await openInBatches(subscribers, () => wsSubscriber(url, "stall"), conns);
     const before = await server.rss();
     // Enough for every socket's kernel buffers to fill: all now stalled.
     await burst(server.url("tcp"), "stall", 8, 1_000_000);
@@ -225,12 +213,7 @@ async function pingAndDrop(url: string): Promise<void> {
   try {
     await writeAll(
       conn,
-      encoder.encode(
-        "GET /subscribe/websocket HTTP/1.1\r\nHost: localhost\r\n" +
-          "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-          "Sec-WebSocket-Version: 13\r\n\r\n",
-      ),
+      upgradeRequest(),
     );
     await readUntil(conn, "\r\n\r\n");
     // One masked text frame (mask 0: the payload as is).
