@@ -6,13 +6,7 @@
  * @module
  */
 
-import { checkMetrics, type Principal } from "../core/principal.ts";
-import {
-  failure,
-  json,
-  methodNotAllowed,
-  metricsToken,
-} from "../listeners/http_io.ts";
+import { json, methodNotAllowed, metricsReader } from "../listeners/http_io.ts";
 import type { ServerPort } from "../server/port.ts";
 import type { ConnectionInfo } from "../server/transport.ts";
 import { APP_CSS } from "./app_css.ts";
@@ -85,13 +79,8 @@ async function events(
   server: ServerPort,
   info: ConnectionInfo,
 ): Promise<Response> {
-  let principal: Principal | undefined;
-  try {
-    principal = await server.authenticate(metricsToken(request, url));
-    checkMetrics(principal);
-  } catch (err) {
-    return failure(err, principal, { command: "" });
-  }
+  const principal = await metricsReader(request, url, server);
+  if (principal instanceof Response) return principal;
   const headers = {
     "content-type": "text/event-stream; charset=utf-8",
     "x-accel-buffering": "no",

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { checkMetrics, type Principal } from "../core/principal.ts";
+import type { Principal } from "../core/principal.ts";
 import {
   type CommandRequest,
   decode,
@@ -29,7 +29,7 @@ import {
   failure,
   json,
   methodNotAllowed,
-  metricsToken,
+  metricsReader,
   originRefused,
   preflight,
   presentedToken,
@@ -128,13 +128,8 @@ async function api(
     }
     case "/metrics": {
       if (!get) return methodNotAllowed("GET, HEAD");
-      let principal: Principal | undefined;
-      try {
-        principal = await r.server.authenticate(metricsToken(request, url));
-        checkMetrics(principal);
-      } catch (err) {
-        return failure(err, principal, { command: "" });
-      }
+      const reader = await metricsReader(request, url, r.server);
+      if (reader instanceof Response) return reader;
       return new Response(r.server.metrics(), {
         headers: {
           "content-type": "text/plain; version=0.0.4; charset=utf-8",

@@ -8,7 +8,7 @@
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { limitedLog } from "../_util/rate_limit.ts";
 import { errorText } from "../_util/text.ts";
-import type { Principal } from "../core/principal.ts";
+import { checkMetrics, type Principal } from "../core/principal.ts";
 import { errorReply } from "../protocol/codec.ts";
 import { type ErrorContext, MistError } from "../protocol/errors.ts";
 import type { ListenerSettings, ServerPort } from "../server/port.ts";
@@ -122,6 +122,31 @@ export function metricsToken(request: Request, url: URL): string | undefined {
   const authorization = request.headers.get("authorization");
   const bearer = authorization?.match(/^Bearer[ \t]+(\S+)[ \t]*$/i);
   return bearer?.[1] ?? presentedToken(request, url);
+}
+
+/**
+ * Checks that a request may read the server's numbers (`GET /metrics`, the
+ * console's feed): its {@linkcode metricsToken} is the admin or the metrics
+ * token.
+ *
+ * @param request the request
+ * @param url its parsed URL
+ * @param server the server's side
+ * @returns who it is when it may, else the error response to answer
+ */
+export async function metricsReader(
+  request: Request,
+  url: URL,
+  server: Pick<ServerPort, "authenticate">,
+): Promise<Principal | Response> {
+  let principal: Principal | undefined;
+  try {
+    principal = await server.authenticate(metricsToken(request, url));
+    checkMetrics(principal);
+    return principal;
+  } catch (err) {
+    return failure(err, principal, { command: "" });
+  }
 }
 
 /** The error response for a failed request: the §6 error reply, with its HTTP status. */
