@@ -8,6 +8,7 @@
  */
 
 import { Buffer } from "node:buffer";
+import { readInTurn } from "../_util/turn.ts";
 import type { ListenerStats } from "../server/transport.ts";
 import type { ByteConn } from "./listener.ts";
 
@@ -114,6 +115,8 @@ export class Wire {
     const n = await this.#conn.read(bytes);
     if (n === null) return null;
     this.#stats.bytesReceived += n;
+    const turn = readInTurn(n);
+    if (turn !== undefined) await turn;
     return bytes.subarray(0, n);
   }
 
@@ -167,6 +170,9 @@ export class Wire {
     if (n === null) return false;
     this.#stats.bytesReceived += n;
     this.#end += n;
+    // A client that pipelines requests is read no faster than the others.
+    const turn = readInTurn(n);
+    if (turn !== undefined) await turn;
     return true;
   }
 }

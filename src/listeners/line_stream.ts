@@ -8,6 +8,7 @@
 
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { errorText } from "../_util/text.ts";
+import { readInTurn } from "../_util/turn.ts";
 import type { Frame } from "../protocol/codec.ts";
 import { MistError } from "../protocol/errors.ts";
 import { LineSplitter, OVERSIZE } from "../protocol/framing.ts";
@@ -261,6 +262,9 @@ class LineSession extends ChunkWriter {
           await wait;
           if (connection.isClosed) break;
         }
+        // The next read may complete at once: it waits for its turn.
+        const turn = readInTurn(n);
+        if (turn !== undefined) await turn;
       }
     } catch (err) {
       if (!connection.isClosed) {

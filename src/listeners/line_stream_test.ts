@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import { MistServer } from "../server/server.ts";
 import { newStats } from "../server/transport.ts";
 import { Frame } from "../protocol/codec.ts";
@@ -216,4 +217,29 @@ Deno.test("lineOutlet() writes the same joined bytes to every connection that wr
   assert.notEqual(c[0], a[0]);
   assert.equal(decoder.decode(a[0]!), text(frames));
   assert.equal(decoder.decode(c[0]!), text(other));
+});
+
+Deno.test("serveConnection() lets the event loop turn between reads that complete at once", async () => {
+  // Reads from a scripted stream resolve at once, as Deno's reads of bytes
+  // already buffered do: a loop that only chained them would not let the
+  // event loop turn (timers, other sockets, pending writes) until the end.
+  await using server = new MistServer();
+  const line = `{"command":"publish","tags":["t"],"data":"${
+    "x".repeat(80)
+  }"}\n`;
+  const chunk = line.repeat(Math.ceil(READ_BUFFER.largest / line.length));
+  const reads = 40;
+  const stream = new ScriptedStream(Array(reads).fill(chunk));
+  let turns = 0;
+  let done = false;
+  const tick = () => {
+    turns++;
+    if (!done) setImmediate(tick);
+  };
+  setImmediate(tick);
+  await serveConnection(stream, "script://", server, newStats());
+  done = true;
+  // The buffer grows from its smallest size for the first reads, then each
+  // full read waits for the next turn.
+  assert.ok(turns >= reads / 2, `${turns} turns in ${reads} full reads`);
 });

@@ -10,6 +10,7 @@
 
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { errorText } from "../_util/text.ts";
+import { readInTurn } from "../_util/turn.ts";
 import { MistError } from "../protocol/errors.ts";
 import type { Connection } from "../server/connection.ts";
 import type { ServerPort } from "../server/port.ts";
@@ -79,6 +80,9 @@ export async function serveSocket(
       const n = await conn.read(buffer);
       if (n === null) break;
       info.stats.bytesReceived += n;
+      // The next read may complete at once: this one waits for its turn.
+      const turn = readInTurn(n);
+      if (turn !== undefined) await turn;
       chunk = buffer.subarray(0, n);
       const size = buffer.length;
       if (n === size && size < MAX_READ_BYTES) {
