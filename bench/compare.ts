@@ -123,6 +123,8 @@ const results: Record<string, Record<string, BenchResult>> = {};
 try {
   const mist = start(Deno.execPath(), [
     "run",
+    // As `deno task start` and the compiled binary run it (docs/operations.md).
+    "--v8-flags=--max-semi-space-size=8",
     "--allow-all",
     new URL("../cli.ts", import.meta.url).pathname,
     "--server",
