@@ -28,6 +28,16 @@ const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const BRACKET = 0x5d;
 const BRACE = 0x7d;
+/** What a byte of the data is: 0 plain ASCII, else one of these. */
+const REFUSED = 1;
+const NON_ASCII = 2;
+const DATA_BYTE = new Uint8Array(256).map((_, c) =>
+  c === QUOTE || c === BACKSLASH || c < 0x20
+    ? REFUSED
+    : c > 0x7f
+    ? NON_ASCII
+    : 0
+);
 /** The shortest canonical line: one tag of one byte, empty data. */
 const SHORTEST = HEAD.length + 3 + MIDDLE.length + 2;
 
@@ -95,11 +105,13 @@ export function canonicalPublish(
   for (;;) {
     if (line[i] !== QUOTE) return undefined;
     const start = ++i;
+    let hash = 0;
     for (;; i++) {
       const c = line[i];
       if (c === QUOTE) break;
       // Ends the scan too when the line ends (c is undefined).
       if (!(c! >= 0x20 && c! <= 0x7e) || c === BACKSLASH) return undefined;
+      hash = (hash * 31 + c!) | 0;
     }
     const end = i;
     if (end === start || end - start > limits.maxTagBytes) return undefined;
@@ -107,7 +119,7 @@ export function canonicalPublish(
       return undefined;
     }
     if (tags.length === limits.maxTags) return undefined;
-    tags.push(ascii(line, bytes, at, start, end));
+    tags.push(tagOf(line, bytes, at, start, end, hash));
     previous = start;
     previousEnd = end;
     const next = line[++i];
@@ -123,9 +135,10 @@ export function canonicalPublish(
   if (end < start) return undefined;
   let plain = true;
   for (let k = start; k < end; k++) {
-    const c = line[k]!;
-    if (c === QUOTE || c === BACKSLASH || c < 0x20) return undefined;
-    if (c > 0x7f) plain = false;
+    const kind = DATA_BYTE[line[k]!]!;
+    if (kind === 0) continue;
+    if (kind === REFUSED) return undefined;
+    plain = false;
   }
   let data: string | undefined;
   if (!plain) {
@@ -172,6 +185,36 @@ class Canonical implements CanonicalPublish {
     }
     return this.#data;
   }
+}
+
+/** Recent short tags, by a hash of their bytes. */
+const TAG_SLOTS = 1024;
+const CACHED_TAG_BYTES = 64;
+const recentTags: string[] = Array(TAG_SLOTS).fill("");
+
+/**
+ * A tag as a string: the one read last time from the same bytes when it was
+ * short. A publisher sends the same few tags again and again, and the same
+ * string is also cheaper to look up in the subscriptions (its hash is kept).
+ */
+function tagOf(
+  line: Uint8Array,
+  bytes: Buffer,
+  at: number,
+  start: number,
+  end: number,
+  hash: number,
+): string {
+  const length = end - start;
+  if (length > CACHED_TAG_BYTES) return ascii(line, bytes, at, start, end);
+  const slot = hash & (TAG_SLOTS - 1);
+  const recent = recentTags[slot]!;
+  if (recent.length === length) {
+    let k = 0;
+    while (k < length && recent.charCodeAt(k) === line[start + k]) k++;
+    if (k === length) return recent;
+  }
+  return recentTags[slot] = ascii(line, bytes, at, start, end);
 }
 
 /** ASCII bytes as a string: a loop for short ones, the Buffer op past that. */
