@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { random } from "../testing/random.ts";
 import {
   FrameParser,
   OP_BINARY,
@@ -22,16 +23,6 @@ type Event =
   | { kind: "binary" | "too_large" }
   | { kind: "close"; code: number | undefined }
   | { kind: "fail"; code: number };
-
-/** A seeded generator (mulberry32), so that a failure can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface RawFrame {
   fin: boolean;

@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
+import { random } from "../testing/random.ts";
 import { encode, type Frame } from "../protocol/codec.ts";
 import { OP_TEXT } from "./ws_frames.ts";
 import { Socket } from "./ws_outlet.ts";
 
 const decoder = new TextDecoder();
-
-/** A seeded generator (mulberry32), so that a failure can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A connection that takes part of each write, and reads the bytes only when
