@@ -11,9 +11,14 @@
  * @module
  */
 
-/** The GUID of RFC 6455 §1.3, hashed with the key into `Sec-WebSocket-Accept`. */
-const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-const LINES = "mist.lines";
+import {
+  ACCEPT_GUID,
+  headerLength,
+  LINES_PROTOCOL,
+  OP_TEXT,
+  writeHeader,
+} from "../listeners/ws_encode.ts";
+
 /** The longest response head read before giving up. */
 const MAX_HEAD = 16 * 1024;
 /** The most bytes the client packs in a line-mode frame (a longer message alone). */
@@ -83,11 +88,11 @@ export function clientFrames(
     from = end;
   }
   let size = 0;
-  for (const [s, e] of spans) size += headerSize(e - s) + 4 + (e - s);
+  for (const [s, e] of spans) size += headerLength(e - s) + 4 + (e - s);
   const out = new Uint8Array(size);
   let pos = 0;
   for (const [s, e] of spans) {
-    pos = writeHeader(out, pos, 0x81, e - s);
+    pos = maskedHeader(out, pos, OP_TEXT, e - s);
     const key = maskKey();
     out.set(key, pos);
     pos += 4;
@@ -98,34 +103,22 @@ export function clientFrames(
   return out;
 }
 
-function headerSize(n: number): number {
-  return n < 126 ? 2 : n < 65536 ? 4 : 10;
-}
-
 /** Writes a masked frame's header up to its masking key; returns the offset after it. */
-function writeHeader(out: Uint8Array, pos: number, b0: number, n: number) {
-  out[pos++] = b0;
-  if (n < 126) {
-    out[pos++] = 0x80 | n;
-  } else if (n < 65536) {
-    out[pos++] = 0x80 | 126;
-    out[pos++] = n >>> 8;
-    out[pos++] = n & 0xff;
-  } else {
-    out[pos++] = 0x80 | 127;
-    new DataView(out.buffer, out.byteOffset + pos, 8).setBigUint64(
-      0,
-      BigInt(n),
-    );
-    pos += 8;
-  }
-  return pos;
+function maskedHeader(
+  out: Uint8Array,
+  pos: number,
+  opcode: number,
+  n: number,
+): number {
+  const end = writeHeader(out, opcode, n, pos);
+  out[pos + 1]! |= 0x80;
+  return end;
 }
 
 /** A masked control frame (close, pong). */
 export function controlFrame(opcode: number, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(6 + payload.length);
-  const pos = writeHeader(out, 0, 0x80 | opcode, payload.length);
+  const pos = maskedHeader(out, 0, opcode, payload.length);
   const key = maskKey();
   out.set(key, pos);
   out.set(payload, pos + 4);
@@ -267,7 +260,7 @@ export async function upgrade(
       `Sec-WebSocket-Key: ${key}`,
       "Sec-WebSocket-Version: 13",
       ...(options.wsLines !== "off"
-        ? [`Sec-WebSocket-Protocol: ${LINES}`]
+        ? [`Sec-WebSocket-Protocol: ${LINES_PROTOCOL}`]
         : []),
       ...(options.token !== undefined
         ? [`X-AUTH-TOKEN: ${options.token}`]
@@ -280,13 +273,13 @@ export async function upgrade(
     }
     const accept = await crypto.subtle.digest(
       "SHA-1",
-      encoder.encode(key + GUID),
+      encoder.encode(key + ACCEPT_GUID),
     );
     const expected = btoa(String.fromCharCode(...new Uint8Array(accept)));
     if (headers.get("sec-websocket-accept") !== expected) {
       throw new Error("the server's Sec-WebSocket-Accept is wrong");
     }
-    const lines = headers.get("sec-websocket-protocol") === LINES;
+    const lines = headers.get("sec-websocket-protocol") === LINES_PROTOCOL;
     if (options.wsLines === "on" && !lines) {
       throw new Error("the server did not accept mist.lines");
     }

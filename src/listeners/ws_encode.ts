@@ -14,6 +14,9 @@ import type { Frame } from "../protocol/codec.ts";
 /** The subprotocol of line mode (docs/protocol.md §1). */
 export const LINES_PROTOCOL = "mist.lines";
 
+/** The GUID of RFC 6455 §1.3, hashed with the key into `Sec-WebSocket-Accept`. */
+export const ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
 /** Opcodes (RFC 6455 §5.2). */
 export const OP_CONTINUATION = 0x0;
 export const OP_TEXT = 0x1;

@@ -19,9 +19,8 @@ import {
   originRefused,
   presentedToken,
 } from "./http_io.ts";
+import { ACCEPT_GUID } from "./ws_encode.ts";
 import { LINES_PROTOCOL, offersLines } from "./ws_frames.ts";
-
-const ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /** An accepted upgrade: what the WebSocket connection starts with. */
 export interface Upgrade {
