@@ -6,14 +6,12 @@
  * @module
  */
 
+import { newlineBits, WordView } from "../_util/words.ts";
+
 const LF = 0x0a;
 const maskWord = new Uint8Array(4);
 const maskWord32 = new Int32Array(maskWord.buffer);
-// A word view of the last buffer unmasked: a connection reads into the same
-// buffer until it grows or shrinks, and a view per frame cost more than the
-// unmasking of a short one.
-let wordsOf: ArrayBufferLike | undefined;
-let words32: Int32Array = new Int32Array(0);
+const wordView = new WordView();
 
 /**
  * Unmasks `bytes[from..to)` in place, whose first byte takes the mask's byte
@@ -48,11 +46,7 @@ export function unmask(
       maskWord[k] = mask >>> (((offset + i + k) & 3) << 3);
     }
     const m = maskWord32[0]!;
-    if (bytes.buffer !== wordsOf) {
-      wordsOf = bytes.buffer;
-      words32 = new Int32Array(wordsOf, 0, wordsOf.byteLength >> 2);
-    }
-    const view = words32;
+    const view = wordView.of(bytes.buffer);
     const first = (bytes.byteOffset + i) >> 2;
     const last = first + count;
     if (newlines === undefined) {
@@ -61,9 +55,7 @@ export function unmask(
       for (let w = first; w < last; w++) {
         const x = view[w] = view[w]! ^ m;
         high |= x;
-        // Whether a byte of x is 0x0a: a zero byte of x ^ 0x0a0a0a0a.
-        const t = x ^ 0x0a0a0a0a;
-        if (((t - 0x01010101) & ~t & 0x80808080) !== 0) {
+        if (newlineBits(x) !== 0) {
           const b = (w << 2) - bytes.byteOffset;
           for (let k = b; k < b + 4; k++) {
             if (bytes[k] === LF) newlines.push(k + shift);

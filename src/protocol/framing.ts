@@ -4,10 +4,11 @@
  * @module
  */
 
+import { indexOfNewline } from "../_util/words.ts";
+
 /** Yielded by {@linkcode LineSplitter.split} in place of a line over the maximum. */
 export const OVERSIZE: unique symbol = Symbol("oversize");
 
-const LF = 0x0a;
 /** What a splitter holds until a line is split across chunks. */
 const NOTHING: Uint8Array = new Uint8Array(0);
 const CR = 0x0d;
@@ -94,7 +95,7 @@ export class LineSplitter {
     const chunk = this.#chunk;
     while (this.#start < chunk.length) {
       const start = this.#start;
-      const end = chunk.indexOf(LF, start);
+      const end = indexOfNewline(chunk, start);
       if (end === -1) {
         this.#start = chunk.length;
         this.#chunk = NOTHING;
