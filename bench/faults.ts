@@ -16,6 +16,7 @@
 import { writeAllSync } from "../src/_util/io.ts";
 import {
   FaultServer,
+  stalledSparse,
   stalledTcp,
   stalledWs,
   vanished,
@@ -195,6 +196,13 @@ const ROWS: [string, Measure][] = [
   ],
   ["15 SIGHUP", onServer(none, sighup)],
   ["16 slow-consumer drops logged", onServer(none, dropsLogged)],
+  [
+    "17 a TCP subscriber of 1 message in 25 stops reading; 2 million publishes",
+    onServer(none, async (s) => {
+      const r = await stalledSparse(s, 2_000_000, 25);
+      return `RSS +${mib(r.rssGrowth)}, ${mib(r.queuedBytes ?? 0)} queued`;
+    }),
+  ],
 ];
 
 const loaded = await Promise.all(trees.map(tree));

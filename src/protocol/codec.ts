@@ -352,6 +352,44 @@ export class Frame {
   }
 
   /**
+   * Whether the frame's line is a view of a larger buffer: the slab a
+   * canonical publish was copied into, shared with the lines read with it,
+   * or `Buffer`'s pool. Queued for long, such a frame keeps alive everything
+   * published beside it; {@linkcode Frame.moveTo} gives it bytes elsewhere.
+   */
+  get sharesBuffer(): boolean {
+    const line = this.#line;
+    return line !== undefined && line.byteLength !== line.buffer.byteLength;
+  }
+
+  /**
+   * Copies the line into `bytes` and makes them the line: where a connection
+   * that does not read keeps what it holds, apart from what it does not.
+   *
+   * @param bytes exactly {@linkcode Frame.size} bytes, not to be changed after
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Frame } from "./codec.ts";
+   * const slab = new TextEncoder().encode('{"a":1}\n{"b":2}\n');
+   * const frame = Frame.ofLine(slab.subarray(0, 8));
+   * assert.equal(frame.sharesBuffer, true);
+   * const backlog = new Uint8Array(64);
+   * frame.moveTo(backlog.subarray(0, frame.size));
+   * assert.equal(frame.line.buffer, backlog.buffer);
+   * assert.equal(frame.text, '{"a":1}');
+   * ```
+   */
+  moveTo(bytes: Uint8Array): void {
+    if (bytes.byteLength !== this.size) {
+      throw new RangeError(`moveTo needs ${this.size} bytes`);
+    }
+    bytes.set(this.line);
+    this.#line = bytes;
+  }
+
+  /**
    * The message as one WebSocket text frame, built once by `encode` (the
    * listener's framing) and shared by every receiver.
    *

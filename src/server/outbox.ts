@@ -8,6 +8,7 @@
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { settlesWithin } from "../_util/deadline.ts";
 import { limitedLog } from "../_util/rate_limit.ts";
+import { turnCount } from "../_util/turn.ts";
 import { checkCapacity, OutboundQueue } from "../core/outbound_queue.ts";
 import { encode, type Frame } from "../protocol/codec.ts";
 import type { ListenerStats, Outlet } from "./transport.ts";
@@ -19,6 +20,18 @@ export const TIMED_FLUSH_EVERY = 16;
 const TIMED_FLUSH_MASK = TIMED_FLUSH_EVERY - 1;
 /** After this many flushes a connection keeps its queue between flushes. */
 const QUEUE_KEPT_AFTER = 16;
+/**
+ * A write still pending after this many turns of the event loop waits on a
+ * socket that is not being read: the lines queued meanwhile are copied to
+ * the connection's own backlog. A write taken by the socket completes in the
+ * turn it was made, or the next past tokio's budget of 128 polls.
+ */
+export const STUCK_AFTER_TURNS = 4;
+/** The backlog is made of chunks of this size; a larger line gets its own. */
+const BACKLOG_CHUNK_BYTES = 32 * 1024;
+const NO_BYTES = new Uint8Array(0);
+/** {@linkcode Outbox.#writeTurn} while no write is pending. */
+const NOT_WRITING = -1;
 
 /** Who hears of a failed write: the connection, in the server. */
 export interface WriteFailure {
@@ -65,6 +78,11 @@ export class Outbox {
   readonly #failed: WriteFailure;
   readonly #stats: ListenerStats;
   #flushing = false;
+  /** The turn the pending write was made in, or {@linkcode NOT_WRITING}. */
+  #writeTurn = NOT_WRITING;
+  /** Where lines queued behind a stuck write are copied, and how much is used. */
+  #backlog = NO_BYTES;
+  #backlogUsed = 0;
   #closed = false;
   #writable: PromiseWithResolvers<void> | undefined;
   #idle: PromiseWithResolvers<void> | undefined;
@@ -99,8 +117,33 @@ export class Outbox {
    */
   offer(frame: Frame): boolean {
     const queued = this.#queued().offer(frame);
+    // A line cut from a slab keeps the whole slab alive while it is queued:
+    // a stalled subscriber of one message in 25 kept all 260 MB of 2 million
+    // publishes alive for a queue of 8 MB.
+    if (
+      queued && this.#writeTurn !== NOT_WRITING && frame.sharesBuffer &&
+      turnCount() - this.#writeTurn >= STUCK_AFTER_TURNS
+    ) {
+      this.#keep(frame);
+    }
     this.#schedule();
     return queued;
+  }
+
+  /** Moves a frame's line to the backlog (a connection's own slab). */
+  #keep(frame: Frame): void {
+    const size = frame.size;
+    if (size > BACKLOG_CHUNK_BYTES / 4) {
+      frame.moveTo(new Uint8Array(size));
+      return;
+    }
+    if (this.#backlogUsed + size > this.#backlog.length) {
+      this.#backlog = new Uint8Array(BACKLOG_CHUNK_BYTES);
+      this.#backlogUsed = 0;
+    }
+    frame.moveTo(
+      this.#backlog.subarray(this.#backlogUsed, this.#backlogUsed += size),
+    );
   }
 
   /**
@@ -177,7 +220,11 @@ export class Outbox {
         let bytes = 0;
         for (const frame of frames) bytes += frame.size;
         const written = this.#outlet.write(frames);
-        if (written !== undefined) await written;
+        if (written !== undefined) {
+          this.#writeTurn = turnCount();
+          await written;
+          this.#writeTurn = NOT_WRITING;
+        }
         queue.release(bytes);
         this.#stats.bytesSent += bytes;
         if (started >= 0) {
@@ -193,6 +240,8 @@ export class Outbox {
     } catch (err) {
       this.#failed.writeFailed(err);
     } finally {
+      this.#writeTurn = NOT_WRITING;
+      this.#backlog = NO_BYTES;
       // A connection that has flushed only a few times (an idle subscriber,
       // its pong) holds no queue; a busy one keeps its own rather than make
       // one per flush.

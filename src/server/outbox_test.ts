@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import { settlesWithin } from "../_util/deadline.ts";
-import { encode, type Frame } from "../protocol/codec.ts";
-import { Outbox, TIMED_FLUSH_EVERY } from "./outbox.ts";
+import { encode, Frame } from "../protocol/codec.ts";
+import { Outbox, STUCK_AFTER_TURNS, TIMED_FLUSH_EVERY } from "./outbox.ts";
 import { newStats, type Outlet } from "./transport.ts";
 
 /** An outlet that records its writes and can be held back. */
@@ -346,4 +347,80 @@ Deno.test("`Outbox` keeps its peak across flushes, whether it kept its queue or 
   await settled(outbox);
   assert.equal(outbox.peak, 5 * size);
   assert.equal(outlet.writes.length, 1 + 40 + 1);
+});
+
+/** Frames whose lines are views of one shared slab, as canonical publishes are. */
+function slabFrames(count: number): { frames: Frame[]; slab: ArrayBufferLike } {
+  const lines = Array.from(
+    { length: count },
+    (_, n) => `{"command":"publish","tags":["t"],"data":"${n}"}\n`,
+  );
+  const slab = new TextEncoder().encode(lines.join(""));
+  let offset = 0;
+  const frames = lines.map((line) =>
+    Frame.ofLine(slab.subarray(offset, offset += line.length))
+  );
+  return { frames, slab: slab.buffer };
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+Deno.test("`Outbox` moves lines queued behind a write stuck for several turns out of their slab", async () => {
+  const outlet = new FakeOutlet();
+  const outbox = outboxOf(outlet, 1_000_000);
+  const { frames, slab } = slabFrames(STUCK_AFTER_TURNS + 4);
+  const texts = frames.map((frame) => frame.text);
+  outlet.hold();
+  outbox.offer(frames[0]!);
+  await outlet.nextWrite();
+  // One frame a turn while the write waits.
+  for (const frame of frames.slice(1)) {
+    outbox.offer(frame);
+    await nextTurn();
+  }
+  const inSlab = frames.map((frame) => frame.line.buffer === slab);
+  assert.deepEqual(
+    inSlab.slice(0, STUCK_AFTER_TURNS),
+    Array(STUCK_AFTER_TURNS).fill(true),
+    "queued within the first turns of the write: still in the slab",
+  );
+  assert.ok(
+    inSlab.slice(STUCK_AFTER_TURNS + 1).every((yes) => !yes),
+    `queued later: moved (${inSlab})`,
+  );
+  assert.deepEqual(frames.map((frame) => frame.text), texts, "same bytes");
+  outlet.release();
+  await settled(outbox);
+  assert.deepEqual(outlet.writes.flat(), texts, "the same messages, in order");
+  outbox.close();
+});
+
+Deno.test("`Outbox` moves nothing for a subscriber whose writes complete", async () => {
+  const outlet = new FakeOutlet();
+  const outbox = outboxOf(outlet, 1_000_000);
+  const { frames, slab } = slabFrames(20);
+  for (const frame of frames) {
+    outbox.offer(frame);
+    await nextTurn();
+  }
+  await settled(outbox);
+  assert.equal(outlet.writes.flat().length, frames.length);
+  assert.ok(frames.every((frame) => frame.line.buffer === slab));
+  outbox.close();
+});
+
+Deno.test("`Frame.moveTo()` takes exactly the line's size; `sharesBuffer` says whether it is a view", () => {
+  const pooled = frame(7);
+  assert.equal(pooled.sharesBuffer, false, "no line yet");
+  assert.ok(pooled.line.byteLength < pooled.line.buffer.byteLength);
+  assert.equal(pooled.sharesBuffer, true, "Buffer's pool");
+  assert.throws(
+    () => pooled.moveTo(new Uint8Array(pooled.size + 1)),
+    RangeError,
+  );
+  const own = new Uint8Array(pooled.size);
+  pooled.moveTo(own);
+  assert.equal(pooled.line, own);
+  assert.equal(pooled.sharesBuffer, false);
+  assert.equal(pooled.text, frame(7).text);
 });

@@ -100,6 +100,70 @@ export async function stalledTcp(
   }
 }
 
+/** What {@linkcode stalledSparse} measured. */
+export interface StalledSparse {
+  /** Peak RSS after the publishes minus RSS before them, in bytes. */
+  rssGrowth: number;
+  /** `mist_queue_bytes` once they were all read (undefined on a tree without it). */
+  queuedBytes: number | undefined;
+}
+
+/**
+ * Row 17: one TCP subscriber of a tag stops reading; `count` publishes of
+ * 100 bytes follow, one in `every` to its tag, the others to a tag nobody
+ * holds. Its few queued messages must not keep alive everything published
+ * beside them.
+ */
+export async function stalledSparse(
+  server: FaultServer,
+  count: number,
+  every: number,
+): Promise<StalledSparse> {
+  const url = server.url("tcp");
+  const stalled = await tcpSubscriber(url, "sparse");
+  const publisher = await Deno.connect(hostPort(url));
+  try {
+    const before = await server.rss();
+    const line = (tag: string) =>
+      encoder.encode(
+        `{"command":"publish","tags":["${tag}"],"data":"${"x".repeat(100)}"}\n`,
+      );
+    const [sparse, common] = [line("sparse"), line("common")];
+    const batch = new Uint8Array(1000 * sparse.length);
+    for (let i = 0; i < 1000; i++) {
+      batch.set(i % every === 0 ? sparse : common, i * sparse.length);
+    }
+    const peak = peakRssWhile(server, async () => {
+      for (let sent = 0; sent < count; sent += 1000) {
+        await writeAll(publisher, batch);
+      }
+      await writeAll(publisher, encoder.encode(`{"command":"ping"}\n`));
+      await readUntil(publisher, "pong");
+    });
+    const rssGrowth = Math.max(await peak, await server.rss()) - before;
+    const queuedBytes = await server.metric("mist_queue_bytes");
+    return { rssGrowth, queuedBytes };
+  } finally {
+    closeAll([stalled, publisher]);
+  }
+}
+
+/** The highest RSS seen while `work` runs, sampled every 100 ms. */
+async function peakRssWhile(
+  server: FaultServer,
+  work: () => Promise<void>,
+): Promise<number> {
+  let done = false;
+  const working = work().finally(() => done = true);
+  let peak = 0;
+  while (!done) {
+    peak = Math.max(peak, await server.rss());
+    await Promise.race([sleep(100), working]);
+  }
+  await working;
+  return peak;
+}
+
 /** A raw WebSocket on a `ws://` listener, subscribed to a tag, confirmed by a pong. */
 async function wsSubscriber(url: string, tag: string): Promise<Deno.TcpConn> {
   const conn = await Deno.connect(hostPort(url));

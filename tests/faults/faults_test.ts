@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { WRITE_CHUNK_BYTES } from "../../src/listeners/line_stream.ts";
 import {
   FaultServer,
+  stalledSparse,
   stalledTcp,
   stalledWs,
   vanished,
@@ -44,6 +45,22 @@ Deno.test("600 TCP subscribers that stop reading and a 16 MB burst to their tag 
   // subscribers, several GB of it counted per connection (8 MiB queues),
   // so the bound above is not met by a burst that never queued.
   assert.ok(queuedBytes! > subscribers * MiB, `queued ${queuedBytes}`);
+  assert.ok(server.alive);
+});
+
+Deno.test("a TCP subscriber that stops reading, of one message in 25, holds its own messages alive, not the 2 million published beside them", async () => {
+  await using server = await FaultServer.start(CLI);
+  const { rssGrowth, queuedBytes } = await stalledSparse(server, 2_000_000, 25);
+  // 260 MB go through. The old code kept nearly all of it alive (+212 to
+  // +260 MiB) for a queue of 8 MB, each queued message holding the slab its
+  // line was copied into; this one grows by 54 to 60 MiB, the load alone
+  // (no subscriber) by about 15.
+  assert.ok(
+    rssGrowth < 100 * MiB,
+    `RSS grew ${(rssGrowth / MiB).toFixed(0)} MiB`,
+  );
+  // The messages beyond what the socket buffers took really are queued.
+  assert.ok(queuedBytes! > MiB, `queued ${queuedBytes}`);
   assert.ok(server.alive);
 });
 
