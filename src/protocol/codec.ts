@@ -363,8 +363,9 @@ export class Frame {
   }
 
   /**
-   * Copies the line into `bytes` and makes them the line: where a connection
-   * that does not read keeps what it holds, apart from what it does not.
+   * Copies the line into `bytes` and makes them the line: a connection that
+   * does not read keeps the lines queued for it in bytes of its own, apart
+   * from the slab they were cut from.
    *
    * @param bytes exactly {@linkcode Frame.size} bytes, not to be changed after
    *
