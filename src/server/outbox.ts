@@ -121,8 +121,8 @@ export class Outbox {
     // a stalled subscriber of one message in 25 kept all 260 MB of 2 million
     // publishes alive for a queue of 8 MB.
     if (
-      queued && this.#writeTurn !== NOT_WRITING && frame.sharesBuffer &&
-      turnCount() - this.#writeTurn >= STUCK_AFTER_TURNS
+      queued && this.#writeTurn !== NOT_WRITING &&
+      turnCount() - this.#writeTurn >= STUCK_AFTER_TURNS && frame.sharesBuffer
     ) {
       this.#keep(frame);
     }
