@@ -13,9 +13,7 @@
  *
  * So each loop counts the bytes it reads here, and once all of them together
  * have read {@linkcode TURN_BYTES} in a turn, waits for the next. A turn ends
- * in the event loop's check phase (`setImmediate`), after its I/O. The turns
- * are counted too ({@linkcode turnCount}): an outbox tells by them a write
- * that waits on a socket nobody reads.
+ * in the event loop's check phase (`setImmediate`), after its I/O.
  *
  * @module
  */
@@ -28,7 +26,6 @@ export const TURN_BYTES = 64 * 1024;
 let bytes = 0;
 let ending = false;
 let next: PromiseWithResolvers<void> | undefined;
-let turns = 0;
 
 /**
  * Counts bytes just read and says whether the reader must wait for the next
@@ -49,43 +46,18 @@ let turns = 0;
  * ```
  */
 export function readInTurn(n: number): Promise<void> | undefined {
-  endThisTurn();
+  if (!ending) {
+    ending = true;
+    setImmediate(endTurn);
+  }
   bytes += n;
   if (bytes < TURN_BYTES) return undefined;
   next ??= Promise.withResolvers();
   return next.promise;
 }
 
-/**
- * Counts the turns of the event loop while anyone asks: how an outbox tells
- * a write that is slow from one that waits on a socket nobody reads.
- *
- * @returns the number of turns that ended while there was something to count
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { turnCount } from "./turn.ts";
- * const first = turnCount();
- * await new Promise((resolve) => setTimeout(resolve, 0));
- * assert.ok(turnCount() > first);
- * ```
- */
-export function turnCount(): number {
-  endThisTurn();
-  return turns;
-}
-
-function endThisTurn(): void {
-  if (!ending) {
-    ending = true;
-    setImmediate(endTurn);
-  }
-}
-
 function endTurn(): void {
   ending = false;
-  turns++;
   bytes = 0;
   const waiting = next;
   next = undefined;

@@ -89,6 +89,11 @@ export class OutboundQueue<F extends Sized> {
     return this.#frames !== undefined;
   }
 
+  /** The frames waiting to be taken, oldest first: a view, not a copy. */
+  get waiting(): readonly F[] {
+    return this.#frames ?? [];
+  }
+
   /** Whether the queue holds its capacity or more. */
   get full(): boolean {
     return this.#bytes >= this.capacity;

@@ -148,7 +148,7 @@ export function canonicalPublish(
       return undefined;
     }
   }
-  return new Canonical(tags, Frame.ofLine(lineCopy(line)), start, end, data);
+  return new Canonical(tags, lineFrame(line), start, end, data);
 }
 
 /**
@@ -260,30 +260,36 @@ function before(
   return a === aEnd && b < bEnd;
 }
 
-const SLAB_BYTES = 32 * 1024;
+/** The size of the slabs that short lines are copied into. */
+export const SLAB_BYTES = 32 * 1024;
 const POOLED_BYTES = 4 * 1024;
 let slab = new Uint8Array(SLAB_BYTES);
 let slabUsed = 0;
+/** Which slab `slab` is, counted from 1 ({@linkcode Frame.slab}). */
+let slabNumber = 1;
 
 /**
- * A copy of a line with `\n` appended: small lines share a slab (a fresh
- * `Uint8Array` per line costs more than the rest of a publish), which lives
- * as long as any frame cut from it.
+ * The frame of a copy of a line with `\n` appended: small lines share a
+ * slab (a fresh `Uint8Array` per line costs more than the rest of a
+ * publish), which lives as long as any frame cut from it.
  */
-function lineCopy(line: Uint8Array): Uint8Array {
+function lineFrame(line: Uint8Array): Frame {
   const size = line.length + 1;
   let copy: Uint8Array;
+  let number = 0;
   if (size > POOLED_BYTES) {
     copy = new Uint8Array(size);
   } else {
     if (slabUsed + size > SLAB_BYTES) {
       slab = new Uint8Array(SLAB_BYTES);
       slabUsed = 0;
+      slabNumber++;
     }
     copy = slab.subarray(slabUsed, slabUsed + size);
     slabUsed += (size + 7) & ~7;
+    number = slabNumber;
   }
   copy.set(line);
   copy[line.length] = 0x0a;
-  return copy;
+  return Frame.ofLine(copy, number);
 }

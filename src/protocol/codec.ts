@@ -310,6 +310,7 @@ export class Frame {
   #text: string | undefined;
   #line: Uint8Array | undefined;
   #webSocket: Uint8Array | undefined;
+  #slab = 0;
 
   /**
    * Wraps the JSON text of one message.
@@ -325,13 +326,24 @@ export class Frame {
    * publish read from a client), with its ending.
    *
    * @param line the UTF-8 JSON text ended by `\n`, not to be changed after
+   * @param slab the number of the slab `line` is a view of, if any
    * @returns the frame
    */
-  static ofLine(line: Uint8Array): Frame {
+  static ofLine(line: Uint8Array, slab = 0): Frame {
     const frame = new Frame("");
     frame.#text = undefined;
     frame.#line = line;
+    frame.#slab = slab;
     return frame;
+  }
+
+  /**
+   * The number of the slab the line was copied into, shared with the lines
+   * read with it (a canonical publish), or 0 when the bytes are not in one:
+   * how a queue tells how many slabs the lines it holds keep alive.
+   */
+  get slab(): number {
+    return this.#slab;
   }
 
   /** The JSON text of the message. */
@@ -388,6 +400,7 @@ export class Frame {
     }
     bytes.set(this.line);
     this.#line = bytes;
+    this.#slab = 0;
   }
 
   /**

@@ -8,8 +8,8 @@
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { settlesWithin } from "../_util/deadline.ts";
 import { limitedLog } from "../_util/rate_limit.ts";
-import { turnCount } from "../_util/turn.ts";
 import { checkCapacity, OutboundQueue } from "../core/outbound_queue.ts";
+import { SLAB_BYTES } from "../protocol/canonical.ts";
 import { encode, type Frame } from "../protocol/codec.ts";
 import type { ListenerStats, Outlet } from "./transport.ts";
 
@@ -21,17 +21,16 @@ const TIMED_FLUSH_MASK = TIMED_FLUSH_EVERY - 1;
 /** After this many flushes a connection keeps its queue between flushes. */
 const QUEUE_KEPT_AFTER = 16;
 /**
- * A write still pending after this many turns of the event loop waits on a
- * socket that is not being read: the lines queued meanwhile are copied to
- * the connection's own backlog. A write taken by the socket completes in the
- * turn it was made, or the next past tokio's budget of 128 polls.
+ * A queue may keep alive this much of the slabs its lines were cut from
+ * beyond four times its own bytes. Past that it holds few lines of many
+ * slabs (a subscriber of a sparse tag that reads slowly, or not at all), and
+ * the lines it holds are copied to its own backlog: a subscriber that keeps
+ * up, or of most of what is published, copies nothing.
  */
-export const STUCK_AFTER_TURNS = 4;
+export const SLAB_SLACK_BYTES = 1024 * 1024;
 /** The backlog is made of chunks of this size; a larger line gets its own. */
 const BACKLOG_CHUNK_BYTES = 32 * 1024;
 const NO_BYTES = new Uint8Array(0);
-/** {@linkcode Outbox.#writeTurn} while no write is pending. */
-const NOT_WRITING = -1;
 
 /** Who hears of a failed write: the connection, in the server. */
 export interface WriteFailure {
@@ -78,9 +77,18 @@ export class Outbox {
   readonly #failed: WriteFailure;
   readonly #stats: ListenerStats;
   #flushing = false;
-  /** The turn the pending write was made in, or {@linkcode NOT_WRITING}. */
-  #writeTurn = NOT_WRITING;
-  /** Where lines queued behind a stuck write are copied, and how much is used. */
+  /** The frames being written. */
+  #batch: readonly Frame[] | undefined;
+  /**
+   * How many slabs the frames being written and those waiting were cut
+   * from, about, and the slab of the last one queued.
+   */
+  #slabs = 0;
+  #waitingSlabs = 0;
+  #lastSlab = 0;
+  /** Whether what it holds has been moved to the backlog, and what it queues is. */
+  #thinned = false;
+  /** Where lines are copied once thinned, and how much of it is used. */
   #backlog = NO_BYTES;
   #backlogUsed = 0;
   #closed = false;
@@ -117,17 +125,43 @@ export class Outbox {
    */
   offer(frame: Frame): boolean {
     const queued = this.#queued().offer(frame);
-    // A line cut from a slab keeps the whole slab alive while it is queued:
-    // a stalled subscriber of one message in 25 kept all 260 MB of 2 million
-    // publishes alive for a queue of 8 MB.
-    if (
-      queued && this.#writeTurn !== NOT_WRITING &&
-      turnCount() - this.#writeTurn >= STUCK_AFTER_TURNS && frame.sharesBuffer
-    ) {
-      this.#keep(frame);
+    if (queued) {
+      if (this.#thinned) {
+        if (frame.sharesBuffer) this.#keep(frame);
+      } else if (frame.slab !== this.#lastSlab && frame.slab !== 0) {
+        this.#fromSlab(frame.slab);
+      }
     }
     this.#schedule();
     return queued;
+  }
+
+  /**
+   * Counts a frame cut from another slab than the frame queued before it:
+   * frames come in the order of their slabs, so the changes count the slabs.
+   */
+  #fromSlab(slab: number): void {
+    this.#lastSlab = slab;
+    this.#waitingSlabs++;
+    const slabs = this.#slabs + this.#waitingSlabs;
+    if (slabs * SLAB_BYTES > 4 * this.#queue!.bytes + SLAB_SLACK_BYTES) {
+      this.#thin();
+    }
+  }
+
+  /**
+   * Moves every line it holds out of the slabs shared with other messages:
+   * a stalled subscriber of one message in 25 kept all 260 MB of 2 million
+   * publishes alive for a queue of 8 MB.
+   */
+  #thin(): void {
+    this.#thinned = true;
+    for (const frame of this.#batch ?? []) {
+      if (frame.sharesBuffer) this.#keep(frame);
+    }
+    for (const frame of this.#queue!.waiting) {
+      if (frame.sharesBuffer) this.#keep(frame);
+    }
   }
 
   /** Moves a frame's line to the backlog (a connection's own slab). */
@@ -217,14 +251,15 @@ export class Outbox {
           ? performance.now()
           : -1;
         const frames = queue.take();
+        this.#batch = frames;
+        this.#slabs = this.#waitingSlabs;
+        this.#waitingSlabs = 0;
         let bytes = 0;
         for (const frame of frames) bytes += frame.size;
         const written = this.#outlet.write(frames);
-        if (written !== undefined) {
-          this.#writeTurn = turnCount();
-          await written;
-          this.#writeTurn = NOT_WRITING;
-        }
+        if (written !== undefined) await written;
+        this.#batch = undefined;
+        this.#slabs = 0;
         queue.release(bytes);
         this.#stats.bytesSent += bytes;
         if (started >= 0) {
@@ -240,7 +275,9 @@ export class Outbox {
     } catch (err) {
       this.#failed.writeFailed(err);
     } finally {
-      this.#writeTurn = NOT_WRITING;
+      this.#batch = undefined;
+      this.#slabs = this.#waitingSlabs = this.#lastSlab = 0;
+      this.#thinned = false;
       this.#backlog = NO_BYTES;
       // A connection that has flushed only a few times (an idle subscriber,
       // its pong) holds no queue; a busy one keeps its own rather than make

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
 import { settlesWithin } from "../_util/deadline.ts";
 import { encode, Frame } from "../protocol/codec.ts";
-import { Outbox, STUCK_AFTER_TURNS, TIMED_FLUSH_EVERY } from "./outbox.ts";
+import { Outbox, SLAB_SLACK_BYTES, TIMED_FLUSH_EVERY } from "./outbox.ts";
+import { SLAB_BYTES } from "../protocol/canonical.ts";
 import { newStats, type Outlet } from "./transport.ts";
 
 /** An outlet that records its writes and can be held back. */
@@ -349,44 +350,62 @@ Deno.test("`Outbox` keeps its peak across flushes, whether it kept its queue or 
   assert.equal(outlet.writes.length, 1 + 40 + 1);
 });
 
-/** Frames whose lines are views of one shared slab, as canonical publishes are. */
-function slabFrames(count: number): { frames: Frame[]; slab: ArrayBufferLike } {
-  const lines = Array.from(
-    { length: count },
-    (_, n) => `{"command":"publish","tags":["t"],"data":"${n}"}\n`,
-  );
-  const slab = new TextEncoder().encode(lines.join(""));
-  let offset = 0;
-  const frames = lines.map((line) =>
-    Frame.ofLine(slab.subarray(offset, offset += line.length))
-  );
-  return { frames, slab: slab.buffer };
+/**
+ * Frames as canonical publishes make them: lines copied into slabs of
+ * `SLAB_BYTES`, `perSlab` lines to a slab, each slab numbered.
+ */
+function slabFrames(count: number, perSlab: number): Frame[] {
+  const frames: Frame[] = [];
+  let slab = new Uint8Array(0);
+  let used = 0;
+  for (let n = 0; n < count; n++) {
+    if (n % perSlab === 0) {
+      slab = new Uint8Array(SLAB_BYTES);
+      used = 0;
+    }
+    const line = new TextEncoder().encode(
+      `{"command":"publish","tags":["t"],"data":"${n}"}\n`,
+    );
+    const view = slab.subarray(used, used += line.length);
+    view.set(line);
+    const frame = Frame.ofLine(view, 1 + Math.floor(n / perSlab));
+    cutFrom.set(frame, slab.buffer);
+    frames.push(frame);
+  }
+  return frames;
 }
+
+/** The slab each frame of {@linkcode slabFrames} was cut from. */
+const cutFrom = new WeakMap<Frame, ArrayBufferLike>();
+
+/** Whether each frame's line is still in the slab it was cut from. */
+const inSlabs = (frames: Frame[]) =>
+  frames.map((frame) => frame.line.buffer === cutFrom.get(frame));
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
-Deno.test("`Outbox` moves lines queued behind a write stuck for several turns out of their slab", async () => {
+Deno.test("`Outbox` of a sparse subscriber that stops reading moves what it holds out of the slabs, then what it queues", async () => {
   const outlet = new FakeOutlet();
   const outbox = outboxOf(outlet, 1_000_000);
-  const { frames, slab } = slabFrames(STUCK_AFTER_TURNS + 4);
+  // One line a slab: the queue keeps a slab alive for each of its lines.
+  const frames = slabFrames(100, 1);
   const texts = frames.map((frame) => frame.text);
   outlet.hold();
-  outbox.offer(frames[0]!);
-  await outlet.nextWrite();
-  // One frame a turn while the write waits.
-  for (const frame of frames.slice(1)) {
-    outbox.offer(frame);
-    await nextTurn();
+  const first = Math.floor(SLAB_SLACK_BYTES / SLAB_BYTES) - 1;
+  for (let i = 0; i < frames.length; i++) {
+    outbox.offer(frames[i]!);
+    if (i === 0) await outlet.nextWrite(); // the first is being written
+    if (i === first) {
+      assert.ok(
+        inSlabs(frames.slice(0, i + 1)).every(Boolean),
+        "within the slack: still in their slabs",
+      );
+    }
   }
-  const inSlab = frames.map((frame) => frame.line.buffer === slab);
   assert.deepEqual(
-    inSlab.slice(0, STUCK_AFTER_TURNS),
-    Array(STUCK_AFTER_TURNS).fill(true),
-    "queued within the first turns of the write: still in the slab",
-  );
-  assert.ok(
-    inSlab.slice(STUCK_AFTER_TURNS + 1).every((yes) => !yes),
-    `queued later: moved (${inSlab})`,
+    inSlabs(frames),
+    Array(frames.length).fill(false),
+    "the one being written, those waiting, those queued after: all moved",
   );
   assert.deepEqual(frames.map((frame) => frame.text), texts, "same bytes");
   outlet.release();
@@ -395,25 +414,41 @@ Deno.test("`Outbox` moves lines queued behind a write stuck for several turns ou
   outbox.close();
 });
 
-Deno.test("`Outbox` moves nothing for a subscriber whose writes complete in the next turn", async () => {
+Deno.test("`Outbox` of a subscriber of everything that stops reading moves nothing: its lines fill their slabs", async () => {
+  const outlet = new FakeOutlet();
+  const outbox = outboxOf(outlet, 10_000_000);
+  const perSlab = Math.floor(SLAB_BYTES / 64); // lines of under 64 bytes
+  const frames = slabFrames(perSlab * 100, perSlab);
+  outlet.hold();
+  for (const frame of frames) outbox.offer(frame);
+  assert.ok(inSlabs(frames).every(Boolean));
+  outlet.release();
+  await settled(outbox);
+  assert.equal(outlet.writes.flat().length, frames.length);
+  outbox.close();
+});
+
+Deno.test("`Outbox` of a sparse subscriber that keeps up moves nothing, though it is never empty", async () => {
   let written = 0;
-  // As a write past tokio's budget of 128 polls completes.
+  // Each write completes two turns after it was made, and a line comes
+  // every turn: something is always queued or being written.
   const outlet: Outlet = {
-    write(frames) {
+    async write(frames) {
+      await nextTurn();
+      await nextTurn();
       written += frames.length;
-      return new Promise((resolve) => setImmediate(resolve));
     },
     close() {},
   };
   const outbox = outboxOf(outlet, 1_000_000);
-  const { frames, slab } = slabFrames(40);
+  const frames = slabFrames(200, 1);
   for (const frame of frames) {
     outbox.offer(frame);
     await nextTurn();
   }
   await settled(outbox);
   assert.equal(written, frames.length);
-  assert.ok(frames.every((frame) => frame.line.buffer === slab));
+  assert.ok(inSlabs(frames).every(Boolean));
   outbox.close();
 });
 
