@@ -53,7 +53,7 @@ Deno.test("a TCP subscriber that stops reading, of one message in 25, holds its 
   const { rssGrowth, queuedBytes } = await stalledSparse(server, 2_000_000, 25);
   // 260 MB go through. The old code kept nearly all of it alive (+212 to
   // +260 MiB) for a queue of 8 MB, each queued message holding the slab its
-  // line was copied into; this one grows by 54 to 62 MiB, the load alone
+  // line was copied into; this one grows by 54 to 60 MiB, the load alone
   // (no subscriber) by about 15.
   assert.ok(
     rssGrowth < 100 * MiB,
