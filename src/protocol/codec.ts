@@ -375,9 +375,9 @@ export class Frame {
   }
 
   /**
-   * Copies the line into `bytes` and makes them the line: a connection that
-   * does not read keeps the lines queued for it in bytes of its own, apart
-   * from the slab they were cut from.
+   * Copies the line into `bytes` and makes them the line: how a connection
+   * that holds few lines of many slabs keeps them in bytes of its own, apart
+   * from the slabs they were cut from.
    *
    * @param bytes exactly {@linkcode Frame.size} bytes, not to be changed after
    *
