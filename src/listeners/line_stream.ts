@@ -7,6 +7,7 @@
  */
 
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
+import { Slabs } from "../_util/slabs.ts";
 import { errorText } from "../_util/text.ts";
 import { readInTurn } from "../_util/turn.ts";
 import type { Frame } from "../protocol/codec.ts";
@@ -33,23 +34,15 @@ export const READ_BUFFER = Object.freeze({
 
 /**
  * The smallest read buffers are carved from shared slabs of this size, one
- * region per connection, never handed out twice: an idle connection then
- * holds a view rather than a buffer of its own (an ArrayBuffer and its
- * native backing store cost several times its 64 bytes). A slab lives while
- * any of its connections keeps its region, so at most this much stays
- * pinned per connection left over.
+ * region per connection: an idle connection then holds a view rather than a
+ * buffer of its own. A slab lives while any of its connections keeps its
+ * region, so at most this much stays pinned per connection left over.
  */
-const SLAB_BYTES = 8 * 1024;
-let slab = new Uint8Array(0);
-let slabUsed = 0;
+const smallest = new Slabs(8 * 1024);
 
 /** A new smallest read buffer: a region of the current slab. */
 function smallestBuffer(): Uint8Array {
-  if (slabUsed + READ_BUFFER.smallest > slab.length) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  return slab.subarray(slabUsed, slabUsed += READ_BUFFER.smallest);
+  return smallest.take(READ_BUFFER.smallest);
 }
 
 /**

@@ -18,6 +18,7 @@
  */
 
 import { Buffer } from "node:buffer";
+import { Slabs } from "../_util/slabs.ts";
 import { type CommandRequest, Frame, type Limits } from "./codec.ts";
 
 const encoder = new TextEncoder();
@@ -262,34 +263,17 @@ function before(
 
 /** The size of the slabs that short lines are copied into. */
 export const SLAB_BYTES = 32 * 1024;
+/** Lines longer than this get a buffer of their own. */
 const POOLED_BYTES = 4 * 1024;
-let slab = new Uint8Array(SLAB_BYTES);
-let slabUsed = 0;
-/** Which slab `slab` is, counted from 1 ({@linkcode Frame.slab}). */
-let slabNumber = 1;
+const slabs = new Slabs(SLAB_BYTES, POOLED_BYTES);
 
 /**
- * The frame of a copy of a line with `\n` appended: small lines share a
- * slab (a fresh `Uint8Array` per line costs more than the rest of a
- * publish), which lives as long as any frame cut from it.
+ * The frame of a copy of a line with `\n` appended, in a slab shared with
+ * the lines copied with it unless it is long ({@linkcode Frame.slab}).
  */
 function lineFrame(line: Uint8Array): Frame {
-  const size = line.length + 1;
-  let copy: Uint8Array;
-  let number = 0;
-  if (size > POOLED_BYTES) {
-    copy = new Uint8Array(size);
-  } else {
-    if (slabUsed + size > SLAB_BYTES) {
-      slab = new Uint8Array(SLAB_BYTES);
-      slabUsed = 0;
-      slabNumber++;
-    }
-    copy = slab.subarray(slabUsed, slabUsed + size);
-    slabUsed += (size + 7) & ~7;
-    number = slabNumber;
-  }
+  const copy = slabs.take(line.length + 1);
   copy.set(line);
   copy[line.length] = 0x0a;
-  return Frame.ofLine(copy, number);
+  return Frame.ofLine(copy, slabs.last);
 }

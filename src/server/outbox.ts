@@ -8,6 +8,7 @@
 import { getLogger } from "npm:@logtape/logtape@^2.4.2";
 import { settlesWithin } from "../_util/deadline.ts";
 import { limitedLog } from "../_util/rate_limit.ts";
+import { Slabs } from "../_util/slabs.ts";
 import { checkCapacity, OutboundQueue } from "../core/outbound_queue.ts";
 import { SLAB_BYTES } from "../protocol/canonical.ts";
 import { encode, type Frame } from "../protocol/codec.ts";
@@ -30,7 +31,6 @@ const QUEUE_KEPT_AFTER = 16;
 export const SLAB_SLACK_BYTES = 1024 * 1024;
 /** The backlog is made of chunks of this size; a larger line gets its own. */
 const BACKLOG_CHUNK_BYTES = 32 * 1024;
-const NO_BYTES = new Uint8Array(0);
 
 /** Who hears of a failed write: the connection, in the server. */
 export interface WriteFailure {
@@ -88,9 +88,8 @@ export class Outbox {
   #lastSlab = 0;
   /** Whether what it holds has been moved to the backlog, and what it queues is. */
   #thinned = false;
-  /** Where lines are copied once thinned, and how much of it is used. */
-  #backlog = NO_BYTES;
-  #backlogUsed = 0;
+  /** Where lines are copied once thinned. */
+  #backlog: Slabs | undefined;
   #closed = false;
   #writable: PromiseWithResolvers<void> | undefined;
   #idle: PromiseWithResolvers<void> | undefined;
@@ -164,20 +163,10 @@ export class Outbox {
     }
   }
 
-  /** Moves a frame's line to the backlog (a connection's own slab). */
+  /** Moves a frame's line to the backlog (a connection's own slabs). */
   #keep(frame: Frame): void {
-    const size = frame.size;
-    if (size > BACKLOG_CHUNK_BYTES / 4) {
-      frame.moveTo(new Uint8Array(size));
-      return;
-    }
-    if (this.#backlogUsed + size > this.#backlog.length) {
-      this.#backlog = new Uint8Array(BACKLOG_CHUNK_BYTES);
-      this.#backlogUsed = 0;
-    }
-    frame.moveTo(
-      this.#backlog.subarray(this.#backlogUsed, this.#backlogUsed += size),
-    );
+    this.#backlog ??= new Slabs(BACKLOG_CHUNK_BYTES, BACKLOG_CHUNK_BYTES / 4);
+    frame.moveTo(this.#backlog.take(frame.size));
   }
 
   /**
@@ -278,7 +267,7 @@ export class Outbox {
       this.#batch = undefined;
       this.#slabs = this.#waitingSlabs = this.#lastSlab = 0;
       this.#thinned = false;
-      this.#backlog = NO_BYTES;
+      this.#backlog = undefined;
       // A connection that has flushed only a few times (an idle subscriber,
       // its pong) holds no queue; a busy one keeps its own rather than make
       // one per flush.
