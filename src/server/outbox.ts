@@ -80,10 +80,10 @@ export class Outbox {
   /** The frames being written. */
   #batch: readonly Frame[] | undefined;
   /**
-   * How many slabs the frames being written and those waiting were cut
-   * from, about, and the slab of the last one queued.
+   * How many slabs the frames being written, and those waiting, were cut
+   * from (about), and the slab of the last one queued.
    */
-  #slabs = 0;
+  #batchSlabs = 0;
   #waitingSlabs = 0;
   #lastSlab = 0;
   /** Whether what it holds has been moved to the backlog, and what it queues is. */
@@ -126,7 +126,7 @@ export class Outbox {
     const queued = this.#queued().offer(frame);
     if (queued) {
       if (this.#thinned) {
-        if (frame.sharesBuffer) this.#keep(frame);
+        this.#keep(frame);
       } else if (frame.slab !== this.#lastSlab && frame.slab !== 0) {
         this.#fromSlab(frame.slab);
       }
@@ -142,7 +142,7 @@ export class Outbox {
   #fromSlab(slab: number): void {
     this.#lastSlab = slab;
     this.#waitingSlabs++;
-    const slabs = this.#slabs + this.#waitingSlabs;
+    const slabs = this.#batchSlabs + this.#waitingSlabs;
     if (slabs * SLAB_BYTES > 4 * this.#queue!.bytes + SLAB_SLACK_BYTES) {
       this.#thin();
     }
@@ -155,16 +155,16 @@ export class Outbox {
    */
   #thin(): void {
     this.#thinned = true;
-    for (const frame of this.#batch ?? []) {
-      if (frame.sharesBuffer) this.#keep(frame);
-    }
-    for (const frame of this.#queue!.waiting) {
-      if (frame.sharesBuffer) this.#keep(frame);
-    }
+    for (const frame of this.#batch ?? []) this.#keep(frame);
+    for (const frame of this.#queue!.waiting) this.#keep(frame);
   }
 
-  /** Moves a frame's line to the backlog (a connection's own slabs). */
+  /**
+   * Moves a frame's line to the backlog (a connection's own slabs), if it
+   * is a view of a larger buffer.
+   */
   #keep(frame: Frame): void {
+    if (!frame.sharesBuffer) return;
     this.#backlog ??= new Slabs(BACKLOG_CHUNK_BYTES, BACKLOG_CHUNK_BYTES / 4);
     frame.moveTo(this.#backlog.take(frame.size));
   }
@@ -241,14 +241,14 @@ export class Outbox {
           : -1;
         const frames = queue.take();
         this.#batch = frames;
-        this.#slabs = this.#waitingSlabs;
+        this.#batchSlabs = this.#waitingSlabs;
         this.#waitingSlabs = 0;
         let bytes = 0;
         for (const frame of frames) bytes += frame.size;
         const written = this.#outlet.write(frames);
         if (written !== undefined) await written;
         this.#batch = undefined;
-        this.#slabs = 0;
+        this.#batchSlabs = 0;
         queue.release(bytes);
         this.#stats.bytesSent += bytes;
         if (started >= 0) {
@@ -265,7 +265,7 @@ export class Outbox {
       this.#failed.writeFailed(err);
     } finally {
       this.#batch = undefined;
-      this.#slabs = this.#waitingSlabs = this.#lastSlab = 0;
+      this.#batchSlabs = this.#waitingSlabs = this.#lastSlab = 0;
       this.#thinned = false;
       this.#backlog = undefined;
       // A connection that has flushed only a few times (an idle subscriber,
