@@ -49,20 +49,33 @@ export const METRICS: Principal = Object.freeze({ kind: "metrics" });
 function notGranted(
   principal: Principal,
   tags: readonly string[],
-): string[] {
+): readonly string[] {
+  // Every publish asks: the answer for one that is granted allocates nothing.
   switch (principal.kind) {
     case "open":
     case "admin":
-      return [];
+      return NONE;
     case "anonymous":
     case "metrics":
-      return [...new Set(tags)];
+      return tags.length === 0 ? NONE : [...new Set(tags)];
     case "token":
-      return [...new Set(tags.filter((tag) => !principal.tags.has(tag)))];
+      return grantsAll(principal.tags, tags)
+        ? NONE
+        : [...new Set(tags.filter((tag) => !principal.tags.has(tag)))];
   }
 }
 
-function forbidden(missing: string[]): MistError {
+const NONE: readonly string[] = Object.freeze([]);
+
+function grantsAll(
+  grants: ReadonlySet<string>,
+  tags: readonly string[],
+): boolean {
+  for (const tag of tags) if (!grants.has(tag)) return false;
+  return true;
+}
+
+function forbidden(missing: readonly string[]): MistError {
   return new MistError("forbidden", `not granted ${JSON.stringify(missing)}`);
 }
 
