@@ -99,7 +99,11 @@ export function canonicalPublish(
   }
   const bytes = bufferOf(line.buffer as ArrayBuffer);
   const at = line.byteOffset;
-  const tags: string[] = [];
+  // Most publishes have one tag: its array is made when the list ends, of
+  // its size, rather than grown from empty by a push.
+  let first: string | undefined;
+  let tags: string[] | undefined;
+  let count = 0;
   let i = HEAD.length;
   let previous = -1;
   let previousEnd = -1;
@@ -119,8 +123,12 @@ export function canonicalPublish(
     if (previous >= 0 && !before(line, previous, previousEnd, start, end)) {
       return undefined;
     }
-    if (tags.length === limits.maxTags) return undefined;
-    tags.push(tagOf(line, bytes, at, start, end, hash));
+    if (count === limits.maxTags) return undefined;
+    const tag = tagOf(line, bytes, at, start, end, hash);
+    if (count === 0) first = tag;
+    else if (count === 1) tags = [first!, tag];
+    else tags!.push(tag);
+    count++;
     previous = start;
     previousEnd = end;
     const next = line[++i];
@@ -149,7 +157,7 @@ export function canonicalPublish(
       return undefined;
     }
   }
-  return new Canonical(tags, lineFrame(line), start, end, data);
+  return new Canonical(tags ?? [first!], lineFrame(line), start, end, data);
 }
 
 /**
