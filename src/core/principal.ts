@@ -57,7 +57,7 @@ function notGranted(
       return NONE;
     case "anonymous":
     case "metrics":
-      return tags.length === 0 ? NONE : [...new Set(tags)];
+      return [...new Set(tags)];
     case "token":
       return grantsAll(principal.tags, tags)
         ? NONE
